@@ -1,0 +1,5 @@
+import sys
+
+from musestudio.cli import main
+
+sys.exit(main())

@@ -1,0 +1,160 @@
+"""Tempo map: exact conversions between MIDI ticks, seconds and beats.
+
+Ticks are the ground truth of a MIDI file, so every conversion goes through
+them.  Seconds are computed with ``fractions.Fraction`` internally and only
+rounded to float at the edge, which keeps tick -> seconds -> tick lossless.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+DEFAULT_PPQ = 480
+DEFAULT_QPM = 120.0
+MICROSECONDS_PER_MINUTE = 60_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class TempoChange:
+    """A tempo that holds from ``tick`` on, in microseconds per quarter note."""
+
+    tick: int
+    us_per_quarter: int
+
+    @property
+    def qpm(self) -> float:
+        return MICROSECONDS_PER_MINUTE / self.us_per_quarter
+
+
+@dataclass(frozen=True, slots=True)
+class TimeSignature:
+    time: float  # seconds
+    numerator: int = 4
+    denominator: int = 4
+
+
+@dataclass(frozen=True, slots=True)
+class KeySignature:
+    """``key`` is a tonic name such as ``"D"`` or ``"Bb"``; ``mode`` is major/minor."""
+
+    time: float
+    key: str = "C"
+    mode: str = "major"
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.mode}"
+
+
+def qpm_to_us(qpm: float) -> int:
+    if not (qpm > 0):
+        raise ValueError(f"tempo must be positive, got {qpm}")
+    return max(1, round(MICROSECONDS_PER_MINUTE / qpm))
+
+
+@dataclass
+class TempoMap:
+    """Piecewise-constant tempo over ticks.
+
+    ``changes`` is sorted by tick and always starts at tick 0 (a missing
+    initial tempo means the MIDI default, 120 quarter notes per minute).
+    """
+
+    ppq: int = DEFAULT_PPQ
+    changes: list[TempoChange] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.ppq <= 0:
+            raise ValueError(f"PPQ must be positive, got {self.ppq}")
+        cleaned: dict[int, int] = {}
+        for change in sorted(self.changes, key=lambda c: c.tick):
+            if change.us_per_quarter <= 0:
+                raise ValueError("tempo must be positive")
+            cleaned[max(0, int(change.tick))] = int(change.us_per_quarter)
+        if 0 not in cleaned:
+            cleaned[0] = qpm_to_us(DEFAULT_QPM)
+        self.changes = [TempoChange(t, u) for t, u in sorted(cleaned.items())]
+        self._rebuild()
+
+    @classmethod
+    def constant(cls, qpm: float = DEFAULT_QPM, ppq: int = DEFAULT_PPQ) -> TempoMap:
+        return cls(ppq=ppq, changes=[TempoChange(0, qpm_to_us(qpm))])
+
+    def _rebuild(self) -> None:
+        # Exact start time (seconds, as Fraction) of each tempo segment.
+        self._ticks = [c.tick for c in self.changes]
+        self._starts: list[Fraction] = [Fraction(0)]
+        for prev, nxt in zip(self.changes, self.changes[1:]):
+            span = nxt.tick - prev.tick
+            self._starts.append(self._starts[-1] + Fraction(span * prev.us_per_quarter, self.ppq * 1_000_000))
+        self._starts_float = [float(s) for s in self._starts]
+
+    @property
+    def initial_qpm(self) -> float:
+        return self.changes[0].qpm
+
+    def tick_to_seconds_exact(self, tick: int) -> Fraction:
+        i = bisect.bisect_right(self._ticks, tick) - 1
+        i = max(i, 0)
+        c = self.changes[i]
+        return self._starts[i] + Fraction((tick - c.tick) * c.us_per_quarter, self.ppq * 1_000_000)
+
+    def tick_to_seconds(self, tick: float) -> float:
+        i = max(bisect.bisect_right(self._ticks, tick) - 1, 0)
+        c = self.changes[i]
+        return self._starts_float[i] + (tick - c.tick) * c.us_per_quarter / (self.ppq * 1_000_000)
+
+    def ticks_to_seconds_array(self, ticks: "np.ndarray") -> "np.ndarray":
+        """Vectorised :meth:`tick_to_seconds` for many ticks at once."""
+        import numpy as np
+
+        t = np.asarray(ticks, dtype=np.float64)
+        idx = np.clip(np.searchsorted(np.asarray(self._ticks), t, side="right") - 1, 0, None)
+        base_tick = np.asarray(self._ticks, dtype=np.float64)[idx]
+        us = np.asarray([c.us_per_quarter for c in self.changes], dtype=np.float64)[idx]
+        return np.asarray(self._starts_float)[idx] + (t - base_tick) * us / (self.ppq * 1_000_000)
+
+    def seconds_to_ticks_array(self, seconds: "np.ndarray") -> "np.ndarray":
+        """Vectorised :meth:`seconds_to_tick` (nearest tick, int64)."""
+        import numpy as np
+
+        s = np.asarray(seconds, dtype=np.float64)
+        starts = np.asarray(self._starts_float)
+        idx = np.clip(np.searchsorted(starts, s, side="right") - 1, 0, None)
+        base_tick = np.asarray(self._ticks, dtype=np.float64)[idx]
+        us = np.asarray([c.us_per_quarter for c in self.changes], dtype=np.float64)[idx]
+        return np.rint(base_tick + (s - starts[idx]) * self.ppq * 1_000_000 / us).astype(np.int64)
+
+    def seconds_to_tick(self, seconds: float) -> int:
+        """Nearest tick to ``seconds`` (inverse of :meth:`tick_to_seconds`)."""
+        return round(self.seconds_to_tick_float(seconds))
+
+    def seconds_to_tick_float(self, seconds: float) -> float:
+        i = max(bisect.bisect_right(self._starts_float, seconds) - 1, 0)
+        c = self.changes[i]
+        return c.tick + (seconds - self._starts_float[i]) * self.ppq * 1_000_000 / c.us_per_quarter
+
+    def tick_to_beats(self, tick: float) -> float:
+        return tick / self.ppq
+
+    def beats_to_tick(self, beats: float) -> int:
+        return round(beats * self.ppq)
+
+    def seconds_to_beats(self, seconds: float) -> float:
+        return self.seconds_to_tick_float(seconds) / self.ppq
+
+    def beats_to_seconds(self, beats: float) -> float:
+        return self.tick_to_seconds(beats * self.ppq)
+
+    def qpm_at(self, seconds: float) -> float:
+        i = max(bisect.bisect_right(self._starts_float, seconds) - 1, 0)
+        return self.changes[i].qpm
+
+    def tempo_changes_seconds(self) -> list[tuple[float, float]]:
+        """(time in seconds, quarter notes per minute) for each change."""
+        return [(self._starts_float[i], c.qpm) for i, c in enumerate(self.changes)]
+
+    def scaled(self, factor: float) -> TempoMap:
+        """Same ticks, every tempo multiplied by ``factor`` (faster when > 1)."""
+        return TempoMap(self.ppq, [TempoChange(c.tick, qpm_to_us(c.qpm * factor)) for c in self.changes])

@@ -1,0 +1,1 @@
+"""Models, tokenizer, generation and transcription.  torch is imported lazily inside functions."""

@@ -1,0 +1,110 @@
+"""Objective metrics for symbolic music and for transcriptions.
+
+:func:`compute_metrics` is the one entry point used by the CLI, the report
+and the GUI panel.  Its keys are stable snake_case names (listed in
+:data:`METRICS`, with unit and direction); a metric that is not defined for
+the input (no reference given, too few notes or beats) is ``nan``, never
+missing, so tables always line up.
+
+Each definition lives in the docstring of the function that computes it:
+:mod:`.symbolic` (pitch classes, rhythm, durations, velocity, extras),
+:mod:`.harmony` (chords and transitions), :mod:`.tempo` (beats, tempo
+stability, rubato, groove), :mod:`.perplexity` and :mod:`.transcription`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from musestudio.metrics import harmony, symbolic, tempo
+from musestudio.metrics.symbolic import NAN, Pieces, as_pieces
+
+
+@dataclass(frozen=True, slots=True)
+class MetricInfo:
+    name: str
+    label: str
+    unit: str  # "%", "bits", "s", "s²", "" ...
+    higher_is_better: bool | None  # None: closer to the reference/human is better
+    needs_reference: bool = False
+
+
+METRICS: dict[str, MetricInfo] = {
+    m.name: m
+    for m in (
+        MetricInfo("pitch_class_similarity", "Pitch-class similarity", "%", True, True),
+        MetricInfo("harmonic_consistency", "Harmonic consistency", "%", True, True),
+        MetricInfo("chord_transition_accuracy", "Chord transition accuracy", "%", True, True),
+        MetricInfo("pitch_class_entropy", "Pitch-class entropy", "bits", None),
+        MetricInfo("rhythmic_entropy", "Rhythmic entropy", "bits", None),
+        MetricInfo("avg_note_duration", "Average note duration", "s", None),
+        MetricInfo("note_duration_variance", "Note-duration variance", "s²", None),
+        MetricInfo("tempo_stability", "Tempo stability", "%", None),
+        MetricInfo("rubato_usage", "Rubato usage", "%", None),
+        MetricInfo("velocity_mean", "Velocity mean", "", None),
+        MetricInfo("velocity_std", "Velocity std", "", None),
+        MetricInfo("polyphony", "Polyphony", "notes", None),
+        MetricInfo("scale_consistency", "Scale consistency", "%", None),
+        MetricInfo("empty_beat_rate", "Empty-beat rate", "%", None),
+        MetricInfo("groove_consistency", "Groove consistency", "%", None),
+        MetricInfo("note_density", "Note density", "notes/s", None),
+        MetricInfo("pitch_range", "Pitch range", "semitones", None),
+        MetricInfo("note_count", "Notes", "", None),
+    )
+}
+METRIC_NAMES = tuple(METRICS)
+
+
+def compute_metrics(
+    seq: Pieces,
+    reference: Pieces | None = None,
+    beats: object = None,
+    *,
+    reference_beats: object = None,
+) -> dict[str, float]:
+    """Every symbolic metric of ``seq`` (one piece, or a corpus pooled as one).
+
+    ``reference`` (a piece or a corpus) enables the comparative metrics.
+    ``beats`` gives known beat times (seconds; one array, or one per piece of
+    a corpus); without them beats come from the tempo grid or are tracked
+    from the onsets (see :mod:`musestudio.metrics.tempo`).
+    """
+    pieces = as_pieces(seq)
+    beat_list = beats if not isinstance(seq, symbolic.NoteSequence) or beats is None else [beats]
+    # Beat times are needed by four metrics; resolve them once.
+    resolved = [b for _, b in tempo.beats_per_piece(pieces, beat_list)]
+    out: dict[str, float] = {
+        "pitch_class_similarity": NAN,
+        "harmonic_consistency": NAN,
+        "chord_transition_accuracy": NAN,
+        "pitch_class_entropy": symbolic.pitch_class_entropy(pieces),
+        "rhythmic_entropy": symbolic.rhythmic_entropy(pieces),
+        "avg_note_duration": symbolic.avg_note_duration(pieces),
+        "note_duration_variance": symbolic.note_duration_variance(pieces),
+        "tempo_stability": tempo.tempo_stability(pieces, resolved),
+        "rubato_usage": tempo.rubato_usage(pieces, resolved),
+        "velocity_mean": symbolic.velocity_mean(pieces),
+        "velocity_std": symbolic.velocity_std(pieces),
+        "polyphony": symbolic.polyphony(pieces),
+        "scale_consistency": symbolic.scale_consistency(pieces),
+        "empty_beat_rate": tempo.empty_beat_rate(pieces, resolved),
+        "groove_consistency": tempo.groove_consistency(pieces, resolved),
+        "note_density": symbolic.note_density(pieces),
+        "pitch_range": symbolic.pitch_range(pieces),
+        "note_count": float(symbolic.note_count(pieces)),
+    }
+    if reference is not None:
+        refs = as_pieces(reference)
+        ref_beats = reference_beats
+        if isinstance(reference, symbolic.NoteSequence) and reference_beats is not None:
+            ref_beats = [reference_beats]
+        ref_resolved = [b for _, b in tempo.beats_per_piece(refs, ref_beats)]
+        ours = harmony.transition_counts(pieces, resolved)
+        theirs = harmony.transition_counts(refs, ref_resolved)
+        out["pitch_class_similarity"] = symbolic.pitch_class_similarity(pieces, refs)
+        out["harmonic_consistency"] = symbolic.histogram_overlap(ours, theirs)
+        out["chord_transition_accuracy"] = harmony.transition_accuracy(ours, theirs)
+    return out
+
+
+__all__ = ["METRICS", "METRIC_NAMES", "MetricInfo", "compute_metrics"]

@@ -9,7 +9,9 @@ them with a 50 ms onset tolerance):
   reference note's length);
 * ``onset_velocity_*`` / ``onset_offset_velocity_*``: also its velocity, after
   mir_eval's linear rescaling of the estimate's velocities, within 10 % of the
-  reference velocity range.
+  reference velocity range.  The rescaling is a free linear fit, so an
+  estimate whose dynamics are exactly inverted still scores full marks:
+  these scores check the *shape* of the dynamics, not their direction.
 
 Frame scores count, on a 100 Hz piano roll of the notes as written, the
 (frame, pitch) cells that sound in both (TP), only in the estimate (FP) or

@@ -1,0 +1,192 @@
+"""The bar-by-bar GAN: shapes, WGAN-GP steps, rolls <-> notes, and seeded continuation."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from musestudio.core.keys import parse_key
+from musestudio.core.notes import Note, NoteSequence
+from musestudio.core.progress import run_work
+from musestudio.core.timing import TempoMap, TimeSignature
+from musestudio.ml import gan_generate as gg
+from musestudio.ml.checkpoint import load_model, save_checkpoint
+from musestudio.ml.models.gan import GANConfig, GANModel
+
+TINY = GANConfig(z_dim=8, gen_width=8, cond_width=8, critic_width=8)
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Settings:
+    """Stand-in with the GenerationSettings fields the GAN reads."""
+
+    checkpoint: str | None = None
+    seconds: float | None = 8.0
+    bars: float | None = None
+    temperature: float = 1.0
+    key: str | None = None
+    pitch_range: tuple[int, int] = (21, 108)
+    density: float | None = None
+
+
+def batch(config: GANConfig, size: int = 4, seed: int = 0) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    shape = (size, config.channels, config.steps_per_bar, config.n_pitches)
+    bar = (torch.rand(shape, generator=g) > 0.95).float()
+    prev = (torch.rand(shape, generator=g) > 0.95).float()
+    return {"bar": bar, "prev": prev, "beats": torch.tensor([4, 3, 2, 4] * size)[:size]}
+
+
+def two_bar_seed(qpm: float = 120.0) -> NoteSequence:
+    """C major arpeggios on a 4/4 score grid (tempo map fits the notes)."""
+    tm = TempoMap.constant(qpm)
+    beat = 60.0 / qpm
+    notes = []
+    for i, p in enumerate([60, 64, 67, 72, 67, 64, 60, 55]):
+        notes.append(Note(p, i * beat, (i + 1) * beat, 70))
+    notes.append(Note(48, 0.0, 4 * beat, 60))
+    notes.append(Note(43, 4 * beat, 8 * beat, 60))
+    return NoteSequence(notes=notes, tempo_map=tm, time_signatures=[TimeSignature(0.0, 4, 4)])
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    model = GANModel(TINY)
+    model.eval()
+    folder = tmp_path_factory.mktemp("gan") / "gan"
+    save_checkpoint(folder, "gan", dataclasses.asdict(TINY), model.state_dict())
+    return folder
+
+
+def test_shapes_and_bar_length_mask() -> None:
+    model = GANModel(TINY).eval()
+    b = batch(TINY)
+    z = model.sample_noise(4, torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        fake = model.generate(b["prev"], b["beats"], z)
+    assert fake.shape == (4, 3, 16, 88)
+    assert float(fake.min()) >= 0.0 and float(fake.max()) <= 1.0
+    # A 3-beat bar has 12 steps and a 2-beat bar 8: nothing may sound after them.
+    assert float(fake[1, :, 12:].abs().sum()) == 0.0
+    assert float(fake[2, :, 8:].abs().sum()) == 0.0
+    assert float(fake[0, :, 12:].abs().sum()) > 0.0
+    assert model.critic_score(fake, b["prev"], b["beats"]).shape == (4,)
+    outputs, losses = model.train()(b)
+    assert set(losses) == {"critic", "generator", "gradient_penalty"}
+    assert outputs["fake"].shape == b["bar"].shape
+
+
+def test_wgan_gp_steps_change_both_networks() -> None:
+    from training.tasks.gan import PRESETS, GANTask
+
+    torch.manual_seed(0)
+    task = GANTask()
+    _, _, model = task.build_model("desktop")
+    opts = task.make_optimizers(model, type("Args", (), {"lr": 1e-3})())
+    critic_before = [p.detach().clone() for p in model.critic_parameters()]
+    gen_before = [p.detach().clone() for p in model.generator_parameters()]
+    b = batch(model.config, size=2 * PRESETS["desktop"]["n_critic"])  # two examples per critic chunk
+    logs = [task.train_step(model, b, opts, step, None) for step in range(3)]
+    assert all(np.isfinite(v) for entry in logs for v in entry.values())
+    assert {"loss", "wasserstein", "gradient_penalty", "generator"} <= set(logs[-1])
+    assert any(not torch.equal(a, p) for a, p in zip(critic_before, model.critic_parameters(), strict=True))
+    assert any(not torch.equal(a, p) for a, p in zip(gen_before, model.generator_parameters(), strict=True))
+
+
+def test_rasterize_and_back_on_a_score_grid() -> None:
+    seed = two_bar_seed()
+    grid = gg.seed_beat_grid(seed, until=seed.duration)
+    roll = gg.rasterize(seed.notes, grid, 4, 40)
+    assert roll.shape == (3, 40, 88)
+    assert int(roll[0].sum()) == len(seed.notes)
+    back = gg.roll_to_notes(roll, grid, 4)
+    key = sorted((n.pitch, round(n.start, 6), round(n.end, 6), n.velocity) for n in back)
+    assert key == sorted((n.pitch, round(n.start, 6), round(n.end, 6), n.velocity) for n in seed.notes)
+
+
+def test_performance_seed_gets_an_estimated_beat() -> None:
+    # 100 BPM eighth-note pulse, started off-grid at 0.37 s, with a tempo map that does not fit.
+    beat = 0.6
+    notes = [
+        Note(60 + (i % 5), 0.37 + i * beat / 2, 0.37 + (i + 1) * beat / 2, 90 if i % 8 == 0 else 60) for i in range(32)
+    ]
+    seq = NoteSequence(notes=notes, tempo_map=TempoMap.constant(77.0))
+    grid = gg.seed_beat_grid(seq, until=seq.duration + 5)
+    spacing = np.diff(grid.times)
+    assert np.allclose(spacing, spacing[0]) and abs(spacing[0] - beat) < 0.03
+    offsets = (np.array([n.start for n in notes]) - grid.times[0]) / spacing[0] * 2
+    assert np.max(np.abs(offsets - np.round(offsets))) < 0.2  # onsets sit on the grid
+
+
+def test_meter_folding() -> None:
+    assert gg.meter_beats(4, 4) == (4, 1.0)
+    assert gg.meter_beats(3, 4) == (3, 1.0)
+    assert gg.meter_beats(6, 8) == (2, 1.5)
+    assert gg.meter_beats(12, 8) == (4, 1.5)
+    assert gg.meter_beats(6, 4)[0] == 3
+
+
+def continuation(checkpoint: Path, seed: NoteSequence, random_seed: int, **kw: object) -> NoteSequence:
+    settings = Settings(checkpoint=str(checkpoint), **kw)  # type: ignore[arg-type]
+    return run_work(gg.continue_with_gan_work(seed, settings, random_seed))
+
+
+def test_continuation_is_reproducible_and_starts_at_seed_end(tiny_checkpoint: Path) -> None:
+    seed = two_bar_seed()
+    a = continuation(tiny_checkpoint, seed, 7, density=4.0)
+    b = continuation(tiny_checkpoint, seed, 7, density=4.0)
+    c = continuation(tiny_checkpoint, seed, 8, density=4.0)
+    assert a.notes and a.notes == b.notes
+    assert a.notes != c.notes
+    assert min(n.start for n in a.notes) >= seed.duration - 1e-9
+    assert max(n.start for n in a.notes) < seed.duration + 8.0
+
+
+def test_key_lock_range_and_sanity(tiny_checkpoint: Path) -> None:
+    seed = two_bar_seed()
+    out = continuation(tiny_checkpoint, seed, 3, key="D minor", pitch_range=(48, 84), seconds=12.0, temperature=1.5)
+    allowed = parse_key("D minor").pitch_classes()
+    assert out.notes
+    assert all(n.pitch % 12 in allowed and 48 <= n.pitch <= 84 for n in out.notes)
+    assert all(n.end - n.start <= gg.MAX_NOTE_SECONDS for n in out.notes)
+    for n in out.notes:
+        assert sum(1 for m in out.notes if m.start <= n.start < m.end) <= gg.MAX_POLYPHONY
+
+
+def test_density_hint_controls_note_count(tiny_checkpoint: Path) -> None:
+    seed = two_bar_seed()
+    sparse = continuation(tiny_checkpoint, seed, 1, density=1.0, seconds=8.0)
+    busy = continuation(tiny_checkpoint, seed, 1, density=6.0, seconds=8.0)
+    assert len(sparse.notes) < len(busy.notes)
+    assert abs(len(busy.notes) / 8.0 - 6.0) < 2.5
+
+
+def test_sanity_fills_long_silence_and_caps_polyphony() -> None:
+    many = [Note(40 + i, 0.0, 12.0, 80) for i in range(20)] + [Note(60, 20.0, 20.5, 80)]
+    out = gg.enforce_sanity(many, start=0.0)
+    assert all(n.end - n.start <= gg.MAX_NOTE_SECONDS for n in out)
+    assert sum(1 for n in out if n.start == 0.0) == gg.MAX_POLYPHONY
+    covered, gaps = 0.0, []
+    for n in sorted(out, key=lambda n: n.start):
+        gaps.append(n.start - covered)
+        covered = max(covered, n.end)
+    assert max(gaps) <= gg.MAX_SILENCE_SECONDS
+
+
+def test_shipped_checkpoint_continues_a_two_bar_seed() -> None:
+    folder = REPO / "models" / "gan"
+    model, info = load_model(folder)
+    assert isinstance(model, GANModel)
+    assert "metrics" in info.meta
+    seed = two_bar_seed(100.0)
+    out = run_work(gg.continue_with_gan_work(seed, Settings(checkpoint=None, seconds=10.0), 0))
+    assert out.notes, "the shipped GAN produced no notes for a plain C major seed"
+    assert min(n.start for n in out.notes) >= seed.duration - 1e-9
+    assert all(21 <= n.pitch <= 108 for n in out.notes)

@@ -191,3 +191,21 @@ def test_shipped_checkpoint_continues_a_two_bar_seed() -> None:
     assert out.notes, "the shipped GAN produced no notes for a plain C major seed"
     assert min(n.start for n in out.notes) >= seed.duration - 1e-9
     assert all(21 <= n.pitch <= 108 for n in out.notes)
+
+
+@pytest.mark.shared_data
+def test_asap_bars_follow_the_annotated_downbeats(asap_dir: Path) -> None:
+    from musestudio.io.midi import read_midi
+    from training.splits import asap_split
+    from training.tasks.gan import performance_bars, read_beat_annotations
+
+    perf = asap_split("train", asap_dir)[0]
+    times, down = read_beat_annotations(perf.annotations)
+    assert np.all(np.diff(times) > 0) and down.sum() > 4
+    roll, bars = performance_bars(read_midi(perf.performance_midi), times, down, GANConfig())
+    assert roll.shape == (len(times) * 4, 3, 88)
+    assert bars and all(1 <= nb <= 4 for _, nb in bars)
+    starts = [s for s, _ in bars]
+    assert all(down[s // 4] for s in starts)  # every bar begins on an annotated downbeat
+    onsets = sum(int(roll[s : s + nb * 4, 0].sum()) for s, nb in bars)
+    assert onsets > 0.8 * int(roll[starts[0] : starts[-1] + bars[-1][1] * 4, 0].sum())

@@ -1,0 +1,379 @@
+"""The project document: note layers, an audio reference and the view state.
+
+Qt-free on purpose: the GUI's undo commands change a :class:`Project` through
+the small set of methods here, and tests, the CLI and autosave can read and
+write projects without a display.  A project file (``.msproj``) is JSON,
+written atomically; note times are stored as floats (not ticks), so a
+transcription's millisecond timing survives a save/load round trip exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from musestudio.core.errors import InputFileError
+from musestudio.core.notes import Note, NoteSequence, PedalEvent, TrackInfo
+from musestudio.core.timing import KeySignature, TempoChange, TempoMap, TimeSignature
+
+PROJECT_EXTENSION = ".msproj"
+FORMAT_NAME = "musestudio-project"
+FORMAT_VERSION = 1
+
+# One colour per kind of layer, so a continuation never looks like its seed.
+KIND_COLORS: dict[str, str] = {
+    "seed": "#4f9dde",
+    "score": "#4f9dde",
+    "continuation": "#f0a030",
+    "transcription": "#5cc46b",
+    "reference": "#b07fe0",
+    "edit": "#e0607a",
+}
+EXTRA_COLORS = ("#e8d44d", "#46c8c8", "#e07b39", "#9fb0c8", "#d36fc6", "#8ccf4d")
+LAYER_KINDS = tuple(KIND_COLORS)
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+@dataclass
+class Layer:
+    """One source of notes shown in the piano roll (a seed, a continuation, ...)."""
+
+    name: str
+    kind: str
+    sequence: NoteSequence
+    color: str = ""
+    visible: bool = True
+    muted: bool = False
+    solo: bool = False
+    source: str | None = None  # the file it was read from, if any
+    id: str = field(default_factory=_new_id)
+
+    def __post_init__(self) -> None:
+        if not self.color:
+            self.color = KIND_COLORS.get(self.kind, EXTRA_COLORS[0])
+
+
+@dataclass
+class ViewState:
+    """What the user was looking at; restored when a project is reopened."""
+
+    x_range: tuple[float, float] | None = None  # seconds
+    y_range: tuple[float, float] | None = None  # MIDI pitch
+    selection: tuple[float, float] | None = None  # the time range on the ruler (seed region)
+    playhead: float = 0.0
+    spectrogram_kind: str = "cqt"
+    db_range: float = 80.0
+    colormap: str = "magma"
+
+
+@dataclass
+class Project:
+    layers: list[Layer] = field(default_factory=list)
+    audio_path: str | None = None
+    view: ViewState = field(default_factory=ViewState)
+    path: Path | None = None  # where it was last saved; not stored in the file
+    modified: bool = False
+
+    # --- layers -------------------------------------------------------------
+    def layer(self, layer_id: str) -> Layer:
+        for layer in self.layers:
+            if layer.id == layer_id:
+                return layer
+        raise KeyError(layer_id)
+
+    def index_of(self, layer_id: str) -> int:
+        return next(i for i, layer in enumerate(self.layers) if layer.id == layer_id)
+
+    def add_layer(
+        self, name: str, sequence: NoteSequence, kind: str = "score", *, index: int | None = None, **props: Any
+    ) -> Layer:
+        if "color" not in props and kind not in KIND_COLORS:
+            props["color"] = EXTRA_COLORS[len(self.layers) % len(EXTRA_COLORS)]
+        layer = Layer(name=self.unique_name(name), kind=kind, sequence=sequence, **props)
+        self.insert_layer(layer, len(self.layers) if index is None else index)
+        return layer
+
+    def insert_layer(self, layer: Layer, index: int) -> None:
+        self.layers.insert(max(0, min(index, len(self.layers))), layer)
+        self.modified = True
+
+    def remove_layer(self, layer_id: str) -> tuple[Layer, int]:
+        """Remove and return the layer and its index (so undo can put it back)."""
+        i = self.index_of(layer_id)
+        layer = self.layers.pop(i)
+        self.modified = True
+        return layer, i
+
+    def unique_name(self, name: str) -> str:
+        names = {layer.name for layer in self.layers}
+        if name not in names:
+            return name
+        k = 2
+        while f"{name} {k}" in names:
+            k += 1
+        return f"{name} {k}"
+
+    def set_layer_props(self, layer_id: str, **props: Any) -> dict[str, Any]:
+        """Change name/color/visible/muted/solo/kind; returns the old values for undo."""
+        layer = self.layer(layer_id)
+        old = {}
+        for key, value in props.items():
+            if key not in {"name", "color", "visible", "muted", "solo", "kind"}:
+                raise AttributeError(f"layer has no editable property {key!r}")
+            old[key] = getattr(layer, key)
+            setattr(layer, key, value)
+        self.modified = True
+        return old
+
+    def set_notes(self, layer_id: str, notes: Iterable[Note]) -> list[Note]:
+        """Replace a layer's notes (kept sorted); returns the old notes for undo."""
+        layer = self.layer(layer_id)
+        old = list(layer.sequence.notes)
+        layer.sequence = layer.sequence.copy(notes=list(notes))
+        self.modified = True
+        return old
+
+    def audible_layers(self) -> list[Layer]:
+        """Layers that playback should sound: solo wins over mute, as on a mixing desk."""
+        soloed = [layer for layer in self.layers if layer.solo]
+        if soloed:
+            return soloed
+        return [layer for layer in self.layers if not layer.muted]
+
+    @property
+    def duration(self) -> float:
+        return max((layer.sequence.duration for layer in self.layers), default=0.0)
+
+    def timing_source(self) -> NoteSequence | None:
+        """The sequence whose tempo map and metre the ruler shows (the first layer that has notes)."""
+        for layer in self.layers:
+            if layer.sequence.notes:
+                return layer.sequence
+        return self.layers[0].sequence if self.layers else None
+
+    # --- files ----------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        base = self.path.parent if self.path else None
+        return {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "audio_path": _relative(self.audio_path, base),
+            "view": _view_to_dict(self.view),
+            "layers": [
+                {
+                    "id": layer.id,
+                    "name": layer.name,
+                    "kind": layer.kind,
+                    "color": layer.color,
+                    "visible": layer.visible,
+                    "muted": layer.muted,
+                    "solo": layer.solo,
+                    "source": layer.source,
+                    "sequence": sequence_to_dict(layer.sequence),
+                }
+                for layer in self.layers
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], base: Path | None = None) -> Project:
+        if data.get("format") != FORMAT_NAME:
+            raise ValueError("not a musestudio project")
+        if int(data.get("version", 0)) > FORMAT_VERSION:
+            raise ValueError(f"written by a newer musestudio (format {data.get('version')})")
+        layers = [
+            Layer(
+                name=str(d["name"]),
+                kind=str(d.get("kind", "score")),
+                sequence=sequence_from_dict(d["sequence"]),
+                color=str(d.get("color", "")),
+                visible=bool(d.get("visible", True)),
+                muted=bool(d.get("muted", False)),
+                solo=bool(d.get("solo", False)),
+                source=d.get("source"),
+                id=str(d.get("id") or _new_id()),
+            )
+            for d in data.get("layers", [])
+        ]
+        audio = data.get("audio_path")
+        if audio and base is not None and not os.path.isabs(audio):
+            audio = str((base / audio).resolve())
+        return cls(layers=layers, audio_path=audio, view=_view_from_dict(data.get("view", {})))
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the project atomically (a crash never leaves half a file)."""
+        from musestudio.io.atomic import write_bytes_atomic
+
+        target = Path(path)
+        if target.suffix.lower() != PROJECT_EXTENSION:
+            target = target.with_suffix(PROJECT_EXTENSION)
+        self.path = target
+        text = json.dumps(self.to_dict(), indent=1, allow_nan=False)
+        write_bytes_atomic(target, text.encode("utf-8"))
+        self.modified = False
+        return target
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Project:
+        target = Path(path)
+        if not target.is_file():
+            raise InputFileError(target, "file not found")
+        try:
+            data = json.loads(target.read_text(encoding="utf-8"))
+            project = cls.from_dict(data, base=target.parent.resolve())
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise InputFileError(target, f"not a valid musestudio project ({str(exc)[:120]})") from None
+        project.path = target
+        return project
+
+
+# --- (de)serialising sequences ----------------------------------------------------
+def sequence_to_dict(seq: NoteSequence) -> dict[str, Any]:
+    """Column lists (compact JSON) with exact float times and the full tempo map."""
+
+    def cols(notes: list[Note]) -> dict[str, list[Any]]:
+        return {
+            "pitch": [n.pitch for n in notes],
+            "start": [n.start for n in notes],
+            "end": [n.end for n in notes],
+            "velocity": [n.velocity for n in notes],
+            "track": [n.track for n in notes],
+        }
+
+    return {
+        "title": seq.title,
+        "notes": cols(seq.notes),
+        "drum_notes": cols(seq.drum_notes),
+        "pedals": [[p.time, p.value, p.controller, p.track] for p in seq.pedals],
+        "tracks": [[t.name, t.program, t.is_drum] for t in seq.tracks],
+        "tempo": {"ppq": seq.tempo_map.ppq, "changes": [[c.tick, c.us_per_quarter] for c in seq.tempo_map.changes]},
+        "time_signatures": [[t.time, t.numerator, t.denominator] for t in seq.time_signatures],
+        "key_signatures": [[k.time, k.key, k.mode] for k in seq.key_signatures],
+    }
+
+
+def sequence_from_dict(d: dict[str, Any]) -> NoteSequence:
+    def notes(c: dict[str, list[Any]] | None) -> list[Note]:
+        if not c:
+            return []
+        return [
+            Note(int(p), float(s), float(e), int(v), int(t))
+            for p, s, e, v, t in zip(c["pitch"], c["start"], c["end"], c["velocity"], c["track"], strict=True)
+        ]
+
+    tempo = d.get("tempo") or {}
+    return NoteSequence(
+        notes=notes(d.get("notes")),
+        drum_notes=notes(d.get("drum_notes")),
+        pedals=[PedalEvent(float(t), int(v), int(c), int(tr)) for t, v, c, tr in d.get("pedals", [])],
+        tracks=[TrackInfo(str(n), int(p), bool(dr)) for n, p, dr in d.get("tracks", [])] or [TrackInfo("Piano")],
+        tempo_map=TempoMap(int(tempo.get("ppq", 480)), [TempoChange(int(a), int(b)) for a, b in tempo.get("changes", [])]),
+        time_signatures=[TimeSignature(float(t), int(n), int(de)) for t, n, de in d.get("time_signatures", [])],
+        key_signatures=[KeySignature(float(t), str(k), str(m)) for t, k, m in d.get("key_signatures", [])],
+        title=str(d.get("title", "")),
+    )
+
+
+def _view_to_dict(v: ViewState) -> dict[str, Any]:
+    return dataclasses.asdict(v)
+
+
+def _view_from_dict(d: dict[str, Any]) -> ViewState:
+    known = {f.name for f in dataclasses.fields(ViewState)}
+    kw = {k: v for k, v in d.items() if k in known}
+    for key in ("x_range", "y_range", "selection"):
+        if kw.get(key) is not None:
+            kw[key] = (float(kw[key][0]), float(kw[key][1]))
+    return ViewState(**kw)
+
+
+def _relative(path: str | None, base: Path | None) -> str | None:
+    """Store the audio path relative to the project when it lies beside it (projects can move)."""
+    if not path or base is None:
+        return path
+    try:
+        return os.path.relpath(Path(path).resolve(), base.resolve())
+    except ValueError:  # another drive on Windows
+        return path
+
+
+# --- note edits on a selection (pure functions the GUI's undo commands use) ----------
+def move_notes(notes: Iterable[Note], selected: set[Note], dt: float, semitones: int) -> tuple[list[Note], set[Note]]:
+    """Shift the selected notes in time and pitch (clamped to 0..127 and t >= 0)."""
+    out: list[Note] = []
+    moved: set[Note] = set()
+    for n in notes:
+        if n in selected:
+            shift = max(dt, -n.start)
+            pitch = min(127, max(0, n.pitch + semitones))
+            m = dataclasses.replace(n, start=n.start + shift, end=n.end + shift, pitch=pitch)
+            moved.add(m)
+            out.append(m)
+        else:
+            out.append(n)
+    return out, moved
+
+
+def resize_notes(notes: Iterable[Note], selected: set[Note], d_end: float, min_length: float = 0.01) -> tuple[list[Note], set[Note]]:
+    """Lengthen (or shorten) the selected notes; a note never gets shorter than ``min_length``."""
+    out: list[Note] = []
+    changed: set[Note] = set()
+    for n in notes:
+        if n in selected:
+            m = dataclasses.replace(n, end=max(n.start + min_length, n.end + d_end))
+            changed.add(m)
+            out.append(m)
+        else:
+            out.append(n)
+    return out, changed
+
+
+def set_velocity(notes: Iterable[Note], selected: set[Note], velocity: int) -> tuple[list[Note], set[Note]]:
+    v = min(127, max(1, int(velocity)))
+    out: list[Note] = []
+    changed: set[Note] = set()
+    for n in notes:
+        if n in selected:
+            m = dataclasses.replace(n, velocity=v)
+            changed.add(m)
+            out.append(m)
+        else:
+            out.append(n)
+    return out, changed
+
+
+def transpose_notes(notes: Iterable[Note], selected: set[Note] | None, semitones: int) -> tuple[list[Note], set[Note]]:
+    """Transpose the selection (or everything when ``selected`` is None/empty); notes stay in 0..127."""
+    notes = list(notes)
+    chosen = selected if selected else set(notes)
+    return move_notes(notes, chosen, 0.0, semitones)
+
+
+def quantize_notes(
+    seq: NoteSequence, selected: set[Note] | None, grid_beats: float
+) -> tuple[list[Note], set[Note]]:
+    """Quantize the selection (or all notes) to a beat grid of the layer's own tempo map."""
+    chosen = [n for n in seq.notes if not selected or n in selected]
+    snapped = seq.copy(notes=chosen).quantize(grid_beats).notes
+    # quantize() sorts its output, so pair notes by sorting both sides identically.
+    key = lambda n: (n.start, n.pitch, n.end)  # noqa: E731
+    mapping = dict(zip(sorted(chosen, key=key), sorted(snapped, key=key), strict=True))
+    # quantize is monotone in start times, but ties can reorder; fall back to per-note snapping then.
+    if any(a.pitch != b.pitch for a, b in mapping.items()):
+        mapping = {n: seq.copy(notes=[n]).quantize(grid_beats).notes[0] for n in chosen}
+    chosen_set = set(chosen)
+    out = [mapping[n] if n in chosen_set else n for n in seq.notes]
+    return out, {mapping[n] for n in chosen}
+
+
+def delete_notes(notes: Iterable[Note], selected: set[Note]) -> list[Note]:
+    return [n for n in notes if n not in selected]

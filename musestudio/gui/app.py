@@ -1,0 +1,90 @@
+"""Start the desktop app: ``musestudio gui [FILES] [--screenshot PNG]`` or ``musestudio-gui``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+DEMO_PIECE = Path(__file__).resolve().parents[2] / "resources" / "demo" / "maple_leaf_rag.mid"
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        from musestudio.core.errors import MusestudioError
+
+        raise MusestudioError(f"--size must look like 1400x900, not {text!r}") from None
+    return max(320, w), max(240, h)
+
+
+def create_app() -> object:
+    """The QApplication, with PySide6 bound before pyqtgraph and our pyqtgraph options set."""
+    os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+    import pyqtgraph as pg
+    from PySide6.QtWidgets import QApplication
+
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=False, background="#15171c", foreground="#d8dbe0")
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("musestudio")
+    app.setOrganizationName("musestudio")
+    app.setApplicationDisplayName("musestudio")
+    return app
+
+
+def run_app(args: argparse.Namespace) -> int:
+    screenshot = getattr(args, "screenshot", None)
+    if screenshot and "QT_QPA_PLATFORM" not in os.environ:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"  # no display needed to render a PNG
+    size = _parse_size(getattr(args, "size", "1400x900") or "1400x900")
+    app = create_app()
+    from musestudio.gui.main_window import MainWindow
+
+    window = MainWindow(interactive=not screenshot)
+    if not screenshot:
+        window.restore_layout()
+    else:
+        window.resize(*size)
+    window.show()
+    files = list(getattr(args, "files", None) or [])
+    if not files and not getattr(args, "no_demo", False) and DEMO_PIECE.is_file():
+        files = [str(DEMO_PIECE)]
+    failed = [f for f in files if not window.open_path(f)]
+    if screenshot:
+        return _save_screenshot(window, app, Path(screenshot), failed)
+    from PySide6.QtCore import QTimer
+
+    QTimer.singleShot(0, window.offer_recovery)
+    return int(app.exec())  # type: ignore[attr-defined]
+
+
+def _save_screenshot(window: object, app: object, out: Path, failed: list[str]) -> int:
+    from musestudio.core.errors import OutputFileError
+
+    window.wait_for_jobs(180.0)  # type: ignore[attr-defined]
+    for _ in range(5):
+        app.processEvents()  # type: ignore[attr-defined]
+    if not out.parent.is_dir():
+        raise OutputFileError(f"{out}: folder {out.parent} does not exist")
+    if not window.grab().save(str(out), "PNG"):  # type: ignore[attr-defined]
+        raise OutputFileError(f"{out}: could not write the PNG")
+    for f in failed:
+        print(f"musestudio: could not open {f}: {window.status_label.text()}", file=sys.stderr)  # type: ignore[attr-defined]
+    print(f"wrote {out}")
+    window.close()  # type: ignore[attr-defined]
+    return 1 if failed else 0
+
+
+def main() -> int:
+    """Entry point of the ``musestudio-gui`` launcher."""
+    from musestudio.commands.gui import add_arguments
+
+    parser = argparse.ArgumentParser(prog="musestudio-gui")
+    add_arguments(parser)
+    return run_app(parser.parse_args())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Run a Work generator off the UI thread; only signals cross threads.
+
+A ``Job`` drains the generator in a ``QThreadPool`` thread, forwards its
+:class:`Progress` (throttled) to the UI and delivers the result or a one-line
+error back on the UI thread.  Cancellation is cooperative through a
+:class:`CancelToken`, checked at every yield.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from musestudio.core.errors import Cancelled, MusestudioError
+from musestudio.core.progress import CancelToken, Progress, Work, run_work
+
+log = logging.getLogger(__name__)
+
+
+def one_line_error(exc: BaseException) -> str:
+    """What the user sees: our own errors as they are, bugs as type + first line."""
+    if isinstance(exc, MusestudioError):
+        return str(exc)
+    text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    return f"internal error: {type(exc).__name__}: {text}" if text else f"internal error: {type(exc).__name__}"
+
+
+class _Signals(QObject):
+    progress = Signal(object)
+    done = Signal(object)
+    failed = Signal(str, str)  # one-line message, details
+    cancelled = Signal()
+
+
+class Job(QRunnable):
+    def __init__(self, work: Work[Any], cancel: CancelToken, label: str = "") -> None:
+        super().__init__()
+        self.setAutoDelete(False)  # we keep a reference until it finishes
+        self.work = work
+        self.cancel = cancel
+        self.label = label
+        self.signals = _Signals()
+        self.finished = False
+        self._last = 0.0
+
+    def _progress(self, p: Progress) -> None:
+        now = time.monotonic()
+        if now - self._last >= 0.05 or p.fraction >= 1.0:  # at most ~20 UI updates per second
+            self._last = now
+            self.signals.progress.emit(p)
+
+    def run(self) -> None:
+        try:
+            result = run_work(self.work, self._progress, self.cancel)
+        except Cancelled:
+            self.finished = True
+            self.signals.cancelled.emit()
+        except BaseException as exc:  # reported to the UI, never a crash
+            self.finished = True
+            log.debug("job %s failed", self.label, exc_info=True)
+            self.signals.failed.emit(one_line_error(exc), traceback.format_exc())
+        else:
+            self.finished = True
+            self.signals.done.emit(result)
+
+
+def start_job(
+    work: Work[Any],
+    on_done: Callable[[Any], None],
+    on_error: Callable[[str, str], None],
+    on_progress: Callable[[Progress], None] | None = None,
+    on_cancelled: Callable[[], None] | None = None,
+    *,
+    cancel: CancelToken | None = None,
+    label: str = "",
+    pool: QThreadPool | None = None,
+) -> Job:
+    job = Job(work, cancel or CancelToken(), label)
+    job.signals.done.connect(on_done)
+    job.signals.failed.connect(on_error)
+    if on_progress is not None:
+        job.signals.progress.connect(on_progress)
+    if on_cancelled is not None:
+        job.signals.cancelled.connect(on_cancelled)
+    (pool or QThreadPool.globalInstance()).start(job)
+    return job

@@ -86,6 +86,8 @@ def track_beats(seq: NoteSequence, beat_seconds: float | None = None) -> np.ndar
         from musestudio.io.musicxml import estimate_beat_seconds
 
         beat_seconds = estimate_beat_seconds(seq)
+    if not beat_seconds > 0:
+        raise ValueError("beat_seconds must be positive")
     period0 = period = float(beat_seconds)
     t = float(times[0])
     beats = [t]

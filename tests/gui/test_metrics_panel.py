@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
 
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # also without the shared conftest
 pytest.importorskip("pytestqt")
 
 from musestudio.core.notes import Note, NoteSequence

@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from musestudio.core.notes import Note, NoteSequence
 from musestudio.core.timing import TempoMap
@@ -115,3 +117,15 @@ def test_no_chord_change_gives_nan() -> None:
     piece, beats = progression([C, C, C])
     assert math.isnan(harmony.harmonic_consistency(piece, piece, beats, beats))
     assert harmony.chord_names(harmony.chord_sequence(piece, beats)) == ["C maj"] * 3
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.floats(0, 30, allow_nan=False), min_size=0, max_size=60))
+def test_metrics_stay_in_range_on_arbitrary_onsets(onsets: list[float]) -> None:
+    piece = NoteSequence([Note(60 + i % 24, t, t + 0.3, 1 + i % 127) for i, t in enumerate(onsets)])
+    b = tempo.beat_times(piece)
+    assert np.all(np.diff(b) > 0)
+    m = compute_metrics(piece, reference=piece)
+    for name in ("tempo_stability", "rubato_usage", "empty_beat_rate", "groove_consistency", "scale_consistency"):
+        assert math.isnan(m[name]) or 0.0 <= m[name] <= 100.0
+    assert math.isnan(m["pitch_class_similarity"]) or m["pitch_class_similarity"] == pytest.approx(100.0)

@@ -1,0 +1,85 @@
+"""`musestudio transcribe AUDIO... (-o OUT.mid | --out-dir DIR)`: piano audio to MIDI."""
+
+from __future__ import annotations
+
+import argparse
+
+from musestudio.commands._common import add_force, check_output, progress_printer
+
+HELP = "transcribe piano recordings (wav/flac/ogg/mp3) to MIDI with the CNN transcriber"
+DESCRIPTION = (
+    "Transcribe piano audio to MIDI: notes with velocities, and the sustain pedal as CC64. "
+    "Audio of any sample rate or channel count is accepted; long files are streamed."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("audio", nargs="+", metavar="AUDIO", help="audio file(s)")
+    out = parser.add_mutually_exclusive_group(required=True)
+    out.add_argument("-o", "--output", metavar="OUT.mid", help="output MIDI file (one input only)")
+    out.add_argument("--out-dir", metavar="DIR", help="write DIR/<stem>.mid for each input")
+    parser.add_argument("--onset-threshold", type=float, default=0.5, metavar="X", help="onset probability (default 0.5)")
+    parser.add_argument("--frame-threshold", type=float, default=0.3, metavar="X", help="sustain probability (default 0.3)")
+    parser.add_argument("--min-note-ms", type=float, default=30.0, metavar="N", help="shortest note kept (default 30)")
+    parser.add_argument("--no-pedal", action="store_true", help="write no sustain-pedal (CC64) events")
+    parser.add_argument("--save-note-events", metavar="CSV", help="also write the notes as CSV (with --out-dir: DIR/<stem>.csv)",
+                        nargs="?", const="")
+    parser.add_argument("--checkpoint", metavar="DIR", help="transcriber checkpoint folder (default: the shipped one)")
+    parser.add_argument("--progress", action="store_true", help="show a progress bar even when stderr is not a terminal")
+    add_force(parser)
+
+
+def _check_threshold(name: str, value: float) -> None:
+    from musestudio.core.errors import MusestudioError
+
+    if not 0.0 < value < 1.0:
+        raise MusestudioError(f"--{name} must be between 0 and 1 (exclusive), got {value}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from musestudio.core.errors import MusestudioError, OutputFileError
+    from musestudio.ml.decode import DecodeSettings
+    from musestudio.ml.transcribe import load_transcriber, transcribe_to_file
+
+    _check_threshold("onset-threshold", args.onset_threshold)
+    _check_threshold("frame-threshold", args.frame_threshold)
+    if args.min_note_ms < 0:
+        raise MusestudioError(f"--min-note-ms must be >= 0, got {args.min_note_ms}")
+    if args.output and len(args.audio) > 1:
+        raise MusestudioError("-o takes one input; use --out-dir DIR for several files")
+    settings = DecodeSettings(
+        onset_threshold=args.onset_threshold,
+        frame_threshold=args.frame_threshold,
+        min_note_ms=args.min_note_ms,
+        use_pedal=not args.no_pedal,
+    )
+    jobs = []
+    for audio in args.audio:
+        if args.out_dir:
+            folder = Path(args.out_dir)
+            if not folder.is_dir():
+                raise OutputFileError(f"{folder}: output folder does not exist")
+            out = folder / f"{Path(audio).stem}.mid"
+            csv = None
+            if args.save_note_events is not None:
+                csv = folder / f"{Path(audio).stem}.csv"
+        else:
+            out = Path(args.output)
+            csv = Path(args.save_note_events) if args.save_note_events else None
+            if args.save_note_events == "":
+                csv = out.with_suffix(".csv")
+        if out.suffix.lower() not in (".mid", ".midi"):
+            raise OutputFileError(f"{out}: the output must be a .mid file")
+        check_output(out, args.force)
+        if csv is not None:
+            check_output(csv, args.force)
+        jobs.append((audio, out, csv))
+    load_transcriber(args.checkpoint)  # fail early (before any work) on a bad checkpoint
+    for audio, out, csv in jobs:
+        report = progress_printer(Path(audio).name, enabled=True if args.progress else None)
+        seq = transcribe_to_file(audio, out, settings, args.checkpoint, note_events=csv, on_progress=report)
+        pedal = f", {len(seq.pedals) // 2} pedal presses" if seq.pedals else ""
+        print(f"wrote {out} ({len(seq.notes)} notes{pedal})")
+    return 0

@@ -1,0 +1,1 @@
+"""Signal processing front ends (spectrogram features for the transcriber and the GUI)."""

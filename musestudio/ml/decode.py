@@ -1,0 +1,121 @@
+"""Activations -> notes: a pure numpy function, cheap enough to re-run on every slider move.
+
+A note starts where the onset probability of a key peaks above
+``onset_threshold`` (one note per peak, so a held peak over two frames is one
+note).  It lasts while the frame probability stays above ``frame_threshold``,
+and ends early where the offset probability exceeds ``offset_threshold`` or
+the next onset of the same key begins.  Velocity is the velocity head's value
+at the onset, which the model was trained to give as MIDI velocity / 127.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from musestudio.core.notes import PIANO_LOW, SUSTAIN_CC, Note, NoteSequence, PedalEvent, TrackInfo
+
+if TYPE_CHECKING:
+    from musestudio.ml.transcribe import Activations
+
+
+@dataclass
+class DecodeSettings:
+    onset_threshold: float = 0.5
+    frame_threshold: float = 0.3
+    offset_threshold: float = 0.9  # offsets only cut a note when the model is sure
+    min_note_ms: float = 30.0
+    pitch_range: tuple[int, int] = (21, 108)
+    use_pedal: bool = True  # emit CC64 events from the pedal head
+    pedal_threshold: float = 0.5
+    min_pedal_ms: float = 60.0
+
+
+def _peaks(onset: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """(frame, key) of local maxima over time above threshold; plateaus give their first frame."""
+    above = onset >= threshold
+    prev = np.vstack([np.full((1, onset.shape[1]), -1.0, onset.dtype), onset[:-1]])
+    nxt = np.vstack([onset[1:], np.full((1, onset.shape[1]), -1.0, onset.dtype)])
+    peak = above & (onset > prev) & (onset >= nxt)
+    frames, keys = np.nonzero(peak)
+    return frames, keys
+
+
+def decode_notes(
+    onset: np.ndarray,
+    frame: np.ndarray,
+    offset: np.ndarray | None,
+    velocity: np.ndarray | None,
+    frame_rate: float,
+    *,
+    settings: DecodeSettings | None = None,
+    key_offset: int = PIANO_LOW,
+) -> list[Note]:
+    """Notes from per-frame probabilities [frames, keys] (key 0 is MIDI ``key_offset``)."""
+    s = settings or DecodeSettings()
+    n_frames = onset.shape[0]
+    if n_frames == 0:
+        return []
+    onset = np.nan_to_num(np.asarray(onset, np.float32))
+    frame = np.nan_to_num(np.asarray(frame, np.float32))
+    frames, keys = _peaks(onset, s.onset_threshold)
+    lo, hi = s.pitch_range
+    min_frames = s.min_note_ms / 1000.0 * frame_rate
+    sounding = frame >= s.frame_threshold
+    sounding |= onset >= s.onset_threshold  # an onset frame always sounds
+    if offset is not None and s.offset_threshold < 1.0:
+        ends_here = np.nan_to_num(np.asarray(offset, np.float32)) >= s.offset_threshold
+    else:
+        ends_here = np.zeros_like(sounding)
+    notes: list[Note] = []
+    order = np.lexsort((frames, keys))  # by key, then time
+    frames, keys = frames[order], keys[order]
+    for i, (a, k) in enumerate(zip(frames, keys, strict=True)):
+        pitch = int(k) + key_offset
+        if not lo <= pitch <= hi:
+            continue
+        next_onset = frames[i + 1] if i + 1 < len(frames) and keys[i + 1] == k else n_frames
+        # The note runs from a over every frame still sounding, up to the next onset of this key.
+        col = sounding[a + 1 : next_onset, k]
+        stop = np.flatnonzero(~col)
+        end = a + 1 + (int(stop[0]) if len(stop) else len(col))
+        cut = np.flatnonzero(ends_here[a + 1 : end, k])
+        if len(cut):
+            end = a + 1 + int(cut[0])
+        if end - a < min_frames:
+            if next_onset - a < min_frames:
+                continue  # too short even if stretched: a spurious double onset
+            end = int(np.ceil(a + min_frames))
+        vel = 64 if velocity is None else int(np.clip(round(float(velocity[a, k]) * 127.0), 1, 127))
+        notes.append(Note(pitch, a / frame_rate, end / frame_rate, vel))
+    notes.sort(key=lambda n: (n.start, n.pitch))
+    return notes
+
+
+def decode_pedal(pedal: np.ndarray, frame_rate: float, settings: DecodeSettings | None = None) -> list[PedalEvent]:
+    """CC64 down/up events from per-frame sustain-pedal probabilities [frames]."""
+    s = settings or DecodeSettings()
+    down = np.nan_to_num(np.asarray(pedal, np.float32)) >= s.pedal_threshold
+    if not down.any():
+        return []
+    edges = np.diff(np.concatenate([[0], down.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    min_frames = s.min_pedal_ms / 1000.0 * frame_rate
+    events: list[PedalEvent] = []
+    for a, b in zip(starts, ends, strict=True):
+        if b - a < min_frames:
+            continue
+        events.append(PedalEvent(a / frame_rate, 127, SUSTAIN_CC))
+        events.append(PedalEvent(b / frame_rate, 0, SUSTAIN_CC))
+    return events
+
+
+def decode(activations: Activations, settings: DecodeSettings | None = None) -> NoteSequence:
+    """A NoteSequence from model activations (notes already carry the pedal's sustain)."""
+    s = settings or DecodeSettings()
+    a = activations
+    notes = decode_notes(a.onset, a.frame, a.offset, a.velocity, a.frame_rate, settings=s)
+    pedals = decode_pedal(a.pedal, a.frame_rate, s) if s.use_pedal and a.pedal is not None else []
+    return NoteSequence(notes=notes, pedals=pedals, tracks=[TrackInfo("Transcription", 0)])

@@ -1,0 +1,144 @@
+"""CNN piano transcriber: convolutions on the spectrogram, then fully connected layers.
+
+The acoustic model follows the reference paper (conv layers on a time-frequency
+input, then dense layers); the heads follow Onsets and Frames: per key an
+onset, a frame (key sounding, sustain included), an offset and a velocity,
+plus one sustain-pedal output.  The frame head also sees the onset
+probabilities, so a note's body is anchored to its attack.  A short stack of
+dilated 1-D convolutions over time gives every frame ~0.5 s of context without
+a recurrent layer, which keeps CPU inference far faster than real time.
+
+``forward(batch)`` returns ``(outputs, losses)``; losses are only computed when
+the batch carries labels.  No file I/O here: checkpoints are handled by
+:mod:`musestudio.ml.checkpoint`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional
+
+N_KEYS = 88
+HEADS = ("onset", "frame", "offset", "velocity")
+
+
+@dataclass
+class TranscriberConfig:
+    n_bins: int = 192  # must match the FeatureConfig the features come from
+    n_keys: int = N_KEYS
+    conv1: int = 16  # channels of the two first 3x3 conv layers
+    conv2: int = 32  # channels of the third conv layer
+    hidden: int = 256  # width of the fully connected layer
+    temporal_layers: int = 2  # residual dilated conv1d blocks over time
+    temporal_kernel: int = 3
+    dropout: float = 0.2
+    onset_weight: float = 1.0
+    frame_weight: float = 1.0
+    offset_weight: float = 0.5
+    velocity_weight: float = 0.5
+    pedal_weight: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.n_bins % 4:
+            raise ValueError("n_bins must be a multiple of 4 (two 2x frequency poolings)")
+
+
+class _TemporalBlock(nn.Module):
+    def __init__(self, width: int, kernel: int, dilation: int, dropout: float) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(width, width, kernel, padding=dilation * (kernel - 1) // 2, dilation=dilation)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: [B, hidden, T]
+        return x + self.drop(functional.relu(self.conv(x)))
+
+
+class TranscriberModel(nn.Module):
+    def __init__(self, config: TranscriberConfig) -> None:
+        super().__init__()
+        self.config = c = config
+        self.input_norm = nn.BatchNorm2d(1)
+        # Pool frequency early (2 bins/semitone -> 1 -> 1/2): the convs at full resolution are what
+        # costs CPU time, and one bin per semitone already separates the keys.
+        self.conv = nn.Sequential(
+            nn.Conv2d(1, c.conv1, 3, padding=1),
+            nn.BatchNorm2d(c.conv1),
+            nn.ReLU(),
+            nn.MaxPool2d((1, 2)),
+            nn.Conv2d(c.conv1, c.conv1, 3, padding=1),
+            nn.BatchNorm2d(c.conv1),
+            nn.ReLU(),
+            nn.MaxPool2d((1, 2)),
+            nn.Dropout(c.dropout / 2),
+            nn.Conv2d(c.conv1, c.conv2, 3, padding=1),
+            nn.BatchNorm2d(c.conv2),
+            nn.ReLU(),
+            nn.Dropout(c.dropout / 2),
+        )
+        self.fc = nn.Linear(c.conv2 * (c.n_bins // 4), c.hidden)
+        self.fc_drop = nn.Dropout(c.dropout)
+        self.temporal = nn.Sequential(
+            *[_TemporalBlock(c.hidden, c.temporal_kernel, 2**i, c.dropout) for i in range(c.temporal_layers)]
+        )
+        self.onset = nn.Linear(c.hidden, c.n_keys)
+        self.offset = nn.Linear(c.hidden, c.n_keys)
+        self.velocity = nn.Linear(c.hidden, c.n_keys)
+        self.frame = nn.Linear(c.hidden + c.n_keys, c.n_keys)
+        self.pedal = nn.Linear(c.hidden, 1)
+
+    @property
+    def receptive_frames(self) -> int:
+        """Frames of context on each side that influence one output frame."""
+        c = self.config
+        return 3 + sum((c.temporal_kernel - 1) // 2 * 2**i for i in range(c.temporal_layers))
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        feats = batch["features"]  # [B, T, n_bins]
+        x = self.input_norm(feats.unsqueeze(1))  # [B, 1, T, n_bins]
+        x = self.conv(x)  # [B, conv2, T, n_bins/4]
+        b, ch, t, f = x.shape
+        x = x.permute(0, 2, 1, 3).reshape(b, t, ch * f)  # [B, T, conv2 * n_bins/4]
+        h = self.fc_drop(functional.relu(self.fc(x)))  # [B, T, hidden]
+        h = self.temporal(h.transpose(1, 2)).transpose(1, 2)  # [B, T, hidden]
+        onset = self.onset(h)  # logits [B, T, 88]
+        frame = self.frame(torch.cat([h, torch.sigmoid(onset).detach()], dim=-1))  # logits [B, T, 88]
+        outputs = {
+            "onset": onset,
+            "frame": frame,
+            "offset": self.offset(h),  # logits [B, T, 88]
+            "velocity": self.velocity(h),  # logits [B, T, 88]; sigmoid -> velocity / 127
+            "pedal": self.pedal(h).squeeze(-1),  # logits [B, T]
+        }
+        losses: dict[str, torch.Tensor] = {}
+        if "onset" in batch:
+            losses = self.losses(outputs, batch)
+        return outputs, losses
+
+    def losses(self, out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        c = self.config
+        bce = functional.binary_cross_entropy_with_logits
+        onset_target = batch["onset"].float()  # [B, T, 88] in {0, 1}
+        losses = {
+            "onset": c.onset_weight * bce(out["onset"], onset_target),
+            "frame": c.frame_weight * bce(out["frame"], batch["frame"].float()),
+            "offset": c.offset_weight * bce(out["offset"], batch["offset"].float()),
+            "pedal": c.pedal_weight * bce(out["pedal"], batch["pedal"].float()),
+        }
+        # Velocity is only defined where a note starts (Onsets and Frames weights it by the onset label).
+        vel_err = (torch.sigmoid(out["velocity"]) - batch["velocity"].float()) ** 2
+        losses["velocity"] = c.velocity_weight * (vel_err * onset_target).sum() / onset_target.sum().clamp(min=1.0)
+        return losses
+
+    @torch.no_grad()
+    def predict(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Probabilities (velocity as a 0..1 fraction of 127) for features [B, T, n_bins]."""
+        out, _ = self.forward({"features": features})
+        return {k: torch.sigmoid(v) for k, v in out.items()}
+
+
+def count_parameters(model: Any) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,274 @@
+"""Piano audio -> activations -> notes, streaming so memory stays flat for any length.
+
+Layers, as in basic-pitch: :func:`run_inference_work` (audio -> per-frame
+:class:`Activations`), :func:`musestudio.ml.decode.decode` (activations ->
+notes, pure), :func:`transcribe` and :func:`transcribe_to_file`.  The CLI and
+the GUI call these same functions.
+
+Streaming: audio is read block by block (``iter_audio_blocks``), features are
+computed for each new stretch of samples, and the model runs on chunks of
+frames with ``context`` frames of overlap on each side that are computed but
+thrown away.  Because the context is wider than the model's receptive field,
+the chunked result equals a whole-file run, so a note held across a chunk edge
+decodes as one note.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from musestudio.core.errors import ModelError
+from musestudio.core.notes import NoteSequence
+from musestudio.core.progress import CancelToken, Progress, Work, run_work
+from musestudio.ml.decode import DecodeSettings, decode
+
+CHUNK_FRAMES = 2048  # ~65 s at 31.25 frames/s per model call
+BLOCK_SECONDS = 30.0
+HEADS = ("onset", "frame", "offset", "velocity")
+
+
+@dataclass
+class Activations:
+    """Per-frame model outputs: probabilities in [0, 1] (velocity as a fraction of 127).
+
+    onset/frame/offset/velocity are [frames, 88] (key 0 = A0, MIDI 21); pedal is
+    [frames].  Frame ``i`` is centred at ``i / frame_rate`` seconds.
+    """
+
+    onset: np.ndarray
+    frame: np.ndarray
+    offset: np.ndarray
+    velocity: np.ndarray
+    pedal: np.ndarray
+    frame_rate: float
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.onset.shape[0])
+
+    @property
+    def duration(self) -> float:
+        return self.n_frames / self.frame_rate
+
+
+def default_checkpoint() -> Path:
+    """The shipped transcriber (``models/transcriber``, or $MUSESTUDIO_MODELS/transcriber)."""
+    try:
+        from musestudio.ml.catalog import default_checkpoint as catalog_default
+
+        return Path(catalog_default("transcriber"))
+    except (ImportError, AttributeError, KeyError, ModelError):
+        base = os.environ.get("MUSESTUDIO_MODELS")
+        root = Path(base) if base else Path(__file__).resolve().parents[2] / "models"
+        return root / "transcriber"
+
+
+@functools.lru_cache(maxsize=2)
+def _load(folder: str) -> tuple[Any, Any]:
+    from musestudio.dsp.features import FeatureConfig
+    from musestudio.ml.checkpoint import load_model, read_manifest
+
+    path = Path(folder)
+    manifest = read_manifest(path.parent) if path.parent.is_dir() else {}
+    model, info = load_model(path, manifest or None)
+    if info.architecture != "transcriber":
+        raise ModelError(f"{path}: is a {info.architecture} checkpoint, not a transcriber")
+    try:
+        features = FeatureConfig.from_dict(info.meta.get("features") or {})
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"{path}: invalid feature config ({exc})") from None
+    if features.n_bins != model.config.n_bins:
+        raise ModelError(f"{path}: feature bins ({features.n_bins}) do not match the model ({model.config.n_bins})")
+    return model, features
+
+
+def load_transcriber(checkpoint: str | os.PathLike[str] | None = None) -> tuple[Any, Any]:
+    """(model in eval mode, FeatureConfig); cached, so the GUI can re-run cheaply."""
+    folder = Path(checkpoint) if checkpoint is not None else default_checkpoint()
+    if not folder.exists():
+        raise ModelError(f"{folder}: transcriber checkpoint not found")
+    return _load(str(folder.resolve()))
+
+
+AudioSource = str | os.PathLike[str] | np.ndarray | tuple[np.ndarray, int]
+
+
+def _blocks(source: AudioSource, sample_rate: int, features: Any) -> tuple[Iterator[np.ndarray], float]:
+    """(mono blocks at the model's rate, expected seconds) for a path, samples or (samples, rate)."""
+    from musestudio.dsp.features import prepare_samples
+
+    if isinstance(source, (str, os.PathLike)):
+        from musestudio.io.audio import audio_info, iter_audio_blocks
+
+        info = audio_info(source)
+        return iter_audio_blocks(source, sample_rate, BLOCK_SECONDS), info.duration
+    if isinstance(source, tuple):
+        samples, rate = source
+    else:
+        samples, rate = source, sample_rate
+    x = prepare_samples(np.asarray(samples), int(rate), features)
+    step = int(BLOCK_SECONDS * sample_rate)
+    return (x[i : i + step] for i in range(0, len(x), step)), len(x) / sample_rate
+
+
+def run_inference_work(
+    audio: AudioSource,
+    checkpoint: str | os.PathLike[str] | None = None,
+    cancel: CancelToken | None = None,
+    *,
+    chunk_frames: int = CHUNK_FRAMES,
+) -> Work[Activations]:
+    """Activations for a file path, a mono array at the model's rate, or ``(samples, sample_rate)``."""
+    import torch
+
+    from musestudio.dsp.features import frames_from_padded
+
+    model, fc = load_transcriber(checkpoint)
+    hop, n_fft, half = fc.hop_length, fc.n_fft, fc.n_fft // 2
+    context = model.receptive_frames + 4
+    blocks, expected_seconds = _blocks(audio, fc.sample_rate, fc)
+    expected_frames = max(1.0, expected_seconds * fc.frame_rate)
+
+    samples = np.zeros(half, np.float32)  # padded stream from padded-sample position `sample_base`
+    sample_base = 0
+    feats = np.zeros((0, fc.n_bins), np.float32)  # feature frames from frame `feat_base`
+    feat_base = 0
+    next_out = 0  # first frame whose outputs are not yet produced
+    total_samples = 0
+    finished = False
+    outputs: dict[str, list[np.ndarray]] = {k: [] for k in (*HEADS, "pedal")}
+    yield Progress(0, expected_frames, "transcribing")
+
+    def run_model(first: int, last: int) -> None:
+        """Outputs for frames [first, last) from the feature buffer (which has the context)."""
+        lo = max(first - context, feat_base)
+        hi = min(last + context, feat_base + len(feats))
+        x = torch.from_numpy(np.ascontiguousarray(feats[lo - feat_base : hi - feat_base]))[None]
+        with torch.inference_mode():
+            probs = model.predict(x)
+        keep = slice(first - lo, last - lo)
+        for k in HEADS:
+            outputs[k].append(probs[k][0, keep].numpy().astype(np.float16))
+        outputs["pedal"].append(probs["pedal"][0, keep].numpy().astype(np.float16))
+
+    while True:
+        if cancel is not None:
+            cancel.check()
+        block = next(blocks, None)
+        if block is None:
+            finished = True
+            total_frames = 0 if total_samples == 0 else 1 + total_samples // hop
+            # Right padding: the last frame's window must be complete, as in compute_features.
+            need = (total_frames - 1) * hop + n_fft - sample_base if total_frames else 0
+            if need > len(samples):
+                samples = np.concatenate([samples, np.zeros(need - len(samples), np.float32)])
+        else:
+            total_samples += len(block)
+            samples = np.concatenate([samples, np.asarray(block, np.float32)])
+        # New feature frames: frame i covers padded samples [i*hop, i*hop + n_fft).
+        first_new = feat_base + len(feats)
+        avail = (sample_base + len(samples) - n_fft) // hop + 1 if sample_base + len(samples) >= n_fft else 0
+        if finished:
+            avail = min(avail, 0 if total_samples == 0 else 1 + total_samples // hop)
+        if avail > first_new:
+            seg = samples[first_new * hop - sample_base : (avail - 1) * hop + n_fft - sample_base]
+            feats = np.concatenate([feats, frames_from_padded(seg, fc)])
+            drop = avail * hop - sample_base  # samples before the next frame's window are done with
+            samples = samples[drop:]
+            sample_base += drop
+        have = feat_base + len(feats)
+        while next_out < have and (finished or have - next_out >= chunk_frames + context):
+            last = min(next_out + chunk_frames, have)
+            run_model(next_out, last)
+            next_out = last
+            keep_from = max(next_out - context, feat_base)
+            feats = feats[keep_from - feat_base :]
+            feat_base = keep_from
+            if cancel is not None:
+                cancel.check()
+            yield Progress(min(next_out, expected_frames), expected_frames, f"{next_out / fc.frame_rate:.0f} s")
+        if finished:
+            break
+
+    def join(key: str, shape: tuple[int, ...]) -> np.ndarray:
+        return np.concatenate(outputs[key]) if outputs[key] else np.zeros(shape, np.float16)
+
+    acts = Activations(
+        *(join(k, (0, 88)) for k in HEADS), pedal=join("pedal", (0,)), frame_rate=fc.frame_rate
+    )
+    yield Progress(expected_frames, expected_frames, "done")
+    return acts
+
+
+def run_inference(audio: AudioSource, checkpoint: str | os.PathLike[str] | None = None, **kw: Any) -> Activations:
+    return run_work(run_inference_work(audio, checkpoint, **kw))
+
+
+def transcribe_work(
+    audio: AudioSource,
+    settings: DecodeSettings | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    cancel: CancelToken | None = None,
+) -> Work[tuple[NoteSequence, Activations]]:
+    """Notes and the activations they came from (kept so thresholds can be changed instantly)."""
+    acts = yield from run_inference_work(audio, checkpoint, cancel)
+    seq = decode(acts, settings)
+    if isinstance(audio, (str, os.PathLike)):
+        seq.title = Path(audio).stem
+    return seq, acts
+
+
+def transcribe(
+    audio: AudioSource,
+    settings: DecodeSettings | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    cancel: CancelToken | None = None,
+) -> NoteSequence:
+    seq, _ = run_work(transcribe_work(audio, settings, checkpoint, cancel), on_progress, cancel)
+    return seq
+
+
+def write_note_events(seq: NoteSequence, path: str | os.PathLike[str]) -> Path:
+    """CSV of notes (start_s, end_s, pitch, velocity), as Basic Pitch's --save-note-events writes."""
+    import csv
+    import io
+
+    from musestudio.io.atomic import write_bytes_atomic
+
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["start_s", "end_s", "pitch", "velocity"])
+    for n in seq.notes:
+        w.writerow([f"{n.start:.4f}", f"{n.end:.4f}", n.pitch, n.velocity])
+    for p in seq.pedals:
+        w.writerow([f"{p.time:.4f}", "", f"CC{p.controller}", p.value])
+    write_bytes_atomic(path, buf.getvalue().encode("utf-8"))
+    return Path(path)
+
+
+def transcribe_to_file(
+    audio: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    settings: DecodeSettings | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    *,
+    note_events: str | os.PathLike[str] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    cancel: CancelToken | None = None,
+) -> NoteSequence:
+    """Transcribe ``audio`` and write a MIDI file (and optionally a note-event CSV)."""
+    from musestudio.io.midi import write_midi
+
+    seq = transcribe(audio, settings, checkpoint, on_progress, cancel)
+    write_midi(seq, out)
+    if note_events is not None:
+        write_note_events(seq, note_events)
+    return seq

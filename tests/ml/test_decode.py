@@ -1,0 +1,85 @@
+"""Decoding hand-built activations gives the notes they were built from."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from musestudio.ml.decode import DecodeSettings, decode, decode_notes, decode_pedal
+from musestudio.ml.transcribe import Activations
+
+FPS = 31.25
+
+
+def blank(frames: int = 200) -> dict[str, np.ndarray]:
+    z = np.zeros((frames, 88), np.float32)
+    return {"onset": z.copy(), "frame": z.copy(), "offset": z.copy(), "velocity": z.copy(), "pedal": np.zeros(frames, np.float32)}
+
+
+def put_note(a: dict[str, np.ndarray], pitch: int, start: int, end: int, velocity: int = 100) -> None:
+    k = pitch - 21
+    a["onset"][start, k] = 0.9
+    a["onset"][start + 1, k] = 0.6  # a realistic smeared peak: still one note
+    a["frame"][start:end, k] = 0.8
+    a["offset"][end, k] = 0.95
+    a["velocity"][start, k] = velocity / 127
+
+
+def acts(a: dict[str, np.ndarray]) -> Activations:
+    return Activations(a["onset"], a["frame"], a["offset"], a["velocity"], a["pedal"], FPS)
+
+
+def test_known_notes_come_out() -> None:
+    a = blank()
+    put_note(a, 60, 10, 40, 100)
+    put_note(a, 64, 10, 25, 50)
+    put_note(a, 21, 100, 150, 127)
+    put_note(a, 108, 120, 122, 1)
+    seq = decode(acts(a))
+    got = [(n.pitch, round(n.start * FPS), round(n.end * FPS), n.velocity) for n in seq.notes]
+    assert got == [(60, 10, 40, 100), (64, 10, 25, 50), (21, 100, 150, 127), (108, 120, 122, 1)]
+
+
+def test_repeated_note_splits_at_the_new_onset() -> None:
+    a = blank()
+    put_note(a, 60, 10, 60)
+    a["onset"][30, 39] = 0.9  # re-struck while the frame stays on
+    seq = decode(acts(a), DecodeSettings(offset_threshold=1.0))
+    assert [(round(n.start * FPS), round(n.end * FPS)) for n in seq.notes] == [(10, 30), (30, 60)]
+
+
+def test_thresholds_pitch_range_and_min_length() -> None:
+    a = blank()
+    put_note(a, 60, 10, 40)
+    a["onset"][50, 10] = 0.4  # below the default onset threshold
+    put_note(a, 70, 80, 81)  # one frame = 32 ms
+    assert {n.pitch for n in decode(acts(a)).notes} == {60, 70}
+    assert {n.pitch for n in decode(acts(a), DecodeSettings(onset_threshold=0.3)).notes} == {31, 60, 70}
+    assert {n.pitch for n in decode(acts(a), DecodeSettings(pitch_range=(65, 108))).notes} == {70}
+    short = decode(acts(a), DecodeSettings(min_note_ms=100)).notes
+    long_70 = next(n for n in short if n.pitch == 70)  # stretched to the minimum length
+    assert long_70.duration >= 0.1 - 1e-9
+
+
+def test_pedal_events() -> None:
+    p = np.zeros(100, np.float32)
+    p[20:60] = 0.9
+    p[70:71] = 0.9  # 32 ms blip: dropped by min_pedal_ms
+    ev = decode_pedal(p, FPS)
+    assert [(round(e.time * FPS), e.value) for e in ev] == [(20, 127), (60, 0)]
+    a = blank(100)
+    a["pedal"] = p
+    assert decode(acts(a), DecodeSettings(use_pedal=False)).pedals == []
+
+
+@pytest.mark.parametrize("frames", [0, 1])
+def test_degenerate_inputs(frames: int) -> None:
+    z = np.zeros((frames, 88), np.float32)
+    assert decode_notes(z, z, z, z, FPS) == []
+
+
+def test_nan_activations_do_not_crash() -> None:
+    a = blank(50)
+    a["onset"][:] = np.nan
+    a["frame"][:] = np.nan
+    assert decode(acts(a)).notes == []

@@ -1,0 +1,1 @@
+"""Audio data for the transcriber: rendering, augmentation, labels and cached datasets."""

@@ -1,0 +1,44 @@
+"""Build the transcriber's caches: ``python -m training.audio.prepare [--train N] [--pairs DIR]``.
+
+Order matters for a shared CPU: the validation shard and the held-out test
+clips come first (small), then training shards one by one, so that training
+can start on the first shards while the rest render.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from training.audio.dataset import DEFAULT_CACHE, build_pairs_cache, build_rendered_cache, build_test_files
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.audio.prepare", description=__doc__)
+    p.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    p.add_argument("--train", type=int, default=360, help="training excerpts (rendered with random train conditions)")
+    p.add_argument("--validation", type=int, default=24)
+    p.add_argument("--test", type=int, default=12, help="held-out test clips (test pieces, held-out SoundFont + room)")
+    p.add_argument("--seconds", type=float, default=60.0, help="excerpt length")
+    p.add_argument("--per-group", type=int, default=20, help="excerpts rendered per FluidSynth call / shard")
+    p.add_argument("--pairs", type=Path, help="folder of real audio + MIDI pairs (e.g. MAESTRO) to cache instead")
+    p.add_argument("--asap", help="ASAP root (default ../shared/data/asap or $MUSESTUDIO_ASAP)")
+    args = p.parse_args(argv)
+    log = lambda msg: print(msg, flush=True)  # noqa: E731
+    if args.pairs:
+        build_pairs_cache(args.pairs, args.cache / "pairs", log=log)
+        return 0
+    if args.test:
+        pairs = build_test_files(args.cache / "test", n_files=args.test, seconds=args.seconds, asap_root=args.asap)
+        log(f"test: {len(pairs)} held-out clips in {args.cache / 'test'}")
+    if args.validation:
+        build_rendered_cache(args.cache / "validation", "validation", n_excerpts=args.validation, seconds=args.seconds,
+                             per_group=args.per_group, seed=2, asap_root=args.asap, log=log)
+    if args.train:
+        build_rendered_cache(args.cache / "train", "train", n_excerpts=args.train, seconds=args.seconds,
+                             per_group=args.per_group, seed=3, asap_root=args.asap, log=log)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

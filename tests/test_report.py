@@ -100,7 +100,7 @@ def test_report_command_writes_tables_plots_and_missing_models(tmp_path, stub_ge
     data = json.loads((out / "report.json").read_text())
     assert data["pieces"] == ["piece0", "piece1"]
     rows = data["rows"]
-    assert set(rows) == {"lstm", "transformer", "human"}
+    assert set(rows) == {"lstm", "transformer", "seed_repeat", "human"}
     # The LSTM stub repeats the seed's own material: its pitch classes match the seed exactly-ish;
     # the transformer stub is a semitone off, so it must score lower.
     assert rows["lstm"]["pitch_class_similarity"] > rows["transformer"]["pitch_class_similarity"]
@@ -108,12 +108,15 @@ def test_report_command_writes_tables_plots_and_missing_models(tmp_path, stub_ge
     assert rows["lstm"]["perplexity"] == pytest.approx(math.e)
     assert rows["human"]["perplexity"] is None
     assert rows["human"]["plausibility"] == pytest.approx(math.e)
-    assert len(list((out / "midi").glob("*.mid"))) == 2 * 4
+    assert len(list((out / "midi").glob("*.mid"))) == 2 * 5  # seed, human, two models, baseline
+    lo, hi = data["ci95"]["human"]["velocity_mean"]
+    assert lo <= rows["human"]["velocity_mean"] <= hi
 
 
 def test_a_model_that_outputs_the_human_continuation_scores_like_the_human_row() -> None:
     seed, human = cut_seed(performance(35, 0), 10, 20)
     rows, _ = summarize([Example("x", seed, human, {"lstm": human})], ["lstm"], ReportSettings(with_perplexity=False))
+    assert rows["lstm"]["harmonic_consistency"] == pytest.approx(rows["human"]["harmonic_consistency"], nan_ok=True)
     for name, value in rows["human"].items():
         assert rows["lstm"][name] == pytest.approx(value, nan_ok=True)
 
@@ -127,3 +130,13 @@ def test_no_usable_seed_gives_an_empty_report() -> None:
 def test_report_rejects_a_folder_without_midi(tmp_path, capsys) -> None:
     assert main(["report", "--seeds", str(tmp_path), "--out", str(tmp_path / "o")]) == 1
     assert "no MIDI files" in capsys.readouterr().err
+
+
+def test_seed_repeat_baseline_fills_the_continuation() -> None:
+    from musestudio.metrics.report import repeat_seed
+
+    seed, _ = cut_seed(performance(35, 0).shift_time(2.0), 10, 20)
+    rep = repeat_seed(seed, 10, 20)
+    assert min(n.start for n in rep.notes) >= 12.0 and max(n.start for n in rep.notes) < 32.0
+    # Two copies of the seed: twice its notes (give or take the notes cut at the ends).
+    assert abs(len(rep.notes) - 2 * len(seed.notes)) <= 6

@@ -22,6 +22,11 @@ Protocol (:func:`build_report_work`):
      plausibility is the reference Transformer's perplexity on each row's
      continuations (the GAN and the Human row included).
 
+Every value comes with a 95 % interval over pieces (bootstrap or
+jackknife, see :func:`summarize`): with 20 pieces, differences inside those intervals are
+noise.  A baseline row, "Seed repeated", continues each seed by playing it
+again; it shows how much a metric rewards plain copying.
+
 The Human row is the true continuations, scored exactly like a model.  The
 paper's Human row shows 100 % similarity, i.e. human music compared with
 itself; ours compares the human continuation with its seed, which is the
@@ -32,6 +37,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,11 +46,20 @@ import numpy as np
 from musestudio.core.notes import NoteSequence
 from musestudio.core.progress import CancelToken, Progress, Work
 from musestudio.metrics import METRIC_NAMES, METRICS, compute_metrics, harmony
-from musestudio.metrics.symbolic import NAN
+from musestudio.metrics.symbolic import NAN, histogram_overlap
 
 HUMAN = "human"
 DEFAULT_MODELS = ("lstm", "transformer", "gan", "markov")
-ROW_LABELS = {"lstm": "LSTM", "transformer": "Transformer", "gan": "GAN", "markov": "Markov", HUMAN: "Human"}
+BASELINE = "seed_repeat"
+ROW_LABELS = {
+    "lstm": "LSTM",
+    "transformer": "Transformer",
+    "gan": "GAN",
+    "markov": "Markov",
+    BASELINE: "Seed repeated (baseline)",
+    HUMAN: "Human",
+}
+BOOTSTRAP_SAMPLES = 1000
 MIDI_SUFFIXES = (".mid", ".midi")
 
 #: The reference paper's published numbers (Zhang 2025, Tables 2, 3 and 5).
@@ -91,6 +106,7 @@ class ReportSettings:
     random_seed: int = 0
     temperature: float = 1.0
     with_perplexity: bool = True
+    baseline: bool = True  # add a row that just repeats the seed
 
 
 @dataclass
@@ -106,7 +122,7 @@ class ReportData:
     settings: ReportSettings
     examples: list[Example]
     rows: dict[str, dict[str, float]]  # row -> metric -> value
-    spread: dict[str, dict[str, float]]  # row -> metric -> std across pieces
+    ci: dict[str, dict[str, tuple[float, float]]]  # row -> metric -> 95 % interval over pieces
     missing: dict[str, str]  # model -> why it has no row
     generation_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -161,9 +177,30 @@ def build_report_work(
                 continue
             spent[model] = spent.get(model, 0.0) + time.perf_counter() - start
     yield Progress(done, total, "scoring")
-    rows, spread = summarize(examples, [m for m in settings.models if m not in missing], settings)
+    scored = [m for m in settings.models if m not in missing]
+    if settings.baseline:
+        for ex in examples:
+            ex.generated[BASELINE] = repeat_seed(ex.seed, settings.seed_seconds, settings.seconds)
+        scored.append(BASELINE)
+    rows, ci = summarize(examples, scored, settings)
     yield Progress(total, total, "done")
-    return ReportData(settings, examples, rows, spread, missing, spent)
+    return ReportData(settings, examples, rows, ci, missing, spent)
+
+
+def repeat_seed(seed: NoteSequence, seed_seconds: float, seconds: float) -> NoteSequence:
+    """The baseline continuation: the seed played again and again until ``seconds`` are filled.
+
+    It shows how far a metric rewards plain copying of the seed.
+    """
+    t0 = seed.start_time
+    out = NoteSequence(tempo_map=seed.tempo_map, time_signatures=list(seed.time_signatures))
+    if not seed.notes:
+        return out
+    k = 1
+    while k * seed_seconds < seconds + seed_seconds:
+        out = out.merged(seed.shift_time(k * seed_seconds))
+        k += 1
+    return out.slice(t0 + seed_seconds, t0 + seed_seconds + seconds)
 
 
 def _generate(seed: NoteSequence, model: str, settings: ReportSettings, random_seed: int) -> NoteSequence:
@@ -191,35 +228,82 @@ def _why(exc: BaseException) -> str:
 
 def summarize(
     examples: list[Example], models: list[str], settings: ReportSettings | None = None
-) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
-    """Per-row means and spreads of every metric (see the module docstring for the protocol)."""
+) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, tuple[float, float]]]]:
+    """Per-row values of every metric and their 95 % intervals over pieces.
+
+    See the module docstring for the protocol.  Per-piece means get a
+    percentile bootstrap (pieces resampled with replacement 1000 times, fixed
+    random seed); the pooled chord metrics get a jackknife interval
+    (:func:`_jackknife_interval`).
+    """
     settings = settings or ReportSettings()
-    seeds = [ex.seed for ex in examples]
+    rng = np.random.default_rng(0)
+    n = len(examples)
+    resamples = rng.integers(0, n, size=(BOOTSTRAP_SAMPLES, n)) if n else np.zeros((0, 0), dtype=np.int64)
+    seed_counts = np.array([harmony.transition_counts(ex.seed) for ex in examples]).reshape(n, harmony.N_TRANSITIONS)
     rows: dict[str, dict[str, float]] = {}
-    spread: dict[str, dict[str, float]] = {}
+    ci: dict[str, dict[str, tuple[float, float]]] = {}
     for row in [*models, HUMAN]:
-        outputs = [ex.human if row == HUMAN else ex.generated[row] for ex in examples]
+        outputs = _outputs(examples, row)
         per_piece = [compute_metrics(out, ex.seed) for out, ex in zip(outputs, examples, strict=True)]
-        means, stds = {}, {}
+        means: dict[str, float] = {}
+        intervals: dict[str, tuple[float, float]] = {}
         for name in METRIC_NAMES:
             values = np.array([m[name] for m in per_piece], dtype=np.float64)
             finite = values[np.isfinite(values)]
             means[name] = float(finite.mean()) if finite.size else NAN
-            stds[name] = float(finite.std()) if finite.size > 1 else NAN
-        means["harmonic_consistency"] = harmony.harmonic_consistency(outputs, seeds)
-        means["chord_transition_accuracy"] = harmony.chord_transition_accuracy(outputs, seeds)
-        stds["harmonic_consistency"] = stds["chord_transition_accuracy"] = NAN
-        rows[row], spread[row] = means, stds
+            if finite.size > 1:
+                with np.errstate(all="ignore"), warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN resample is simply NaN
+                    boot = np.nanmean(values[resamples], axis=1)
+                intervals[name] = _interval(boot)
+        counts = np.array([harmony.transition_counts(out) for out in outputs]).reshape(n, harmony.N_TRANSITIONS)
+        means["harmonic_consistency"] = histogram_overlap(counts.sum(0), seed_counts.sum(0)) if n else NAN
+        means["chord_transition_accuracy"] = harmony.transition_accuracy(counts.sum(0), seed_counts.sum(0))
+        if n > 2:
+            intervals["harmonic_consistency"] = _jackknife_interval(
+                counts, seed_counts, histogram_overlap, means["harmonic_consistency"]
+            )
+            intervals["chord_transition_accuracy"] = _jackknife_interval(
+                counts, seed_counts, harmony.transition_accuracy, means["chord_transition_accuracy"]
+            )
+        rows[row], ci[row] = means, intervals
     if settings.with_perplexity:
         humans = [ex.human for ex in examples]
         for row in [*models, HUMAN]:
-            rows[row]["perplexity"] = NAN
-            rows[row]["plausibility"] = NAN
-            if row not in (HUMAN, "gan"):
-                rows[row]["perplexity"] = _safe_perplexity(humans, row)
-            outputs = [ex.human if row == HUMAN else ex.generated[row] for ex in examples]
-            rows[row]["plausibility"] = _safe_perplexity(outputs, "transformer")
-    return rows, spread
+            likelihood = row not in (HUMAN, BASELINE, "gan")
+            rows[row]["perplexity"] = _safe_perplexity(humans, row) if likelihood else NAN
+            rows[row]["plausibility"] = _safe_perplexity(_outputs(examples, row), "transformer")
+    return rows, ci
+
+
+def _outputs(examples: list[Example], row: str) -> list[NoteSequence]:
+    return [ex.human if row == HUMAN else ex.generated[row] for ex in examples]
+
+
+def _jackknife_interval(counts: np.ndarray, seed_counts: np.ndarray, stat: object, full: float) -> tuple[float, float]:
+    """``full ± 1.96 * SE`` with the leave-one-piece-out jackknife standard error.
+
+    Used for the pooled chord metrics instead of the bootstrap: resampling
+    with replacement repeats pieces, which shrinks the set of distinct chord
+    transitions and biases an overlap of sparse histograms downwards.
+    """
+    n = counts.shape[0]
+    total, seed_total = counts.sum(0), seed_counts.sum(0)
+    values = np.array([stat(total - counts[i], seed_total - seed_counts[i]) for i in range(n)])  # type: ignore[operator]
+    values = values[np.isfinite(values)]
+    if values.size < 2 or math.isnan(full):
+        return (NAN, NAN)
+    se = math.sqrt((values.size - 1) / values.size * float(((values - values.mean()) ** 2).sum()))
+    return (full - 1.96 * se, full + 1.96 * se)
+
+
+def _interval(samples: np.ndarray) -> tuple[float, float]:
+    finite = samples[np.isfinite(samples)]
+    if not finite.size:
+        return (NAN, NAN)
+    lo, hi = np.percentile(finite, [2.5, 97.5])
+    return (float(lo), float(hi))
 
 
 def _safe_perplexity(pieces: list[NoteSequence], model: str) -> float:
@@ -261,7 +345,7 @@ def paper_table(data: ReportData, table: str) -> tuple[list[str], list[list[str]
 
 
 def all_metrics_table(data: ReportData) -> tuple[list[str], list[list[str]]]:
-    """Every metric, mean ± std across pieces (corpus metrics without a spread)."""
+    """Every metric with its 95 % interval over pieces."""
     header = ["Metric", "unit", *(ROW_LABELS.get(r, r) for r in data.rows)]
     out = []
     names = [*METRIC_NAMES, "perplexity", "plausibility"]
@@ -272,9 +356,9 @@ def all_metrics_table(data: ReportData) -> tuple[list[str], list[list[str]]]:
         cells = [name, unit]
         for row, values in data.rows.items():
             text = _fmt(values.get(name), name)
-            sd = data.spread.get(row, {}).get(name, NAN)
-            if not math.isnan(sd):
-                text += f" ± {_fmt(sd, name)}"
+            lo, hi = data.ci.get(row, {}).get(name, (NAN, NAN))
+            if not math.isnan(lo):
+                text += f" [{_fmt(lo, name)}, {_fmt(hi, name)}]"
             cells.append(text)
         out.append(cells)
     return header, out
@@ -306,6 +390,7 @@ def _sections(data: ReportData) -> list[tuple[str, object]]:
             f"(temperature {s.temperature:g}, random seed {s.random_seed} + piece index). "
             "Per-piece metrics are means over pieces with the piece's own seed as reference; "
             "harmonic consistency and chord transition accuracy pool all continuations against all seeds. "
+            "Seed repeated (baseline) plays the seed again: it shows how much a metric rewards copying. "
             "'paper' columns are the published numbers of the reference paper (their data, models "
             "and metric formulas, which the paper does not give, differ from ours: compare trends, not digits).",
         ),
@@ -316,7 +401,7 @@ def _sections(data: ReportData) -> list[tuple[str, object]]:
     for table in ("table2", "table3", "table5"):
         blocks.append(("h2", TABLE_TITLES[table]))
         blocks.append(("table", paper_table(data, table)))
-    blocks.append(("h2", "All metrics (mean ± std across pieces)"))
+    blocks.append(("h2", "All metrics, with 95 % intervals over pieces (bootstrap; jackknife for the pooled chord metrics)"))
     blocks.append(("table", all_metrics_table(data)))
     if data.generation_seconds:
         blocks.append(("h2", "Generation time"))
@@ -402,6 +487,9 @@ def write_report(data: ReportData, out_dir: str | os.PathLike[str]) -> Path:
     write_bytes_atomic(out / "report.html", render_html(data).encode("utf-8"))
     payload = {
         "rows": {r: {k: (None if math.isnan(v) else v) for k, v in vals.items()} for r, vals in data.rows.items()},
+        "ci95": {
+            r: {k: [None if math.isnan(x) else x for x in lohi] for k, lohi in vals.items()} for r, vals in data.ci.items()
+        },
         "missing": data.missing,
         "pieces": [ex.name for ex in data.examples],
         "settings": {k: v for k, v in vars(data.settings).items()},

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -38,6 +38,17 @@ class Task:
     def build_model(self, preset: str) -> tuple[str, dict[str, Any], nn.Module]:
         """(architecture name for musestudio.ml.registry, config dict, fresh model)."""
         raise NotImplementedError
+
+    #: preset defaults for command-line options left unset (seq_len, batch_size, lr, ...)
+    preset_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    def apply_preset_defaults(self, args: argparse.Namespace) -> None:
+        """Fill options the user did not give from :attr:`preset_defaults`."""
+        for key, value in self.preset_defaults.get(getattr(args, "preset", "desktop"), {}).items():
+            if getattr(args, key, None) is None:
+                setattr(args, key, value)
+        if getattr(args, "data", None) is None:
+            args.data = ["asap"]
 
     # --- data -------------------------------------------------------------
     def datasets(self, args: argparse.Namespace) -> tuple[Dataset, Dataset]:

@@ -1,0 +1,1 @@
+"""Data sources, preprocessing and on-disk token caches."""

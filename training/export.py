@@ -1,0 +1,63 @@
+"""Run folder -> musestudio checkpoint, and held-out evaluation written into the card."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from training.tasks import get_task
+
+
+def _facts(run: dict[str, Any]) -> dict[str, Any]:
+    best = run.get("best", {})
+    return {
+        "architecture": run["architecture"],
+        "preset": run.get("preset"),
+        "parameters": f"{run.get('parameters', 0):,}",
+        "training data": ", ".join(run.get("data") or ["asap"]),
+        "training time": f"{best.get('train_seconds', 0) / 60:.1f} min",
+        "hardware": run.get("hardware"),
+        "best step": best.get("step", "n/a"),
+        "config": json.dumps(run["config"]),
+    }
+
+
+def export_run(run_dir: str | os.PathLike[str], to: str | os.PathLike[str], name: str | None = None) -> Path:
+    from safetensors.torch import load_file
+
+    from musestudio.ml.checkpoint import save_checkpoint
+
+    run_dir = Path(run_dir)
+    run = json.loads((run_dir / "run.json").read_text())
+    task = get_task(run["task"])
+    state = load_file(str(run_dir / "best.safetensors"))
+    val = {k: float(v) for k, v in run.get("best", {}).items() if k.startswith("val_")}
+    facts = _facts(run)
+    extra = {
+        "name": name or Path(to).name,
+        **run.get("extra", {}),
+        "training": {k: v for k, v in facts.items() if k != "config"},
+        "metrics": val,
+    }
+    return save_checkpoint(to, run["architecture"], run["config"], state, extra=extra, card=task.model_card(val, facts))
+
+
+def evaluate_checkpoint(folder: str | os.PathLike[str], args: argparse.Namespace) -> dict[str, float]:
+    from musestudio.ml.checkpoint import CARD_FILE, CONFIG_FILE
+
+    folder = Path(folder)
+    meta = json.loads((folder / CONFIG_FILE).read_text())
+    task_name = {"lstm": "lstm", "transformer": "transformer", "markov": "markov"}.get(meta["architecture"],
+                                                                                        meta["architecture"])
+    task = get_task(task_name)
+    metrics = task.test_metrics(str(folder), args)
+    if not args.no_write:
+        meta.setdefault("metrics", {}).update(metrics)
+        (folder / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        facts = dict(meta.get("training", {}))
+        facts["config"] = json.dumps(meta["config"])
+        (folder / CARD_FILE).write_text(task.model_card(meta["metrics"], facts))
+    return metrics

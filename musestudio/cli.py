@@ -13,7 +13,7 @@ import importlib
 import importlib.util
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 # name -> module; a command whose module is not present is simply not offered.
 COMMANDS: dict[str, str] = {
@@ -75,6 +75,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # the file system said no (permission, disk full, name too long): not a bug
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"musestudio: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("musestudio: error: out of memory (the input is too large for this computer)", file=sys.stderr)
+        return 1
     except Exception as exc:  # a bug: still one line for the user, details on request
         if os.environ.get(DEBUG_ENV):
             raise

@@ -20,9 +20,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from musestudio.core.errors import OutputFileError
     from musestudio.io.formats import EXPORT_EXTENSIONS, load_score, save_score
-    from pathlib import Path
 
     if Path(args.output).suffix.lower() not in EXPORT_EXTENSIONS:
         raise OutputFileError(f"{args.output}: cannot export to '{Path(args.output).suffix}' (use .mid, .musicxml, .mxl or .wav)")

@@ -1,6 +1,6 @@
 """Qt-free, torch-free domain model: notes, tempo, documents, progress."""
 
-from musestudio.core.errors import MusestudioError, InputFileError, ModelError, Cancelled
+from musestudio.core.errors import Cancelled, InputFileError, ModelError, MusestudioError
 from musestudio.core.notes import Note, NoteSequence, PedalEvent, TrackInfo
 from musestudio.core.timing import KeySignature, TempoChange, TempoMap, TimeSignature
 

@@ -9,8 +9,8 @@ than pulling music21's analysis (slow to import) into the core.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 

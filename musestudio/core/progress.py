@@ -10,8 +10,9 @@ yield.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Callable, Generator, TypeVar
+from typing import TypeVar
 
 from musestudio.core.errors import Cancelled
 

@@ -10,6 +10,10 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 DEFAULT_PPQ = 480
 DEFAULT_QPM = 120.0
@@ -105,7 +109,7 @@ class TempoMap:
         c = self.changes[i]
         return self._starts_float[i] + (tick - c.tick) * c.us_per_quarter / (self.ppq * 1_000_000)
 
-    def ticks_to_seconds_array(self, ticks: "np.ndarray") -> "np.ndarray":
+    def ticks_to_seconds_array(self, ticks: np.ndarray) -> np.ndarray:
         """Vectorised :meth:`tick_to_seconds` for many ticks at once."""
         import numpy as np
 
@@ -115,7 +119,7 @@ class TempoMap:
         us = np.asarray([c.us_per_quarter for c in self.changes], dtype=np.float64)[idx]
         return np.asarray(self._starts_float)[idx] + (t - base_tick) * us / (self.ppq * 1_000_000)
 
-    def seconds_to_ticks_array(self, seconds: "np.ndarray") -> "np.ndarray":
+    def seconds_to_ticks_array(self, seconds: np.ndarray) -> np.ndarray:
         """Vectorised :meth:`seconds_to_tick` (nearest tick, int64)."""
         import numpy as np
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from musestudio.core.errors import OutputFileError
 
@@ -24,12 +24,22 @@ def atomic_path(path: str | os.PathLike[str], *, overwrite: bool = True) -> Iter
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.is_dir():
         raise OutputFileError(f"{target}: folder {directory} does not exist")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + target.suffix, dir=directory)
+    # The temporary name must stay under the 255-byte name limit even when the
+    # target's own name is close to it, so only a short stem is kept.
+    stem = os.fsencode(target.stem)[:40].decode(errors="ignore") or "out"
+    suffix = os.fsencode(target.suffix)[:20].decode(errors="ignore")
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{stem}.", suffix=".part" + suffix, dir=directory)
+    except OSError as exc:
+        raise OutputFileError(f"{target}: cannot write here ({exc.strerror or exc})") from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise OutputFileError(f"{target}: cannot write ({exc.strerror or exc})") from None
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()

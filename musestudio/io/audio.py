@@ -8,9 +8,9 @@ memory stays flat.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -51,7 +51,8 @@ def _open(path: Path):  # type: ignore[no-untyped-def]
 def audio_info(path: str | os.PathLike[str]) -> AudioInfo:
     path = Path(path)
     with _open(path) as f:
-        return AudioInfo(int(f.samplerate), int(f.channels), int(f.frames))
+        # Report the frames really present, not what a (possibly lying) header promises.
+        return AudioInfo(int(f.samplerate), int(f.channels), _true_frames(f))
 
 
 def _to_mono(block: np.ndarray) -> np.ndarray:

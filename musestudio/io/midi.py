@@ -1,8 +1,9 @@
-"""Standard MIDI files <-> :class:`NoteSequence`, through symusic.
+"""Standard MIDI files <-> :class:`NoteSequence`.
 
-symusic parses in C++ (a 10,000-note performance in about a millisecond),
-which keeps opening big files in the GUI instant.  Ticks are converted to
-seconds with our own :class:`TempoMap` so that writing back is lossless.
+Reading uses our own lean parser (:mod:`musestudio.io.smf`; see there why);
+writing builds a symusic Score, whose C++ writer is fast and whose output the
+tests check event by event against mido.  Ticks are converted to seconds with
+our own :class:`TempoMap`, so writing back is lossless.
 """
 
 from __future__ import annotations
@@ -61,68 +62,49 @@ def read_midi(path: str | os.PathLike[str]) -> NoteSequence:
 
 
 def midi_bytes_to_sequence(data: bytes, source: object = "<bytes>") -> NoteSequence:
-    import symusic
+    from musestudio.io.smf import SMFError, parse_smf
 
-    if len(data) >= 14 and data[12] & 0x80:
-        # Negative division: SMPTE frames per second and ticks per frame.
-        raise InputFileError(source, "SMPTE-timed MIDI files are not supported; re-save it with ticks per quarter note")
     try:
-        score = symusic.Score.from_midi(data)
-    except Exception as exc:  # symusic raises plain RuntimeError/ValueError on corrupt data
-        raise InputFileError(source, f"corrupt or truncated MIDI file ({_one_line(exc)})") from None
-    return _score_to_sequence(score, source)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
-
-
-def _score_to_sequence(score: object, source: object) -> NoteSequence:
-    ppq = int(score.ticks_per_quarter) or 480  # type: ignore[attr-defined]
-    tempos = []
-    for t in score.tempos:  # type: ignore[attr-defined]
-        us = int(t.mspq)
-        if us <= 0:
-            continue  # tempo 0 is meaningless; keep the previous tempo
-        tempos.append(TempoChange(int(t.time), us))
-    tempo_map = TempoMap(ppq=ppq, changes=tempos)
-
-    total = sum(len(tr.notes) for tr in score.tracks)  # type: ignore[attr-defined]
+        raw = parse_smf(data)
+    except SMFError as exc:
+        raise InputFileError(source, str(exc)) from None
+    total = sum(len(t.notes) for t in raw.tracks)
     if total > MAX_NOTES:
         raise InputFileError(source, f"has {total:,} notes; musestudio opens at most {MAX_NOTES:,}")
+    if raw.truncated and total == 0:
+        raise InputFileError(source, "corrupt or truncated MIDI file (no notes could be read)")
 
+    tempo_map = TempoMap(
+        ppq=raw.ppq,
+        # Tempo 0 is meaningless: such an event is ignored and the previous tempo holds.
+        changes=[TempoChange(t, us) for t, us in sorted(raw.tempos) if us > 0],
+    )
     notes: list[Note] = []
     drums: list[Note] = []
     pedals: list[PedalEvent] = []
     tracks: list[TrackInfo] = []
-    for ti, tr in enumerate(score.tracks):  # type: ignore[attr-defined]
-        tracks.append(TrackInfo(name=str(tr.name), program=int(tr.program), is_drum=bool(tr.is_drum)))
-        if len(tr.notes):
-            arr = tr.notes.numpy()
-            on = tempo_map.ticks_to_seconds_array(arr["time"])
-            off = tempo_map.ticks_to_seconds_array(arr["time"] + np.maximum(arr["duration"], 0))
+    for ti, tr in enumerate(raw.tracks):
+        tracks.append(TrackInfo(name=tr.name, program=tr.program, is_drum=tr.is_drum))
+        if tr.notes:
+            arr = np.asarray(tr.notes, dtype=np.int64)
+            on = tempo_map.ticks_to_seconds_array(arr[:, 0])
+            off = tempo_map.ticks_to_seconds_array(arr[:, 1])
             target = drums if tr.is_drum else notes
             target.extend(
                 Note(int(p), float(s), float(e), int(v), ti)
-                for p, s, e, v in zip(arr["pitch"], on, off, arr["velocity"])
-                if 0 <= p <= 127
+                for s, e, p, v in zip(on.tolist(), off.tolist(), arr[:, 2].tolist(), arr[:, 3].tolist())
             )
-        for c in tr.controls:
-            if int(c.number) in PEDAL_CCS:
-                pedals.append(
-                    PedalEvent(tempo_map.tick_to_seconds(int(c.time)), int(c.value), int(c.number), ti)
-                )
+        for tick, number, value in tr.controls:
+            if number in PEDAL_CCS:
+                pedals.append(PedalEvent(tempo_map.tick_to_seconds(tick), value, number, ti))
     time_sigs = [
-        TimeSignature(tempo_map.tick_to_seconds(int(ts.time)), int(ts.numerator), int(ts.denominator))
-        for ts in score.time_signatures  # type: ignore[attr-defined]
-        if ts.numerator > 0 and ts.denominator > 0
+        TimeSignature(tempo_map.tick_to_seconds(t), num, den) for t, num, den in sorted(raw.time_signatures) if num > 0
     ]
     key_sigs = []
-    for ks in score.key_signatures:  # type: ignore[attr-defined]
-        name, mode = key_from_sharps(int(ks.key), bool(ks.tonality))
-        key_sigs.append(KeySignature(tempo_map.tick_to_seconds(int(ks.time)), name, mode))
-    title = Path(str(source)).stem if not isinstance(source, str) or source != "<bytes>" else ""
+    for t, sharps, minor in sorted(raw.key_signatures):
+        name, mode = key_from_sharps(sharps, bool(minor))
+        key_sigs.append(KeySignature(tempo_map.tick_to_seconds(t), name, mode))
+    title = "" if isinstance(source, str) and source == "<bytes>" else Path(str(source)).stem
     return NoteSequence(
         notes=notes,
         pedals=pedals,
@@ -133,6 +115,11 @@ def _score_to_sequence(score: object, source: object) -> NoteSequence:
         key_signatures=key_sigs,
         title=title,
     )
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
 
 
 def sequence_to_score(seq: NoteSequence) -> object:
@@ -163,7 +150,7 @@ def sequence_to_score(seq: NoteSequence) -> object:
         off = tm.seconds_to_ticks_array(np.array([n.end for n in ns]))
         for n, a, b in zip(ns, on, off):
             vel = max(1, min(127, int(n.velocity)))
-            sym_tracks[n.track].notes.append(symusic.Note(int(a), max(int(b - a), 1), int(n.pitch), vel))
+            sym_tracks[n.track].notes.append(symusic.Note(int(a), max(int(b - a), 0), int(n.pitch), vel))
 
     add_notes(seq.notes)
     add_notes(seq.drum_notes)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,9 @@ from musestudio.core.timing import TempoMap
 MUSICXML_EXTENSIONS = (".musicxml", ".xml", ".mxl")
 GRID_DIVISIONS = 4  # sixteenth notes when the beat is a quarter note
 SPLIT_PITCH = 60  # middle C goes to the treble staff
+# A big orchestral score is a few MB of XML; far more is a zip bomb, not music.
+MAX_MXL_UNCOMPRESSED = 64 * 1024 * 1024
+MAX_MUSICXML_BYTES = 64 * 1024 * 1024
 
 
 def read_musicxml(path: str | os.PathLike[str]) -> NoteSequence:
@@ -41,12 +45,16 @@ def read_musicxml(path: str | os.PathLike[str]) -> NoteSequence:
             raise InputFileError(path, "not a compressed MusicXML file (.mxl must be a zip archive)")
         try:
             with zipfile.ZipFile(path) as zf:
+                members = zf.infolist()
+                _check_mxl_members(path, members)
                 bad = zf.testzip()
             if bad is not None:
                 raise InputFileError(path, f"damaged .mxl archive (bad member {bad})")
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
-            raise InputFileError(path, f"damaged .mxl archive ({exc})") from None
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError, ValueError) as exc:
+            raise InputFileError(path, f"damaged .mxl archive ({_first_line(exc)})") from None
     else:
+        if path.stat().st_size > MAX_MUSICXML_BYTES:
+            raise InputFileError(path, f"MusicXML file is over {MAX_MUSICXML_BYTES // (1024 * 1024)} MB; refusing to parse it")
         with open(path, "rb") as fh:
             head = fh.read(512).lstrip(b"\xef\xbb\xbf \t\r\n")
         if not head.startswith(b"<"):
@@ -68,6 +76,23 @@ def read_musicxml(path: str | os.PathLike[str]) -> NoteSequence:
     seq = midi_bytes_to_sequence(bytes(data), source=path)
     seq.title = path.stem
     return seq
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:160] if text else type(exc).__name__
+
+
+def _check_mxl_members(path: Path, members: list[zipfile.ZipInfo]) -> None:
+    """Refuse archives with no score, or that would inflate beyond memory (zip bombs)."""
+    scores = [m for m in members if m.filename.lower().endswith((".xml", ".musicxml")) and not m.filename.startswith("META-INF/")]
+    if not scores:
+        raise InputFileError(path, "no MusicXML score inside the .mxl archive")
+    total = sum(m.file_size for m in members)
+    if total > MAX_MXL_UNCOMPRESSED:
+        raise InputFileError(
+            path, f"archive would unpack to {total / 1e6:.0f} MB; at most {MAX_MXL_UNCOMPRESSED / 1e6:.0f} MB is accepted"
+        )
 
 
 def strip_repeats(score) -> None:  # type: ignore[no-untyped-def]
@@ -166,7 +191,7 @@ def quantized_beats(seq: NoteSequence) -> tuple[list[tuple[Note, float, float]],
 
 def sequence_to_music21(seq: NoteSequence, title: str | None = None):  # type: ignore[no-untyped-def]
     """A two-staff piano score with quantized rhythm."""
-    from music21 import chord, clef, key, layout, meter, metadata, note, stream, tempo
+    from music21 import chord, clef, key, layout, metadata, meter, note, stream, tempo
 
     seq = seq.without_duplicates()
     placed, qpm = quantized_beats(seq)

@@ -29,6 +29,18 @@ SOUNDFONT_CANDIDATES = (
     "/usr/share/soundfonts/FluidR3_GM.sf2",
     "/usr/share/soundfonts/default.sf2",
 )
+# Rendering writes every sample: a stray note hours after the music (a broken
+# tempo map) must be refused, not rendered into gigabytes of silence.
+MAX_RENDER_SECONDS = 3 * 3600
+
+
+def check_render_length(seq: NoteSequence) -> None:
+    """Refuse to render a sequence whose end lies beyond MAX_RENDER_SECONDS."""
+    if seq.duration > MAX_RENDER_SECONDS:
+        raise MusestudioError(
+            f"cannot render {seq.duration / 3600:,.1f} h of audio (the limit is {MAX_RENDER_SECONDS // 3600} h); "
+            "the file's timing is probably broken"
+        )
 
 
 def find_soundfont(preferred: str | os.PathLike[str] | None = None) -> Path | None:
@@ -56,6 +68,7 @@ def render_with_fluidsynth(
     from musestudio.io.audio import load_audio
     from musestudio.io.midi import sequence_to_midi_bytes
 
+    check_render_length(seq)
     exe = shutil.which("fluidsynth")
     if exe is None:
         raise MusestudioError("FluidSynth is not installed (apt-get install fluidsynth)")
@@ -79,6 +92,7 @@ def render_with_fluidsynth(
 
 def render_additive(seq: NoteSequence, sample_rate: int = 22050) -> np.ndarray:
     """A plain decaying-harmonics piano stand-in, used when no SoundFont is available."""
+    check_render_length(seq)
     seq = seq.with_sustain_applied()
     n = int((seq.duration + 1.0) * sample_rate)
     out = np.zeros(n, dtype=np.float32)

@@ -1,0 +1,211 @@
+"""A lean, tolerant Standard MIDI File reader.
+
+Why hand-written: symusic 0.6 merges a note-off followed by a note-on of the
+same key at the same tick into one long note (notes are lost), and mido,
+which parses correctly, builds a Python object per message and takes over a
+second on a long piano performance.  This reader extracts only what
+musestudio uses (notes, pedal and other controllers, programs, tempo, meter,
+key, track names) as plain tuples, which is several times faster than mido,
+and it is forgiving in the way users need: a truncated track keeps the
+events read so far, notes whose note-off never comes are closed at the end
+of their track, and running status is honoured.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class SMFError(ValueError):
+    """The bytes are not a readable Standard MIDI File."""
+
+
+@dataclass
+class RawTrack:
+    name: str = ""
+    channel: int = -1  # the channel this track was split on (-1: none)
+    program: int = 0
+    # (start_tick, end_tick, pitch, velocity)
+    notes: list[tuple[int, int, int, int]] = field(default_factory=list)
+    # (tick, controller, value)
+    controls: list[tuple[int, int, int]] = field(default_factory=list)
+
+    @property
+    def is_drum(self) -> bool:
+        return self.channel == 9
+
+
+@dataclass
+class RawMidi:
+    fmt: int
+    ppq: int
+    tracks: list[RawTrack]
+    tempos: list[tuple[int, int]]  # (tick, microseconds per quarter)
+    time_signatures: list[tuple[int, int, int]]  # (tick, numerator, denominator)
+    key_signatures: list[tuple[int, int, int]]  # (tick, sharps, minor)
+    truncated: bool = False
+
+
+_DATA_LEN = {0x80: 2, 0x90: 2, 0xA0: 2, 0xB0: 2, 0xC0: 1, 0xD0: 1, 0xE0: 2}
+
+
+def parse_smf(data: bytes) -> RawMidi:
+    if data[:4] != b"MThd":
+        raise SMFError("not a MIDI file (no 'MThd' header)")
+    if len(data) < 14:
+        raise SMFError("corrupt MIDI file (header is truncated)")
+    hlen = int.from_bytes(data[4:8], "big")
+    if hlen < 6:
+        raise SMFError("invalid MIDI header length")
+    fmt = int.from_bytes(data[8:10], "big")
+    ntracks = int.from_bytes(data[10:12], "big")
+    division = int.from_bytes(data[12:14], "big")
+    if division & 0x8000:
+        raise SMFError("SMPTE-timed MIDI files are not supported; re-save it with ticks per quarter note")
+    if division == 0:
+        raise SMFError("MIDI header has a division of 0 ticks per quarter note")
+    if fmt not in (0, 1, 2):
+        raise SMFError(f"unknown MIDI format {fmt}")
+    pos = 8 + hlen
+    tempos: list[tuple[int, int]] = []
+    time_sigs: list[tuple[int, int, int]] = []
+    key_sigs: list[tuple[int, int, int]] = []
+    tracks: list[RawTrack] = []
+    truncated = False
+    found = 0
+    while pos + 8 <= len(data) and found < max(ntracks, 1) * 4:
+        cid = data[pos : pos + 4]
+        clen = int.from_bytes(data[pos + 4 : pos + 8], "big")
+        body_start = pos + 8
+        body_end = body_start + clen
+        if body_end > len(data):
+            truncated = True
+            body_end = len(data)
+        pos = body_end
+        if cid != b"MTrk":
+            continue  # unknown chunks are skipped, as the standard asks
+        found += 1
+        ok = _parse_track(data, body_start, body_end, tracks, tempos, time_sigs, key_sigs)
+        truncated = truncated or not ok
+    if found == 0:
+        raise SMFError("MIDI file has no track data (truncated?)")
+    return RawMidi(fmt, division, tracks, tempos, time_sigs, key_sigs, truncated)
+
+
+def _parse_track(
+    data: bytes,
+    pos: int,
+    end: int,
+    tracks: list[RawTrack],
+    tempos: list[tuple[int, int]],
+    time_sigs: list[tuple[int, int, int]],
+    key_sigs: list[tuple[int, int, int]],
+) -> bool:
+    """Parse one MTrk body; append one RawTrack per channel used.  False if cut short."""
+    tick = 0
+    status = 0
+    name = ""
+    by_channel: dict[int, RawTrack] = {}
+    open_notes: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    complete = False
+    try:
+        while pos < end:
+            # delta time (variable-length quantity)
+            delta = 0
+            while True:
+                b = data[pos]
+                pos += 1
+                delta = (delta << 7) | (b & 0x7F)
+                if not b & 0x80:
+                    break
+            tick += delta
+            b = data[pos]
+            if b & 0x80:
+                pos += 1
+                if b == 0xFF:
+                    mtype = data[pos]
+                    pos += 1
+                    mlen = 0
+                    while True:
+                        c = data[pos]
+                        pos += 1
+                        mlen = (mlen << 7) | (c & 0x7F)
+                        if not c & 0x80:
+                            break
+                    payload = data[pos : pos + mlen]
+                    pos += mlen
+                    if mtype == 0x2F:
+                        complete = True
+                        break
+                    if mtype == 0x51 and len(payload) == 3:
+                        tempos.append((tick, int.from_bytes(payload, "big")))
+                    elif mtype == 0x58 and len(payload) >= 2:
+                        time_sigs.append((tick, payload[0], 1 << min(payload[1], 6)))
+                    elif mtype == 0x59 and len(payload) == 2:
+                        sharps = payload[0] - 256 if payload[0] > 127 else payload[0]
+                        key_sigs.append((tick, sharps, payload[1]))
+                    elif mtype == 0x03 and not name:
+                        name = payload.decode("latin-1", errors="replace").strip()
+                    continue
+                if b in (0xF0, 0xF7):
+                    slen = 0
+                    while True:
+                        c = data[pos]
+                        pos += 1
+                        slen = (slen << 7) | (c & 0x7F)
+                        if not c & 0x80:
+                            break
+                    pos += slen
+                    continue
+                if b >= 0xF0:
+                    continue  # system real-time/common bytes have no place in a file; skip
+                status = b
+            elif status == 0:
+                # Data byte with no running status to apply: skip it.
+                pos += 1
+                continue
+            kind = status & 0xF0
+            ch = status & 0x0F
+            n = _DATA_LEN[kind]
+            if pos + n > end:
+                break
+            d1 = data[pos] & 0x7F
+            d2 = data[pos + 1] & 0x7F if n == 2 else 0
+            pos += n
+            if kind in {0x90, 0x80}:
+                key = (ch, d1)
+                if kind == 0x90 and d2 > 0:
+                    open_notes.setdefault(key, []).append((tick, d2))
+                else:
+                    stack = open_notes.get(key)
+                    if stack:
+                        # First in, first out: the oldest sounding note of this key ends.
+                        start, vel = stack.pop(0)
+                        _track(by_channel, ch).notes.append((start, tick, d1, vel))
+            elif kind == 0xB0:
+                _track(by_channel, ch).controls.append((tick, d1, d2))
+            elif kind == 0xC0:
+                t = _track(by_channel, ch)
+                if not t.notes:
+                    t.program = d1
+    except IndexError:
+        complete = False  # ran off the end of the data mid-event
+    # Notes whose note-off never came end where the track ends.
+    for (ch, pitch), stack in open_notes.items():
+        for start, vel in stack:
+            _track(by_channel, ch).notes.append((start, max(tick, start), pitch, vel))
+    if not by_channel and name:
+        tracks.append(RawTrack(name=name))
+    for ch in sorted(by_channel):
+        t = by_channel[ch]
+        t.name = name
+        t.notes.sort()
+        tracks.append(t)
+    return complete or pos >= end
+
+
+def _track(by_channel: dict[int, RawTrack], ch: int) -> RawTrack:
+    t = by_channel.get(ch)
+    if t is None:
+        t = by_channel[ch] = RawTrack(channel=ch)
+    return t

@@ -94,9 +94,12 @@ def midi_bytes_to_sequence(data: bytes, source: object = "<bytes>") -> NoteSeque
                 Note(int(p), float(s), float(e), int(v), ti)
                 for s, e, p, v in zip(on.tolist(), off.tolist(), arr[:, 2].tolist(), arr[:, 3].tolist())
             )
-        for tick, number, value in tr.controls:
-            if number in PEDAL_CCS:
-                pedals.append(PedalEvent(tempo_map.tick_to_seconds(tick), value, number, ti))
+        pedal_cc = [c for c in tr.controls if c[1] in PEDAL_CCS]
+        if pedal_cc:
+            times = tempo_map.ticks_to_seconds_array(np.fromiter((c[0] for c in pedal_cc), np.int64, len(pedal_cc)))
+            pedals.extend(
+                PedalEvent(t, value, number, ti) for t, (_, number, value) in zip(times.tolist(), pedal_cc)
+            )
     time_sigs = [
         TimeSignature(tempo_map.tick_to_seconds(t), num, den) for t, num, den in sorted(raw.time_signatures) if num > 0
     ]

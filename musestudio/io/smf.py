@@ -46,9 +46,6 @@ class RawMidi:
     truncated: bool = False
 
 
-_DATA_LEN = {0x80: 2, 0x90: 2, 0xA0: 2, 0xB0: 2, 0xC0: 1, 0xD0: 1, 0xE0: 2}
-
-
 def parse_smf(data: bytes) -> RawMidi:
     if data[:4] != b"MThd":
         raise SMFError("not a MIDI file (no 'MThd' header)")
@@ -106,7 +103,9 @@ def _parse_track(
     status = 0
     name = ""
     by_channel: dict[int, RawTrack] = {}
-    open_notes: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    # Open notes keyed by channel * 128 + pitch (an int key is cheaper than a tuple).
+    open_notes: dict[int, list[tuple[int, int]]] = {}
+    notes_by_channel: dict[int, list[tuple[int, int, int, int]]] = {}
     complete = False
     try:
         while pos < end:
@@ -165,35 +164,43 @@ def _parse_track(
                 pos += 1
                 continue
             kind = status & 0xF0
-            ch = status & 0x0F
-            n = _DATA_LEN[kind]
+            n = 1 if kind in (0xC0, 0xD0) else 2
             if pos + n > end:
                 break
             d1 = data[pos] & 0x7F
-            d2 = data[pos + 1] & 0x7F if n == 2 else 0
-            pos += n
-            if kind in {0x90, 0x80}:
-                key = (ch, d1)
-                if kind == 0x90 and d2 > 0:
-                    open_notes.setdefault(key, []).append((tick, d2))
+            if kind == 0x90 or kind == 0x80:  # noqa: PLR1714  (hot loop: two compares beat a set lookup)
+                d2 = data[pos + 1] & 0x7F
+                pos += 2
+                key = ((status & 0x0F) << 7) | d1
+                if kind == 0x90 and d2:
+                    stack = open_notes.get(key)
+                    if stack is None:
+                        open_notes[key] = [(tick, d2)]
+                    else:
+                        stack.append((tick, d2))
                 else:
                     stack = open_notes.get(key)
                     if stack:
                         # First in, first out: the oldest sounding note of this key ends.
                         start, vel = stack.pop(0)
-                        _track(by_channel, ch).notes.append((start, tick, d1, vel))
-            elif kind == 0xB0:
-                _track(by_channel, ch).controls.append((tick, d1, d2))
+                        notes_by_channel.setdefault(status & 0x0F, []).append((start, tick, d1, vel))
+                continue
+            pos += n
+            ch = status & 0x0F
+            if kind == 0xB0:
+                _track(by_channel, ch).controls.append((tick, d1, data[pos - 1] & 0x7F))
             elif kind == 0xC0:
                 t = _track(by_channel, ch)
-                if not t.notes:
+                if ch not in notes_by_channel:
                     t.program = d1
     except IndexError:
         complete = False  # ran off the end of the data mid-event
     # Notes whose note-off never came end where the track ends.
-    for (ch, pitch), stack in open_notes.items():
+    for key, stack in open_notes.items():
         for start, vel in stack:
-            _track(by_channel, ch).notes.append((start, max(tick, start), pitch, vel))
+            notes_by_channel.setdefault(key >> 7, []).append((start, max(tick, start), key & 0x7F, vel))
+    for ch, ns in notes_by_channel.items():
+        _track(by_channel, ch).notes = ns
     if not by_channel and name:
         tracks.append(RawTrack(name=name))
     for ch in sorted(by_channel):

@@ -44,6 +44,7 @@ class GANConfig:
     gen_width: int = 64  # channels of the generator's widest stage
     cond_width: int = 32  # channels of the conditioner's first stage
     critic_width: int = 64
+    pitch_kernel: int = 13  # width (in keys) of the full-resolution convolutions: an octave sees chord shapes
     gp_weight: float = 10.0
 
     def __post_init__(self) -> None:
@@ -51,6 +52,8 @@ class GANConfig:
             raise ValueError("steps_per_bar and n_pitches must be divisible by 8")
         if self.steps_per_bar % self.steps_per_beat:
             raise ValueError("steps_per_bar must be a whole number of beats")
+        if self.pitch_kernel % 2 == 0:
+            raise ValueError("pitch_kernel must be odd")
         if self.channels not in (2, 3):
             raise ValueError("channels must be 2 (onset, frame) or 3 (+ velocity)")
 
@@ -77,7 +80,9 @@ class Conditioner(nn.Module):
             return nn.Sequential(nn.Conv2d(a, b, 3, stride=2, padding=1), nn.BatchNorm2d(b), nn.LeakyReLU(0.2))
 
         # A wide pitch kernel (an octave) lets the first layer see chord shapes.
-        self.stem = nn.Sequential(nn.Conv2d(cin, w, (3, 13), padding=(1, 6)), nn.LeakyReLU(0.2))
+        self.stem = nn.Sequential(
+            nn.Conv2d(cin, w, (3, c.pitch_kernel), padding=(1, c.pitch_kernel // 2)), nn.LeakyReLU(0.2)
+        )
         self.down1 = down(w, w)
         self.down2 = down(w, 2 * w)
         self.down3 = down(2 * w, 2 * w)
@@ -110,7 +115,7 @@ class Generator(nn.Module):
         self.up2 = up(2 * g + 2 * w, g)  # -> T/2, P/2
         self.up3 = up(g + w, g)  # -> T, P
         self.head = nn.Sequential(
-            nn.Conv2d(g + w, g, (1, 13), padding=(0, 6)),
+            nn.Conv2d(g + w, g, (1, c.pitch_kernel), padding=(0, c.pitch_kernel // 2)),
             nn.ReLU(),
             nn.Conv2d(g, c.channels, 1),
         )
@@ -143,7 +148,7 @@ class Critic(nn.Module):
             return nn.Sequential(nn.Conv2d(a, b, 3, stride=2, padding=1), nn.LeakyReLU(0.2))
 
         self.features = nn.Sequential(
-            nn.Conv2d(cin, w, (3, 13), padding=(1, 6)),
+            nn.Conv2d(cin, w, (3, c.pitch_kernel), padding=(1, c.pitch_kernel // 2)),
             nn.LeakyReLU(0.2),
             down(w, w),  # T/2, P/2
             down(w, 2 * w),  # T/4, P/4

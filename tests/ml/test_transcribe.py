@@ -1,0 +1,165 @@
+"""Streaming inference: chunking is invisible, bad audio never crashes, the shipped model works."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from musestudio.core.errors import Cancelled, InputFileError
+from musestudio.core.notes import Note, NoteSequence
+from musestudio.core.progress import CancelToken, run_work
+from musestudio.dsp.features import FeatureConfig, compute_features
+from musestudio.ml.decode import DecodeSettings, decode
+from musestudio.ml.transcribe import default_checkpoint, run_inference, run_inference_work, transcribe
+
+SR = 16000
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised small transcriber saved as a real checkpoint folder."""
+    import torch
+
+    from musestudio.ml.checkpoint import save_checkpoint
+    from musestudio.ml.models.transcriber import TranscriberConfig, TranscriberModel
+
+    torch.manual_seed(0)
+    config = TranscriberConfig(conv1=4, conv2=4, hidden=16, temporal_layers=2)
+    model = TranscriberModel(config).eval()
+    folder = tmp_path_factory.mktemp("tiny") / "transcriber"
+    save_checkpoint(folder, "transcriber", dataclasses.asdict(config), model.state_dict(),
+                    extra={"features": FeatureConfig().to_dict()})
+    return folder
+
+
+def noise(seconds: float, seed: int = 0) -> np.ndarray:
+    return (np.random.default_rng(seed).standard_normal(int(seconds * SR)) * 0.1).astype(np.float32)
+
+
+def test_chunked_equals_whole_file(tiny_checkpoint: Path) -> None:
+    x = noise(12.3)
+    whole = run_inference(x, tiny_checkpoint, chunk_frames=100_000)
+    chunked = run_inference(x, tiny_checkpoint, chunk_frames=37)
+    assert whole.n_frames == chunked.n_frames == len(compute_features(x, SR))
+    for k in ("onset", "frame", "offset", "velocity", "pedal"):
+        np.testing.assert_allclose(getattr(chunked, k).astype(np.float32), getattr(whole, k).astype(np.float32), atol=2e-3)
+
+
+def test_file_streaming_equals_in_memory(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    x = noise(5.0, seed=1)
+    wav = tmp_path / "x.wav"
+    sf.write(wav, x, SR, subtype="FLOAT")
+    from_file = run_inference(wav, tiny_checkpoint, chunk_frames=50)
+    in_memory = run_inference(x, tiny_checkpoint)
+    np.testing.assert_allclose(from_file.frame.astype(np.float32), in_memory.frame.astype(np.float32), atol=2e-3)
+
+
+def test_note_crossing_a_chunk_edge_is_one_note(tiny_checkpoint: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Model outputs are replaced by a held note; chunking must not split it."""
+    import torch
+
+    from musestudio.ml import transcribe as tr
+
+    model, _ = tr.load_transcriber(tiny_checkpoint)
+
+    def fake_predict(features: torch.Tensor) -> dict[str, torch.Tensor]:
+        # A per-frame deterministic function of the input: loud frames "sound" key 40.
+        loud = (features.mean(dim=-1) > 0.5).float()  # [B, T]
+        z = torch.zeros(*features.shape[:2], 88)
+        frame = z.clone()
+        frame[..., 40] = loud
+        onset = z.clone()
+        onset[..., 40] = torch.diff(loud, dim=1, prepend=torch.zeros_like(loud[:, :1])).clamp(min=0)
+        return {"onset": onset, "frame": frame, "offset": z, "velocity": z + 0.5, "pedal": z[..., 0]}
+
+    monkeypatch.setattr(model, "predict", fake_predict)
+    x = np.zeros(8 * SR, np.float32)
+    x[2 * SR : 6 * SR] = noise(4.0)  # sounds across several 37-frame chunks
+    seq = decode(run_inference(x, tiny_checkpoint, chunk_frames=37))
+    assert len(seq.notes) == 1
+    assert seq.notes[0].start == pytest.approx(2.0, abs=0.1)
+    assert seq.notes[0].end == pytest.approx(6.0, abs=0.1)
+
+
+def test_progress_and_cancel(tiny_checkpoint: Path) -> None:
+    seen = []
+    run_work(run_inference_work(noise(6.0), tiny_checkpoint, chunk_frames=40), seen.append)
+    assert len(seen) >= 4 and seen[-1].fraction == 1.0
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        run_work(run_inference_work(noise(6.0), tiny_checkpoint, chunk_frames=40), cancel=token)
+
+
+def write(path: Path, data: np.ndarray, sr: int) -> Path:
+    sf.write(path, data, sr, subtype="FLOAT")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "make"),
+    [
+        ("silence", lambda: (np.zeros(SR * 2, np.float32), SR)),
+        ("one_sample", lambda: (np.array([0.3], np.float32), SR)),
+        ("clipping", lambda: (np.clip(noise(2.0) * 100, -1, 1), SR)),
+        ("nan", lambda: (np.where(np.arange(SR) % 7 == 0, np.nan, 0.1).astype(np.float32), SR)),
+        ("six_channels", lambda: (np.tile(noise(1.5)[:, None], (1, 6)), SR)),
+        ("8khz", lambda: (noise(1.0)[:8000], 8000)),
+        ("192khz", lambda: (np.tile(noise(0.5), 24)[: 192000 // 2], 192000)),
+    ],
+)
+def test_bad_audio_gives_sensible_output(name: str, make, tiny_checkpoint: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data, sr = make()
+    wav = write(tmp_path / f"{name}.wav", data, sr)
+    seq = transcribe(wav, checkpoint=tiny_checkpoint)
+    assert isinstance(seq, NoteSequence)
+    for n in seq.notes:
+        assert 21 <= n.pitch <= 108 and n.end > n.start and 1 <= n.velocity <= 127
+    if name == "silence":
+        acts = run_inference(wav, tiny_checkpoint)
+        assert acts.n_frames == 1 + 2 * SR // 512
+
+
+def test_unreadable_audio_is_a_clear_error(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF....not audio at all")
+    with pytest.raises(InputFileError):
+        transcribe(bad, checkpoint=tiny_checkpoint)
+    with pytest.raises(InputFileError):
+        transcribe(tmp_path / "missing.wav", checkpoint=tiny_checkpoint)
+
+
+def _shipped_or_skip() -> Path:
+    folder = default_checkpoint()
+    if not (folder / "model.safetensors").is_file():
+        pytest.skip("no shipped transcriber checkpoint")
+    return folder
+
+
+def test_shipped_checkpoint_transcribes_a_rendered_clip() -> None:
+    from musestudio.io.synth import find_soundfont, fluidsynth_available, render_with_fluidsynth
+    from musestudio.metrics.transcription import note_scores
+
+    folder = _shipped_or_skip()
+    soundfont = find_soundfont()
+    if soundfont is None or not fluidsynth_available():
+        pytest.skip("FluidSynth or a SoundFont is not installed")
+    rng = np.random.default_rng(3)
+    notes = []
+    t = 0.2
+    for _ in range(24):  # a broken-chord melody with a few dyads, mid-register
+        pitch = int(rng.integers(48, 84))
+        dur = float(rng.choice([0.25, 0.4, 0.6]))
+        notes.append(Note(pitch, t, t + dur, int(rng.integers(50, 110))))
+        if rng.random() < 0.3:
+            notes.append(Note(pitch - int(rng.choice([3, 4, 7])), t, t + dur, 70))
+        t += dur + 0.05
+    ref = NoteSequence(notes=notes)
+    audio = render_with_fluidsynth(ref, soundfont, 22050)
+    est = transcribe((audio, 22050), DecodeSettings(), folder)
+    scores = note_scores(est, ref)
+    assert scores["onset_f1"] > 0.6, scores

@@ -1,0 +1,188 @@
+"""No lost work: atomic saves survive a failure halfway, autosave brings edits back after a crash."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from musestudio.core.errors import InputFileError, OutputFileError
+from musestudio.core.notes import Note, NoteSequence
+from musestudio.io.atomic import atomic_path, write_bytes_atomic
+
+
+def scale(n: int = 8, pitch: int = 60) -> NoteSequence:
+    return NoteSequence(notes=[Note(pitch + i, i * 0.5, i * 0.5 + 0.4, 80) for i in range(n)])
+
+
+class Boom(RuntimeError):
+    pass
+
+
+# --- atomic writes ---------------------------------------------------------------------------
+
+
+def test_save_killed_halfway_keeps_old_file(tmp_path: Path) -> None:
+    target = tmp_path / "song.mid"
+    write_bytes_atomic(target, b"old contents")
+    with pytest.raises(Boom), atomic_path(target) as tmp:
+        with open(tmp, "wb") as fh:
+            fh.write(b"new contents, half writ")
+        raise Boom("power cut")
+    assert target.read_bytes() == b"old contents"
+    assert [p.name for p in tmp_path.iterdir()] == ["song.mid"], "the half-written temporary file must be removed"
+
+
+def test_midi_export_failing_during_write_keeps_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from musestudio.io import midi
+
+    target = tmp_path / "take.mid"
+    midi.write_midi(scale(4), target)
+    before = target.read_bytes()
+    real_write_bytes = Path.write_bytes
+
+    def half_then_fail(self: Path, data: bytes) -> int:
+        real_write_bytes(self, data[: len(data) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", half_then_fail)
+    with pytest.raises(OSError):
+        midi.write_midi(scale(16, 48), target)
+    monkeypatch.undo()
+    assert target.read_bytes() == before
+    assert midi.read_midi(target).notes  # still a valid MIDI file
+    assert not [p for p in tmp_path.iterdir() if p.name != "take.mid"]
+
+
+def test_project_save_failing_halfway_keeps_old_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project_mod = pytest.importorskip("musestudio.core.project")
+    project = project_mod.Project()
+    project.add_layer("Seed", scale(4), "score")
+    path = project.save(tmp_path / "work.msproj")
+    before = path.read_bytes()
+
+    project.add_layer("Continuation", scale(8, 72), "continuation")
+    real_write_bytes = Path.write_bytes
+
+    def half_then_fail(self: Path, data: bytes) -> int:
+        real_write_bytes(self, data[: len(data) // 2])
+        raise Boom("killed halfway through the save")
+
+    monkeypatch.setattr(Path, "write_bytes", half_then_fail)
+    with pytest.raises(Boom):
+        project.save(path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    reopened = project_mod.Project.load(path)
+    assert [layer.name for layer in reopened.layers] == ["Seed"]
+
+
+def test_overwrite_refused_when_asked(tmp_path: Path) -> None:
+    target = tmp_path / "keep.mid"
+    target.write_bytes(b"precious")
+    with pytest.raises(OutputFileError, match="already exists"):
+        write_bytes_atomic(target, b"other", overwrite=False)
+    assert target.read_bytes() == b"precious"
+
+
+def test_long_target_name_gets_a_short_temporary_name(tmp_path: Path) -> None:
+    target = tmp_path / ("n" * 250 + ".mid")  # legal name, but name + temp decorations would not be
+    write_bytes_atomic(target, b"data")
+    assert target.read_bytes() == b"data"
+
+
+def test_cli_export_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
+    from musestudio.cli import main
+    from musestudio.io.midi import write_midi
+
+    src = write_midi(scale(4), tmp_path / "in.mid")
+    out = tmp_path / "out.mid"
+    out.write_bytes(b"not yours to overwrite")
+    assert main(["export", str(src), "-o", str(out)]) == 1
+    assert out.read_bytes() == b"not yours to overwrite"
+
+
+# --- autosave and recovery ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "state"
+    monkeypatch.setenv("MUSESTUDIO_STATE_DIR", str(folder))
+    return folder
+
+
+def test_autosave_recovery_restores_edits(state_dir: Path, tmp_path: Path) -> None:
+    project_mod = pytest.importorskip("musestudio.core.project")
+    from musestudio.core import autosave
+
+    project = project_mod.Project()
+    seed = project.add_layer("Seed", scale(8), "score")
+    project.audio_path = str(tmp_path / "take.wav")
+    saved = project.save(tmp_path / "song.msproj")
+
+    # Edits after the last save: a layer renamed, notes moved, a new layer.
+    project.set_layer_props(seed.id, name="Seed (edited)", muted=True)
+    moved = [n.shifted(dt=0.25, semitones=2) for n in seed.sequence.notes]
+    project.set_notes(seed.id, moved)
+    project.add_layer("Continuation", scale(5, 72), "continuation")
+    snapshot = autosave.write_recovery(project)
+    assert snapshot.parent == state_dir
+    del project  # the app dies here
+
+    found = autosave.find_recovery()
+    assert found == snapshot
+    restored = autosave.load_recovery(found)
+    names = [layer.name for layer in restored.layers]
+    assert names == ["Seed (edited)", "Continuation"]
+    assert restored.layers[0].muted is True
+    assert [(n.pitch, n.start) for n in restored.layers[0].sequence.notes] == [(n.pitch, n.start) for n in moved]
+    assert restored.audio_path == str(tmp_path / "take.wav")
+    assert restored.path == saved  # Save goes back to the user's file
+    assert restored.modified is True  # and the edits still count as unsaved
+    assert autosave.recovery_details(found)["source_path"] == str(saved)
+
+    autosave.clear_recovery()
+    assert autosave.find_recovery() is None
+    autosave.clear_recovery()  # clearing twice is harmless
+
+
+def test_damaged_recovery_is_ignored_not_fatal(state_dir: Path) -> None:
+    from musestudio.core import autosave
+
+    path = autosave.recovery_path()
+    for junk in (b"", b"{not json", b"\xff\xfe\x00", json.dumps({"kind": "something else"}).encode()):
+        path.write_bytes(junk)
+        assert autosave.find_recovery() is None
+        with pytest.raises(InputFileError):
+            autosave.load_recovery(path)
+
+
+def test_recovery_write_failing_keeps_previous_snapshot(state_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project_mod = pytest.importorskip("musestudio.core.project")
+    from musestudio.core import autosave
+
+    project = project_mod.Project()
+    project.add_layer("First", scale(4), "score")
+    autosave.write_recovery(project)
+    project.add_layer("Second", scale(4, 70), "score")
+    real_write_bytes = Path.write_bytes
+
+    def fail(self: Path, data: bytes) -> int:
+        real_write_bytes(self, data[:10])
+        raise Boom("crash during autosave")
+
+    with monkeypatch.context() as patch, pytest.raises(Boom):
+        patch.setattr(Path, "write_bytes", fail)
+        autosave.write_recovery(project)
+    restored = autosave.load_recovery(autosave.find_recovery())
+    assert [layer.name for layer in restored.layers] == ["First"]
+
+
+def test_state_dir_defaults_to_platformdirs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from musestudio.core import autosave
+
+    monkeypatch.delenv("MUSESTUDIO_STATE_DIR", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    assert autosave.state_dir() == tmp_path / "xdg" / "musestudio"

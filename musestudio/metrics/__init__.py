@@ -27,31 +27,46 @@ class MetricInfo:
     unit: str  # "%", "bits", "s", "s²", "" ...
     higher_is_better: bool | None  # None: closer to the reference/human is better
     needs_reference: bool = False
+    definition: str = ""  # one line, for reports and tooltips; the full one is in the function's docstring
+
+
+def _m(name: str, label: str, unit: str, definition: str, higher: bool | None = None, ref: bool = False) -> MetricInfo:
+    return MetricInfo(name, label, unit, higher, ref, definition)
 
 
 METRICS: dict[str, MetricInfo] = {
     m.name: m
     for m in (
-        MetricInfo("pitch_class_similarity", "Pitch-class similarity", "%", True, True),
-        MetricInfo("harmonic_consistency", "Harmonic consistency", "%", True, True),
-        MetricInfo("chord_transition_accuracy", "Chord transition accuracy", "%", True, True),
-        MetricInfo("pitch_class_entropy", "Pitch-class entropy", "bits", None),
-        MetricInfo("rhythmic_entropy", "Rhythmic entropy", "bits", None),
-        MetricInfo("avg_note_duration", "Average note duration", "s", None),
-        MetricInfo("note_duration_variance", "Note-duration variance", "s²", None),
-        MetricInfo("tempo_stability", "Tempo stability", "%", None),
-        MetricInfo("rubato_usage", "Rubato usage", "%", None),
-        MetricInfo("velocity_mean", "Velocity mean", "", None),
-        MetricInfo("velocity_std", "Velocity std", "", None),
-        MetricInfo("polyphony", "Polyphony", "notes", None),
-        MetricInfo("scale_consistency", "Scale consistency", "%", None),
-        MetricInfo("empty_beat_rate", "Empty-beat rate", "%", None),
-        MetricInfo("groove_consistency", "Groove consistency", "%", None),
-        MetricInfo("note_density", "Note density", "notes/s", None),
-        MetricInfo("pitch_range", "Pitch range", "semitones", None),
-        MetricInfo("note_count", "Notes", "", None),
+        _m("pitch_class_similarity", "Pitch-class similarity", "%",
+           "100 x sum of min(p, q) over the 12 duration-weighted pitch-class shares of the music (p) and the reference (q)",
+           True, True),
+        _m("harmonic_consistency", "Harmonic consistency", "%",
+           "overlap (100 x sum of min) of the key-independent chord-transition distributions (one chord per beat, "
+           "template matching) of the music and the reference", True, True),
+        _m("chord_transition_accuracy", "Chord transition accuracy", "%",
+           "share of the music's chord transitions whose kind also occurs in the reference", True, True),
+        _m("pitch_class_entropy", "Pitch-class entropy", "bits",
+           "Shannon entropy of the duration-weighted pitch-class histogram (0 to 3.58)"),
+        _m("rhythmic_entropy", "Rhythmic entropy", "bits",
+           "Shannon entropy of inter-onset intervals between chord onsets (30 ms grouping) in 25 ms bins, 2 s and over in one bin"),
+        _m("avg_note_duration", "Average note duration", "s", "mean written note length (pedal not applied)"),
+        _m("note_duration_variance", "Note-duration variance", "s²", "population variance of written note lengths"),
+        _m("tempo_stability", "Tempo stability", "%",
+           "100 x (1 - coefficient of variation of the per-beat local tempo)"),
+        _m("rubato_usage", "Rubato usage", "%",
+           "share of beats whose local tempo is more than 10 % away from the median tempo"),
+        _m("velocity_mean", "Velocity mean", "", "mean MIDI velocity"),
+        _m("velocity_std", "Velocity std", "", "population standard deviation of MIDI velocity"),
+        _m("polyphony", "Polyphony", "notes", "time-weighted mean number of sounding notes while any note sounds"),
+        _m("scale_consistency", "Scale consistency", "%", "share of notes in the best-fitting major (or relative minor) scale"),
+        _m("empty_beat_rate", "Empty-beat rate", "%", "share of beats in which no note starts"),
+        _m("groove_consistency", "Groove consistency", "%",
+           "100 x (1 - mean Hamming distance) between the 16th-step onset patterns of consecutive bars"),
+        _m("note_density", "Note density", "notes/s", "notes per second from the first onset to the last note end"),
+        _m("pitch_range", "Pitch range", "semitones", "highest minus lowest pitch"),
+        _m("note_count", "Notes", "", "number of notes"),
     )
-}
+}  # fmt: skip
 METRIC_NAMES = tuple(METRICS)
 
 

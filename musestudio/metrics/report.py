@@ -414,6 +414,19 @@ def _sections(data: ReportData) -> list[tuple[str, object]]:
                 ],
             )
         )
+    blocks.append(("h2", "Definitions"))
+    blocks.append(
+        (
+            "ul",
+            [f"{name}: {info.definition}" for name, info in METRICS.items() if info.definition]
+            + [
+                "perplexity: exp(mean negative log-likelihood per token) of the human continuations under the "
+                "row's own model and tokenizer (the GAN has no likelihood)",
+                "plausibility: the same under the shipped Transformer, for every row's continuations",
+                "beats: tracked from the note onsets for every row alike (no annotations are used)",
+            ],
+        )
+    )
     blocks.append(("h2", "Plots"))
     for name, caption in PLOT_CAPTIONS.items():
         blocks.append(("img", (f"{name}.png", caption)))

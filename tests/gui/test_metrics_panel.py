@@ -61,7 +61,7 @@ def panel(qtbot):
 
 def value(widget, name: str, column: int = 1) -> str:
     for row in range(widget.table.rowCount()):
-        if widget.table.item(row, 0).toolTip() == name:
+        if widget.table.item(row, 0).toolTip().split(":")[0] == name:
             return widget.table.item(row, column).text()
     raise KeyError(name)
 

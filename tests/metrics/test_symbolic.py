@@ -131,3 +131,9 @@ def test_compute_metrics_names_are_stable_and_nan_when_undefined() -> None:
     empty = compute_metrics(NoteSequence())
     assert tuple(empty) == METRIC_NAMES and empty["note_count"] == 0.0
     assert math.isnan(empty["avg_note_duration"])
+
+
+def test_every_metric_is_defined_for_readers() -> None:
+    from musestudio.metrics import METRICS
+
+    assert all(info.definition and info.label for info in METRICS.values())

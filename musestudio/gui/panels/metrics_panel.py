@@ -166,7 +166,7 @@ class MetricsPanel(Panel):
             info = METRICS.get(name)
             label = f"{info.label} ({info.unit})" if info and info.unit else (info.label if info else name)
             item = QTableWidgetItem(label)
-            item.setToolTip(name)
+            item.setToolTip(f"{name}: {info.definition}" if info and info.definition else name)
             self.table.setItem(row, 0, item)
             for col, source in ((1, self.results), (2, self.reference_results)):
                 value = source.get(name, math.nan)

@@ -30,7 +30,7 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -56,9 +56,15 @@ PRESETS: dict[str, dict[str, Any]] = {
                    "cond_width": 16, "critic_width": 32, "n_prev_bars": 1},
         "n_critic": 3, "batch_size": 48, "lr": 2e-4,
     },
+    # For tests and smoke runs only.
+    "tiny": {
+        "config": {"steps_per_bar": 16, "steps_per_beat": 4, "z_dim": 8, "gen_width": 8,
+                   "cond_width": 8, "critic_width": 8, "n_prev_bars": 1, "pitch_kernel": 5},
+        "n_critic": 2, "batch_size": 8, "lr": 2e-4,
+    },
 }  # fmt: skip
 TRANSPOSE_RANGE = (-5, 6)
-DEFAULT_CACHE = Path("runs") / "gan_cache"
+DEFAULT_CACHE = Path("runs") / "cache" / "gan"
 
 
 # --- data -------------------------------------------------------------------------------
@@ -264,9 +270,51 @@ def heldout_metrics(
 # --- the task ----------------------------------------------------------------------------------
 
 
+def asap_root_from_args(args: argparse.Namespace) -> str | None:
+    """The ASAP folder named by ``--data`` (``asap`` or a path holding metadata.csv); None = default."""
+    data = getattr(args, "data", None)
+    sources = [data] if isinstance(data, str) else list(data or [])
+    roots: list[str | None] = []
+    for src in sources:
+        if src == "asap":
+            roots.append(None)
+        elif (Path(src) / "metadata.csv").is_file():
+            roots.append(str(src))
+        else:
+            raise SystemExit(f"the GAN trains on ASAP (it needs beat annotations); cannot use data source '{src}'")
+    if len(roots) > 1:
+        raise SystemExit("the GAN trains on one ASAP folder; give --data once")
+    return roots[0] if roots else None
+
+
+def cache_dir_from_args(args: argparse.Namespace) -> Path:
+    cache = getattr(args, "cache", None)
+    return Path(cache) / "gan" if cache else DEFAULT_CACHE
+
+
+def _sync_gradients(params: list[nn.Parameter]) -> None:
+    """Average gradients over DDP ranks.
+
+    The GAN step calls the generator and critic directly (not through the DDP
+    wrapper's forward), so DDP's own all-reduce hooks never fire; this does
+    their job so every rank takes the same step.
+    """
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return
+    world = torch.distributed.get_world_size()
+    for p in params:
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+        torch.distributed.all_reduce(p.grad)
+        p.grad /= world
+
+
 class GANTask(Task):
     name = "gan"
     grad_clip = 0.0  # WGAN-GP's penalty already bounds the critic; clipping would fight it
+    preset_defaults: ClassVar[dict[str, dict[str, Any]]] = {
+        name: {"batch_size": p["batch_size"], "lr": p["lr"]} for name, p in PRESETS.items()
+    }
 
     def __init__(self) -> None:
         self.preset = "desktop"
@@ -280,8 +328,8 @@ class GANTask(Task):
         return "gan", asdict(self.config), GANModel(self.config)
 
     def datasets(self, args: argparse.Namespace) -> tuple[Dataset, Dataset]:
-        root = getattr(args, "data", None)
-        cache_dir = getattr(args, "cache", None) or DEFAULT_CACHE
+        root = asap_root_from_args(args)
+        cache_dir = cache_dir_from_args(args)
         limit = getattr(args, "limit_files", None)
         train = build_cache("train", self.config, cache_dir, root, limit)
         val = build_cache("validation", self.config, cache_dir, root, limit)
@@ -323,6 +371,7 @@ class GANTask(Task):
             loss = d_fake - d_real + gan.config.gp_weight * gp
             optimizers["critic"].zero_grad(set_to_none=True)
             loss.backward()
+            _sync_gradients(gan.critic_parameters())
             optimizers["critic"].step()
             w_sum += float((d_real - d_fake).detach())
             gp_sum += float(gp.detach())
@@ -331,6 +380,7 @@ class GANTask(Task):
         g_loss = -gan.critic_score(fake, prev, beats).mean()
         optimizers["generator"].zero_grad(set_to_none=True)
         g_loss.backward()
+        _sync_gradients(gan.generator_parameters())
         optimizers["generator"].step()
         optimizers["critic"].zero_grad(set_to_none=True)
         return {"loss": -w_sum / chunks, "wasserstein": w_sum / chunks, "gradient_penalty": gp_sum / chunks,
@@ -357,11 +407,10 @@ class GANTask(Task):
 
         model, _ = load_model(folder)
         self.config = model.config
-        cache = build_cache(
-            "test", model.config, getattr(args, "cache", None) or DEFAULT_CACHE, getattr(args, "data", None)
-        )
+        split = getattr(args, "split", "test") or "test"
+        cache = build_cache(split, model.config, cache_dir_from_args(args), asap_root_from_args(args))
         loader = DataLoader(GANBarDataset(cache, model.config), batch_size=128, shuffle=False)
-        return {f"test_{k}": v for k, v in heldout_metrics(model, loader).items()}
+        return {f"{split}_{k}": v for k, v in heldout_metrics(model, loader).items()}
 
     def model_card(self, metrics: dict[str, float], facts: dict[str, Any]) -> str:
         return gan_model_card(metrics, facts)

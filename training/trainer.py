@@ -59,6 +59,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--amp", choices=["auto", "on", "off"], default="auto", help="mixed precision (CUDA only)")
     p.add_argument("--log-every", type=int, default=20)
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda when available)")
+    p.add_argument("--rank-weights", action="store_true", help="(tests) every rank writes rank<N>.safetensors at the end")
 
 
 def seed_everything(seed: int) -> None:
@@ -229,6 +230,13 @@ def train(args: argparse.Namespace) -> Path:
         else:
             state["epoch"] += 1
             state["batch_in_epoch"] = 0
+    if args.rank_weights:
+        from safetensors.torch import save_file
+
+        out.mkdir(parents=True, exist_ok=True)
+        tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        _untie(tensors)
+        save_file(tensors, str(out / f"rank{dist.rank}.safetensors"))
     if dist.is_main:
         state["train_seconds"] = time.time() - t_start
         _save_resume(out / "last.pt", model, optimizers=optimizers, schedulers=schedulers, scaler=scaler, state=state)

@@ -98,7 +98,8 @@ class LSTMTask(SymbolicTask):
     }
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         "paper": {"embed_dim": 256, "hidden_size": 512, "num_layers": 2, "dropout": 0.3},
-        "desktop": {"embed_dim": 128, "hidden_size": 384, "num_layers": 2, "dropout": 0.1},
+        # ~1M parameters: batch-1 sampling reads every weight per token, so size sets the speed
+        "desktop": {"embed_dim": 96, "hidden_size": 256, "num_layers": 2, "dropout": 0.1},
         "tiny": {"embed_dim": 16, "hidden_size": 32, "num_layers": 2, "dropout": 0.0},
     }
 
@@ -118,7 +119,7 @@ class TransformerTask(SymbolicTask):
     }
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         "paper": {"d_model": 512, "n_heads": 8, "n_layers": 6, "d_ff": 2048, "dropout": 0.1, "max_len": 2048},
-        "desktop": {"d_model": 192, "n_heads": 6, "n_layers": 4, "d_ff": 576, "dropout": 0.1, "max_len": 512},
+        "desktop": {"d_model": 192, "n_heads": 6, "n_layers": 3, "d_ff": 576, "dropout": 0.1, "max_len": 512},
         "tiny": {"d_model": 32, "n_heads": 2, "n_layers": 2, "d_ff": 64, "dropout": 0.0, "max_len": 64},
     }
 

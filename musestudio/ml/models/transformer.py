@@ -140,6 +140,59 @@ class TransformerModel(nn.Module):
 
     @torch.no_grad()
     def step(self, token: torch.Tensor, cache: Cache) -> tuple[torch.Tensor, Cache]:
-        """One token [B] -> next-token logits [B, V]."""
-        logits, cache = self._run(token[:, None], cache)
-        return logits[:, -1], cache
+        """One token [B] -> next-token logits [B, V].
+
+        A lean path for sampling: keys/values live in preallocated buffers
+        (no concatenation per token) and the rotary angles come from a table;
+        on a CPU the per-op overhead, not the arithmetic, bounds this loop.
+        """
+        c = self.config
+        buf = cache.get("buf")
+        if buf is None:  # move the primed cache into buffers of twice the window
+            buf = []
+            for k, v in cache["kv"]:
+                b, h, s, dh = k.shape
+                kb = k.new_zeros(b, h, 2 * c.max_len, dh)
+                vb = v.new_zeros(b, h, 2 * c.max_len, dh)
+                kb[:, :, :s], vb[:, :, :s] = k, v
+                buf.append((kb, vb))
+            cache = {"pos": cache["pos"], "buf": buf, "fill": cache["kv"][0][0].shape[2]}
+        fill = cache["fill"]
+        if fill == 2 * c.max_len:  # slide: keep the newest max_len entries
+            for kb, vb in buf:
+                kb[:, :, : c.max_len] = kb[:, :, c.max_len :].clone()
+                vb[:, :, : c.max_len] = vb[:, :, c.max_len :].clone()
+            fill = c.max_len
+        rot = self._angles(cache["pos"])  # complex [1, Dh/2]
+        x = F.embedding(token, self.embed.weight)  # [B, D]
+        b, d = x.shape
+        nh = c.n_heads
+        dh = d // nh
+        for blk, (kb, vb) in zip(self.blocks, buf, strict=True):
+            # module calls cost more than the maths at batch 1: call the functional ops directly
+            hn = F.layer_norm(x, (d,), blk.ln1.weight, blk.ln1.bias)
+            qkv = F.linear(hn, blk.qkv.weight, blk.qkv.bias).view(b, 3, nh, dh // 2, 2)
+            qk = torch.view_as_real(torch.view_as_complex(qkv[:, :2].float().contiguous()) * rot)  # rotate q and k
+            qk = qk.reshape(b, 2, nh, 1, dh)
+            kb[:, :, fill] = qk[:, 1, :, 0]
+            vb[:, :, fill] = qkv[:, 2].reshape(b, nh, dh)
+            y = F.scaled_dot_product_attention(qk[:, 0], kb[:, :, : fill + 1], vb[:, :, : fill + 1])  # [B, H, 1, Dh]
+            x = x + F.linear(y.reshape(b, d), blk.proj.weight, blk.proj.bias)
+            hn = F.layer_norm(x, (d,), blk.ln2.weight, blk.ln2.bias)
+            ff1, ff2 = blk.ff[0], blk.ff[2]
+            x = x + F.linear(F.gelu(F.linear(hn, ff1.weight, ff1.bias)), ff2.weight, ff2.bias)
+        x = F.layer_norm(x, (d,), self.ln_f.weight, self.ln_f.bias)
+        cache["fill"] = fill + 1
+        cache["pos"] += 1
+        return F.linear(x, self.head.weight), cache
+
+    def _angles(self, pos: int) -> torch.Tensor:
+        """Rotation for position ``pos`` as unit complex numbers [Dh/2] (cached table)."""
+        table = getattr(self, "_angle_table", None)
+        if table is None or pos >= table.shape[0]:
+            size = max(4096, 2 * pos + 1)
+            head_dim = self.config.d_model // self.config.n_heads
+            cos, sin = _rope_tables(torch.arange(size), head_dim, self.config.rope_base)
+            table = torch.complex(cos, sin)
+            self._angle_table = table
+        return table[pos]

@@ -1,0 +1,42 @@
+"""Tiny, randomly initialised token-model checkpoints for fast generation tests."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from musestudio.ml.tokenizer import PerformanceTokenizer
+
+TK = PerformanceTokenizer()
+
+
+def tiny_checkpoint(folder: Path, kind: str) -> Path:
+    import torch
+
+    from musestudio.ml.checkpoint import save_checkpoint
+
+    extra = {"tokenizer": TK.to_dict(), "name": f"tiny-{kind}"}
+    if kind == "markov":
+        from musestudio.io.midi import read_midi
+        from musestudio.ml.models.markov import MarkovConfig, MarkovModel
+        from tests.conftest import DEMO_MIDI
+
+        cfg = MarkovConfig(vocab_size=TK.vocab_size, order=3)
+        model = MarkovModel.fit([TK.encode(read_midi(DEMO_MIDI))], cfg)
+        tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in model.tensors().items()}
+        return save_checkpoint(folder, "markov", asdict(cfg), tensors, extra=extra)
+    torch.manual_seed(0)
+    if kind == "lstm":
+        from musestudio.ml.models.lstm import LSTMConfig, LSTMModel
+
+        cfg = LSTMConfig(vocab_size=TK.vocab_size, embed_dim=16, hidden_size=32, num_layers=2, dropout=0.0)
+        model = LSTMModel(cfg)
+    else:
+        from musestudio.ml.models.transformer import TransformerConfig, TransformerModel
+
+        cfg = TransformerConfig(vocab_size=TK.vocab_size, d_model=32, n_heads=2, n_layers=2, d_ff=64, max_len=128)
+        model = TransformerModel(cfg)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    return save_checkpoint(folder, kind, asdict(cfg), state, extra=extra)

@@ -307,9 +307,7 @@ def _plan(seed: NoteSequence, settings: Any, max_beats: int) -> _Plan:
     if bars is not None:
         n_bars = max(1, math.ceil(float(bars)))
         end_beat = start_beat + float(bars) * grid.beats_per_bar
-        end_time = float(grid.seconds_at(end_beat))
-        if seconds is not None:
-            end_time = min(end_time, seed_end + float(seconds))
+        end_time = float(grid.seconds_at(end_beat))  # bars override seconds, as in GenerationSettings
     else:
         end_time = seed_end + guess
         n_bars = max(1, math.ceil((float(grid.beats_at(end_time)) - start_beat) / grid.beats_per_bar))

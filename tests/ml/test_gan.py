@@ -289,3 +289,11 @@ def test_two_process_gloo_ranks_stay_identical(tmp_path: Path) -> None:
     start = torch.cat([p.detach().flatten() for p in fresh.parameters()])
     assert not torch.equal(a, start)  # they trained
     assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_length_in_bars_overrides_seconds(tiny_checkpoint: Path) -> None:
+    seed = two_bar_seed(120.0)  # 4/4 at 120 BPM: a bar lasts 2 s
+    out = continuation(tiny_checkpoint, seed, 2, bars=2.0, seconds=20.0, density=4.0)
+    assert out.notes
+    assert max(n.start for n in out.notes) < seed.duration + 4.0
+    assert max(n.start for n in out.notes) >= seed.duration + 2.0  # the second bar was generated too

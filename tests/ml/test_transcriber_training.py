@@ -108,7 +108,7 @@ def test_a_few_steps_lower_the_loss(tmp_path: Path) -> None:
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     assert losses[-1] < 0.5 * losses[0]
 
 

@@ -71,7 +71,7 @@ class ViewState:
     selection: tuple[float, float] | None = None  # the time range on the ruler (seed region)
     playhead: float = 0.0
     spectrogram_kind: str = "cqt"
-    db_range: float = 80.0
+    db_range: float = 60.0
     colormap: str = "magma"
 
 

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QSplitter,
+    QStyle,
     QToolBar,
     QWidget,
 )
@@ -227,8 +228,14 @@ class MainWindow(QMainWindow):
         tb.addAction(self.act_save)
         tb.addAction(self.act_export)
         tb.addSeparator()
-        tb.addAction(self.act_undo)
-        tb.addAction(self.act_redo)
+        undo = tb.addAction(self.style().standardIcon(QStyle.StandardPixmap.SP_ArrowBack), "Undo", self.undo_stack.undo)
+        redo = tb.addAction(self.style().standardIcon(QStyle.StandardPixmap.SP_ArrowForward), "Redo", self.undo_stack.redo)
+        undo.setToolTip("Undo (Ctrl+Z)")
+        redo.setToolTip("Redo (Ctrl+Y)")
+        undo.setEnabled(False)
+        redo.setEnabled(False)
+        self.undo_stack.canUndoChanged.connect(undo.setEnabled)
+        self.undo_stack.canRedoChanged.connect(redo.setEnabled)
         tb.addSeparator()
         tb.addAction(self.act_play)
         tb.addAction(self.act_loop)
@@ -507,7 +514,8 @@ class MainWindow(QMainWindow):
 
         job = self.run_work(work, done, error, label=label)
         job.signals.cancelled.connect(loop.quit)
-        if not job.finished or box:
+        # The result arrives as a queued signal, so it can only be delivered inside exec().
+        if not box:
             loop.exec()
         if "error" in box:
             raise MusestudioError(box["error"])
@@ -607,7 +615,12 @@ class MainWindow(QMainWindow):
         if not path:
             return
         work = self.spectrogram.compute_work(path)
-        self.run_work(work, self.spectrogram.set_data, label="Spectrogram")
+
+        def ready(data: Any) -> None:
+            self.spectrogram.set_data(data)
+            self.show_status(f"{data.kind.upper()} spectrogram of {Path(path).name}: {data.duration:.1f} s")
+
+        self.run_work(work, ready, label="Spectrogram")
 
     def _confirm_discard(self) -> bool:
         if self.undo_stack.isClean() and not self.project.modified:

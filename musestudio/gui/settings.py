@@ -22,7 +22,7 @@ class AppSettings:
     default_model: str = "transformer"
     spectrogram_kind: str = "cqt"  # "cqt" or "mel"
     colormap: str = "magma"
-    db_range: float = 80.0
+    db_range: float = 60.0
     autosave_seconds: int = 60
     recent_files: list[str] = field(default_factory=list)
 

@@ -1,6 +1,6 @@
 """Run a Work generator off the UI thread; only signals cross threads.
 
-A ``Job`` drains the generator in a ``QThreadPool`` thread, forwards its
+A ``Job`` drains the generator in a worker thread, forwards its
 :class:`Progress` (throttled) to the UI and delivers the result or a one-line
 error back on the UI thread.  Cancellation is cooperative through a
 :class:`CancelToken`, checked at every yield.
@@ -9,12 +9,13 @@ error back on the UI thread.  Cancellation is cooperative through a
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, Signal
 
 from musestudio.core.errors import Cancelled, MusestudioError
 from musestudio.core.progress import CancelToken, Progress, Work, run_work
@@ -37,16 +38,24 @@ class _Signals(QObject):
     cancelled = Signal()
 
 
-class Job(QRunnable):
+class Job:
+    """Drains one Work generator in a plain Python thread.
+
+    Why not a QRunnable: a Python-owned QRunnable can be freed by the UI
+    thread while the pool thread is still returning from ``run`` (we saw
+    interpreter-exit crashes).  A Python thread plus a signals object owned
+    by the UI thread has no such race; finished jobs are released only after
+    their thread has ended (see ``_retire``).
+    """
+
     def __init__(self, work: Work[Any], cancel: CancelToken, label: str = "") -> None:
-        super().__init__()
-        self.setAutoDelete(False)  # we keep a reference until it finishes
         self.work = work
         self.cancel = cancel
         self.label = label
         self.signals = _Signals()
         self.finished = False
         self._last = 0.0
+        self.thread = threading.Thread(target=self.run, name=f"musestudio-job-{label or 'work'}", daemon=True)
 
     def _progress(self, p: Progress) -> None:
         now = time.monotonic()
@@ -67,6 +76,16 @@ class Job(QRunnable):
         else:
             self.finished = True
             self.signals.done.emit(result)
+        finally:
+            self.work = None  # type: ignore[assignment]  # free the generator's frame here
+
+
+_RETIRED: list[Job] = []
+
+
+def _retire() -> None:
+    """Drop finished jobs whose threads have ended (always on the UI thread)."""
+    _RETIRED[:] = [j for j in _RETIRED if j.thread.is_alive() or not j.finished]
 
 
 def start_job(
@@ -78,8 +97,8 @@ def start_job(
     *,
     cancel: CancelToken | None = None,
     label: str = "",
-    pool: QThreadPool | None = None,
 ) -> Job:
+    _retire()
     job = Job(work, cancel or CancelToken(), label)
     job.signals.done.connect(on_done)
     job.signals.failed.connect(on_error)
@@ -87,5 +106,6 @@ def start_job(
         job.signals.progress.connect(on_progress)
     if on_cancelled is not None:
         job.signals.cancelled.connect(on_cancelled)
-    (pool or QThreadPool.globalInstance()).start(job)
+    _RETIRED.append(job)  # keeps the signals object alive (and owned here) until the thread is gone
+    job.thread.start()
     return job

@@ -112,6 +112,11 @@ class PianoRoll(pg.PlotWidget):
         self.vb = vb
         self.plot_item = self.getPlotItem()
         self.plot_item.showAxis("top")
+        # An empty right axis as wide as the spectrogram's Hz axis keeps both time scales identical.
+        self.plot_item.showAxis("right")
+        right = self.plot_item.getAxis("right")
+        right.setStyle(showValues=False)
+        right.setWidth(40)
         self.plot_item.hideButtons()
         self.plot_item.setMenuEnabled(False)
         self.plot_item.getAxis("bottom").setLabel("time")

@@ -207,6 +207,25 @@ def run_inference_work(
     return acts
 
 
+def activations_from_features(model: Any, features: np.ndarray, frame_rate: float, chunk_frames: int = CHUNK_FRAMES) -> Activations:
+    """Activations of precomputed features [frames, bins] (e.g. a training cache), chunked like streaming."""
+    import torch
+
+    context = model.receptive_frames + 4
+    outputs: dict[str, list[np.ndarray]] = {k: [] for k in (*HEADS, "pedal")}
+    n = len(features)
+    for first in range(0, n, chunk_frames):
+        last = min(first + chunk_frames, n)
+        lo, hi = max(first - context, 0), min(last + context, n)
+        x = torch.from_numpy(np.ascontiguousarray(features[lo:hi], dtype=np.float32))[None]
+        with torch.inference_mode():
+            probs = model.predict(x)
+        for k, parts in outputs.items():
+            parts.append(probs[k][0, first - lo : last - lo].numpy().astype(np.float16))
+    joined = {k: np.concatenate(v) if v else np.zeros((0, 88) if k != "pedal" else (0,), np.float16) for k, v in outputs.items()}
+    return Activations(**joined, frame_rate=frame_rate)
+
+
 def run_inference(audio: AudioSource, checkpoint: str | os.PathLike[str] | None = None, **kw: Any) -> Activations:
     return run_work(run_inference_work(audio, checkpoint, **kw))
 

@@ -163,3 +163,13 @@ def test_shipped_checkpoint_transcribes_a_rendered_clip() -> None:
     est = transcribe((audio, 22050), DecodeSettings(), folder)
     scores = note_scores(est, ref)
     assert scores["onset_f1"] > 0.6, scores
+
+
+def test_activations_from_cached_features_match_audio_inference(tiny_checkpoint: Path) -> None:
+    from musestudio.ml.transcribe import activations_from_features, load_transcriber
+
+    x = noise(4.0, seed=5)
+    model, fc = load_transcriber(tiny_checkpoint)
+    from_audio = run_inference(x, tiny_checkpoint, chunk_frames=30)
+    from_features = activations_from_features(model, compute_features(x, SR, fc), fc.frame_rate, chunk_frames=45)
+    np.testing.assert_allclose(from_features.onset.astype(np.float32), from_audio.onset.astype(np.float32), atol=2e-3)

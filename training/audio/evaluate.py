@@ -107,3 +107,48 @@ def model_card(metrics: dict[str, float], facts: dict[str, Any]) -> str:
     lines += ["", "## Measured", ""]
     lines += [f"- {k}: {v:.4f}" for k, v in sorted(metrics.items())]
     return "\n".join(lines) + "\n"
+
+
+def validation_references(val_dir: str | os.PathLike[str]) -> list[tuple[Path, NoteSequence]]:
+    """(shard, reference notes on the shard's time line) for a rendered validation cache."""
+    from musestudio.io.midi import read_midi
+    from training.audio.render import concatenate_excerpts, excerpt, scale_time
+
+    val_dir = Path(val_dir)
+    meta = json.loads((val_dir / "meta.json").read_text())
+    out = []
+    for shard in meta["shards"]:
+        parts = [excerpt(read_midi(e["midi"]), e["start"], meta["seconds"]) for e in shard["excerpts"]]
+        seq, _ = concatenate_excerpts(parts)
+        cents = shard["condition"].get("detune_cents") or 0.0
+        if cents:
+            seq = scale_time(seq, 2.0 ** (-cents / 1200.0))
+        out.append((val_dir / shard["file"], seq))
+    return out
+
+
+def tune_thresholds(
+    checkpoint: str | os.PathLike[str],
+    val_dir: str | os.PathLike[str],
+    onset_grid: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7),
+    frame_grid: tuple[float, ...] = (0.2, 0.3, 0.4, 0.5),
+) -> dict[str, Any]:
+    """Pick decoding thresholds on the validation pieces (never on test): best onset F1, then onset+offset F1."""
+    from musestudio.ml.decode import DecodeSettings, decode
+    from musestudio.ml.transcribe import activations_from_features, load_transcriber
+
+    model, fc = load_transcriber(checkpoint)
+    cached = []
+    for shard, ref in validation_references(val_dir):
+        with np.load(shard) as data:
+            feats = data["features"].astype(np.float32)
+        cached.append((activations_from_features(model, feats, fc.frame_rate), ref))
+    table = []
+    for onset in onset_grid:
+        for frame in frame_grid:
+            settings = DecodeSettings(onset_threshold=onset, frame_threshold=frame)
+            rows = [score(decode(acts, settings), ref) for acts, ref in cached]
+            mean = {k: float(np.mean([r[k] for r in rows])) for k in KEYS}
+            table.append({"onset_threshold": onset, "frame_threshold": frame, **mean})
+    best = max(table, key=lambda r: (round(r["onset_f1"], 3), r["onset_offset_f1"]))
+    return {"best": best, "table": table}

@@ -62,10 +62,12 @@ def read_midi(path: str | os.PathLike[str]) -> NoteSequence:
 
 
 def midi_bytes_to_sequence(data: bytes, source: object = "<bytes>") -> NoteSequence:
-    from musestudio.io.smf import SMFError, parse_smf
+    from musestudio.io.smf import SMFError, TooManyNotes, parse_smf
 
     try:
-        raw = parse_smf(data)
+        raw = parse_smf(data, max_notes=MAX_NOTES)
+    except TooManyNotes:
+        raise InputFileError(source, f"has over {MAX_NOTES:,} notes; musestudio opens at most {MAX_NOTES:,}") from None
     except SMFError as exc:
         raise InputFileError(source, str(exc)) from None
     total = sum(len(t.notes) for t in raw.tracks)

@@ -173,3 +173,26 @@ def test_activations_from_cached_features_match_audio_inference(tiny_checkpoint:
     from_audio = run_inference(x, tiny_checkpoint, chunk_frames=30)
     from_features = activations_from_features(model, compute_features(x, SR, fc), fc.frame_rate, chunk_frames=45)
     np.testing.assert_allclose(from_features.onset.astype(np.float32), from_audio.onset.astype(np.float32), atol=2e-3)
+
+
+def test_cli_transcribe(tiny_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from musestudio.cli import main
+    from musestudio.io.midi import read_midi
+
+    a = write(tmp_path / "a.wav", noise(2.0), SR)
+    b = tmp_path / "b.flac"
+    sf.write(b, np.tile(noise(1.0, seed=2), 3)[:44100], 44100, subtype="PCM_16")
+    out = tmp_path / "out.mid"
+    ck = ["--checkpoint", str(tiny_checkpoint)]
+    assert main(["transcribe", str(a), "-o", str(out), "--onset-threshold", "0.2", "--save-note-events", str(tmp_path / "n.csv"), *ck]) == 0
+    assert read_midi(out) is not None
+    assert (tmp_path / "n.csv").read_text().startswith("start_s,end_s,pitch,velocity")
+    assert main(["transcribe", str(a), "-o", str(out), *ck]) == 1  # refuses to overwrite
+    assert "already exists" in capsys.readouterr().err
+    folder = tmp_path / "dir"
+    folder.mkdir()
+    assert main(["transcribe", str(a), str(b), "--out-dir", str(folder), "--no-pedal", *ck]) == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["a.mid", "b.mid"]
+    assert main(["transcribe", str(a), "-o", str(tmp_path / "x.mid"), "--frame-threshold", "1.5", *ck]) == 1
+    assert main(["transcribe", str(tmp_path / "missing.wav"), "-o", str(tmp_path / "y.mid"), *ck]) == 1
+    assert main(["transcribe", str(a), "-o", str(tmp_path / "z.mid"), "--checkpoint", str(tmp_path)]) == 1

@@ -100,6 +100,11 @@ def verify_weights(info: CheckpointInfo, manifest: dict[str, str] | None = None)
         key = f"{info.path.name}/{WEIGHTS_FILE}"
         if key in manifest and manifest[key] != digest:
             raise ModelError(f"{weights}: sha256 does not match models/{MANIFEST_FILE}; refusing a tampered model")
+        # The config decides what is built and how it is run, so it is checked too.
+        cfg_key = f"{info.path.name}/{CONFIG_FILE}"
+        cfg_path = info.path / CONFIG_FILE
+        if cfg_key in manifest and cfg_path.is_file() and manifest[cfg_key] != sha256_file(cfg_path):
+            raise ModelError(f"{cfg_path}: sha256 does not match models/{MANIFEST_FILE}; refusing a tampered model")
     return weights
 
 
@@ -172,7 +177,12 @@ def load_model(folder: str | os.PathLike[str], manifest: dict[str, str] | None =
     from musestudio.ml.registry import build_model
 
     info = read_info(folder)
-    model = build_model(info.architecture, info.config)
+    try:
+        model = build_model(info.architecture, info.config)
+    except ModelError:
+        raise
+    except Exception as exc:  # a config of the right shape but absurd values (a string where a size goes)
+        raise ModelError(f"{info.path}: cannot build a {info.architecture} from this config ({exc})") from None
     state = load_state_dict(info, manifest)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))

@@ -149,7 +149,7 @@ def mxl_bytes(members: dict[str, bytes | str]) -> bytes:
     return buf.getvalue()
 
 
-def zip_bomb_mxl(uncompressed_mb: int = 256) -> bytes:
+def zip_bomb_mxl(uncompressed_mb: int = 80) -> bytes:
     """An .mxl whose score member inflates to ``uncompressed_mb`` MB of zeros (~1000:1)."""
     comp = zlib.compressobj(9, zlib.DEFLATED, -15)
     chunk = b"\0" * (1 << 20)

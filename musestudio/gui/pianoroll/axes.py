@@ -6,8 +6,8 @@ import math
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtCore import QLineF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
 
 from musestudio.core.timing import TempoMap, TimeSignature
 
@@ -152,6 +152,7 @@ class KeyRows(pg.GraphicsObject):
     def __init__(self, dark: bool = True) -> None:
         super().__init__()
         self.setZValue(-100)
+        self._rows: tuple[QPainterPath, list[QLineF]] | None = None
         self.set_theme(dark)
 
     def set_theme(self, dark: bool) -> None:
@@ -162,21 +163,25 @@ class KeyRows(pg.GraphicsObject):
     def boundingRect(self) -> QRectF:  # noqa: N802
         return QRectF(-1e6, -0.5, 2e6, 128.0)
 
+    def _cached(self) -> tuple[QPainterPath, list[QLineF]]:
+        # Built once over a time span longer than any piece: panning then costs one fill and one drawLines.
+        if self._rows is None:
+            path = QPainterPath()
+            for k in range(128):
+                if k % 12 in BLACK_KEYS:
+                    path.addRect(QRectF(-1e4, k - 0.5, 2e5, 1.0))
+            self._rows = (path, [QLineF(-1e4, k - 0.5, 2e5, k - 0.5) for k in range(0, 128, 12)])
+        return self._rows
+
     def paint(self, p: QPainter, *args: object) -> None:
-        view = self.viewRect()
-        if view is None:
-            return
-        x0, x1 = view.left(), view.right()
-        lo, hi = max(0, int(view.top()) - 1), min(127, int(view.bottom()) + 1)
+        rows, c_lines = self._cached()
         p.setPen(Qt.PenStyle.NoPen)
         p.setBrush(self.black_row)
-        p.drawRects([QRectF(x0, k - 0.5, x1 - x0, 1.0) for k in range(lo, hi + 1) if k % 12 in BLACK_KEYS])
+        p.drawPath(rows)
         pen = QPen(self.c_line, 1.0)
         pen.setCosmetic(True)
         p.setPen(pen)
-        for k in range(lo, hi + 1):
-            if k % 12 == 0:
-                p.drawLine(QPointF(x0, k - 0.5), QPointF(x1, k - 0.5))
+        p.drawLines(c_lines)
 
 
 class BeatGrid(pg.GraphicsObject):
@@ -213,5 +218,5 @@ class BeatGrid(pg.GraphicsObject):
             pen = QPen(color, 1.0)
             pen.setCosmetic(True)
             p.setPen(pen)
-            for x in xs:
-                p.drawLine(QPointF(x, y0), QPointF(x, y1))
+            if xs:
+                p.drawLines([QLineF(x, y0, x, y1) for x in xs])

@@ -17,10 +17,10 @@ from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen
 
 from musestudio.core.notes import Note, NoteSequence
 
-CHUNK = 512
+CHUNK = 2048
 VELOCITY_SHADES = 8
 NOTE_HEIGHT = 0.84  # of a semitone row; the gap keeps neighbouring notes apart
-OUTLINE_BELOW = 4000  # draw outlines only when fewer notes than this are visible
+OUTLINE_BELOW = 1500  # draw outlines only when fewer notes than this are visible (stroking is slow)
 
 
 def velocity_shades(color: str, n: int = VELOCITY_SHADES) -> list[QColor]:

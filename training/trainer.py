@@ -46,6 +46,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (preset default)")
     p.add_argument("--warmup", type=int, default=200, help="linear warm-up steps")
     p.add_argument("--max-steps", type=int, default=100_000)
+    p.add_argument("--stop-after", type=int, default=None, help="stop at this step without changing the schedule")
     p.add_argument("--max-minutes", type=float, default=None, help="stop (and keep the best) after this wall time")
     p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--eval-batches", type=int, default=50, help="validation batches per evaluation (0 = all)")
@@ -224,7 +225,8 @@ def train(args: argparse.Namespace) -> Path:
                 state["train_seconds"] = time.time() - t_start
                 _save_resume(out / "last.pt", model, optimizers=optimizers, schedulers=schedulers, scaler=scaler, state=state)
             over_time = args.max_minutes is not None and time.time() - t_start > args.max_minutes * 60
-            stop = _agree(stop or over_time or step >= args.max_steps, dist, device)
+            at_end = step >= args.max_steps or (args.stop_after is not None and step >= args.stop_after)
+            stop = _agree(stop or over_time or at_end, dist, device)
             if stop:
                 break
         else:

@@ -139,10 +139,14 @@ def build_cache(
         if (i + 1) % 100 == 0:
             log(f"tokenized {i + 1}/{len(refs)} pieces")
     allt = np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
-    tmp = folder / "tokens.tmp.npy"
+    # per-process temporary names + atomic renames: DDP ranks may build the same cache at once,
+    # and since they write identical content, whichever rename lands last is fine
+    tmp = folder / f"tokens.{os.getpid()}.tmp.npy"
     np.save(tmp, allt)
     os.replace(tmp, folder / "tokens.npy")
-    (folder / "index.json").write_text(json.dumps({"pieces": pieces, "offsets": offsets}))
+    tmp_index = folder / f"index.{os.getpid()}.tmp"
+    tmp_index.write_text(json.dumps({"pieces": pieces, "offsets": offsets}))
+    os.replace(tmp_index, folder / "index.json")
     return TokenCache(folder)
 
 

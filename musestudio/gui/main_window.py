@@ -371,6 +371,7 @@ class MainWindow(QMainWindow):
             self.roll.default_view()
         self.roll.set_time_range(v.selection)
         self.roll.set_playhead(v.playhead)
+        self.spectrogram.set_playhead(v.playhead)
         if project.audio_path:
             self.spectrogram.set_options(v.spectrogram_kind, v.colormap, v.db_range)
             self._start_spectrogram()

@@ -57,7 +57,11 @@ class SpectrogramView(QWidget):
         pi.setMenuEnabled(False)
         pi.getAxis("right").setWidth(40)
         self.plot.setXLink(roll)
-        self.plot.setYLink(roll)
+        # Pitch follows the piano roll exactly.  Not setYLink: pyqtgraph aligns linked y ranges in
+        # *screen* space, which for two stacked views of different heights shows different pitches.
+        self._syncing = False
+        roll.getViewBox().sigYRangeChanged.connect(lambda _vb, rng: self._follow_y(self.plot.getViewBox(), rng))
+        self.plot.getViewBox().sigYRangeChanged.connect(lambda _vb, rng: self._follow_y(roll.getViewBox(), rng))
         self.plot.getViewBox().setMouseEnabled(x=True, y=True)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setZValue(-100)
@@ -101,6 +105,16 @@ class SpectrogramView(QWidget):
         self.overlay_box.toggled.connect(lambda _on: self.sync_overlays())
         self._apply_lut()
         self.plot.getViewBox().sigRangeChanged.connect(self._place_placeholder)
+        self._follow_y(self.plot.getViewBox(), roll.getViewBox().viewRange()[1])
+
+    def _follow_y(self, target: Any, rng: Any) -> None:
+        if self._syncing:
+            return
+        self._syncing = True
+        try:
+            target.setYRange(float(rng[0]), float(rng[1]), padding=0)
+        finally:
+            self._syncing = False
 
     # --- options ----------------------------------------------------------------------------------
     def options(self) -> tuple[str, str, float]:

@@ -284,3 +284,42 @@ def test_screenshot_mode(tmp_path, demo_midi, qapp):
     # not a blank image: the notes add colour
     arr = np.frombuffer(img.convertToFormat(QImage.Format.Format_RGB32).constBits(), np.uint8).reshape(600, 900, 4)
     assert len(np.unique(arr.reshape(-1, 4)[:, :3], axis=0)) > 20
+
+
+def _to_widget(roll, x, y):
+    from PySide6.QtCore import QPointF
+
+    scene = roll.vb.mapViewToScene(QPointF(x, y))
+    return roll.mapFromScene(scene)
+
+
+def test_real_mouse_click_drag_and_double_click(window, qtbot):
+    from PySide6.QtCore import QPoint
+
+    seq = NoteSequence(notes=[Note(60, 1.0, 2.0, 64), Note(67, 3.0, 4.0, 64)])
+    window.add_layer("edit", seq, "edit")
+    window.grid_combo.setCurrentIndex(0)  # no snapping
+    roll = window.roll
+    roll.vb.setRange(xRange=(0, 8), yRange=(50.5, 80.5), padding=0)
+    qtbot.wait(10)
+    vp = roll.viewport()
+    qtbot.mouseClick(vp, Qt.MouseButton.LeftButton, pos=_to_widget(roll, 1.3, 60))
+    assert roll.selection == {Note(60, 1.0, 2.0, 64)}
+    qtbot.mouseClick(vp, Qt.MouseButton.LeftButton, pos=_to_widget(roll, 6.0, 75))  # empty space clears
+    assert roll.selection == set()
+    # drag the first note up two semitones and one second later
+    start = _to_widget(roll, 1.3, 60)
+    end = _to_widget(roll, 2.3, 62)
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=start)
+    for k in range(1, 11):
+        p = start + (end - start) * (k / 10)
+        qtbot.mouseMove(vp, QPoint(int(p.x()), int(p.y())))
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=end)
+    notes = window.project.layers[0].sequence.notes
+    moved = [n for n in notes if n.pitch == 62]
+    assert len(moved) == 1 and moved[0].start == pytest.approx(2.0, abs=0.1)
+    where = _to_widget(roll, 5.0, 72)
+    qtbot.mouseClick(vp, Qt.MouseButton.LeftButton, pos=where)  # a real double-click starts with a click
+    qtbot.mouseDClick(vp, Qt.MouseButton.LeftButton, pos=where)
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=where)
+    assert any(n.pitch == 72 and n.start == pytest.approx(5.0, abs=0.05) for n in window.project.layers[0].sequence.notes)

@@ -30,7 +30,7 @@ def velocity_shades(color: str, n: int = VELOCITY_SHADES) -> list[QColor]:
     out = []
     for i in range(n):
         f = (i + 0.5) / n
-        c = QColor.fromHsvF(max(h, 0.0), min(1.0, s * (0.35 + 0.75 * f)), min(1.0, v * (0.38 + 0.72 * f)))
+        c = QColor.fromHsvF(max(h, 0.0), min(1.0, s * (0.45 + 0.6 * f)), min(1.0, 0.45 + 0.6 * f * max(v, 0.6)))
         out.append(c)
     return out
 

@@ -238,7 +238,8 @@ class PianoRoll(pg.PlotWidget):
         pitches = [n.pitch for layer in self.project.layers if layer.visible for n in layer.sequence.notes]
         lo, hi = min(pitches), max(pitches)
         pad = max(2, (24 - (hi - lo)) // 2)
-        self.vb.setRange(xRange=(0, max(1.0, self.project.duration) * 1.02), yRange=(lo - pad - 0.5, hi + pad + 0.5), padding=0)
+        span = max(1.0, self.project.duration) * 1.02
+        self.vb.setRange(xRange=(-0.01 * span, span), yRange=(lo - pad - 0.5, hi + pad + 0.5), padding=0)
 
     def default_view(self, seconds: float = 20.0) -> None:
         """The first ~20 s (a few phrases), pitch range of what is visible there: readable at once."""
@@ -253,7 +254,8 @@ class PianoRoll(pg.PlotWidget):
             lo, hi = min(pitches), max(pitches)
             pad = max(2, (30 - (hi - lo)) // 2)
             self.vb.setRange(yRange=(lo - pad - 0.5, hi + pad + 0.5), padding=0)
-        self.vb.setRange(xRange=(0, min(seconds, max(dur, 1.0) * 1.02)), padding=0)
+        span = min(seconds, max(dur, 1.0) * 1.02)
+        self.vb.setRange(xRange=(-0.015 * span, span), padding=0)  # a little room so bar 1 is labelled
 
     def zoom_time(self, factor: float) -> None:
         x0, x1 = self.vb.viewRange()[0]

@@ -39,8 +39,6 @@ N_KEYS = PIANO_HIGH - PIANO_LOW + 1  # 88
 MAX_POLYPHONY = 16
 MAX_NOTE_SECONDS = 8.0
 MAX_SILENCE_SECONDS = 4.0
-DEFAULT_ONSET_THRESHOLD = 0.5
-DEFAULT_FRAME_THRESHOLD = 0.5
 MAX_CONTINUATION_SECONDS = 600.0
 
 
@@ -358,11 +356,9 @@ def continue_with_gan_work(
     """
     import torch
 
-    model, meta = load_gan(getattr(settings, "checkpoint", None))
+    model, _ = load_gan(getattr(settings, "checkpoint", None))
     cfg = model.config
-    decoding = meta.get("decoding", {}) if isinstance(meta.get("decoding"), dict) else {}
-    onset_threshold = float(decoding.get("onset_threshold", DEFAULT_ONSET_THRESHOLD))
-    frame_threshold = float(decoding.get("frame_threshold", DEFAULT_FRAME_THRESHOLD))
+    onset_threshold, frame_threshold = (float(v) for v in model.decode_thresholds)
     spb, model_steps = cfg.steps_per_beat, cfg.steps_per_bar
     plan = _plan(seed, settings, cfg.max_beats)
     grid, bpb = plan.grid, plan.grid.beats_per_bar

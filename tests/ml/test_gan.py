@@ -297,3 +297,23 @@ def test_length_in_bars_overrides_seconds(tiny_checkpoint: Path) -> None:
     assert out.notes
     assert max(n.start for n in out.notes) < seed.duration + 4.0
     assert max(n.start for n in out.notes) >= seed.duration + 2.0  # the second bar was generated too
+
+
+def test_threshold_calibration_matches_real_onset_rate(tmp_path: Path) -> None:
+    from torch.utils.data import DataLoader
+
+    from training.tasks.gan import GANBarDataset, binarize, calibrate_thresholds
+
+    torch.manual_seed(0)
+    model = GANModel(TINY).eval()
+    data = GANBarDataset(synthetic_cache(tmp_path / "c", n_bars=16), TINY)
+    loader = DataLoader(data, batch_size=8)
+    onset_t, frame_t = calibrate_thresholds(model, loader)
+    assert torch.allclose(model.decode_thresholds, torch.tensor([onset_t, frame_t]))
+    real_rate = float(torch.stack([data[i]["bar"][0] for i in range(len(data))]).mean())
+    z = model.sample_noise(len(data), torch.Generator().manual_seed(1))
+    batch = next(iter(DataLoader(data, batch_size=len(data))))
+    with torch.no_grad():
+        fake = model.generate(batch["prev"], batch["beats"], z)
+    rate = float(binarize(fake, onset_t, frame_t)[:, 0].mean())
+    assert rate == pytest.approx(real_rate, rel=0.3)

@@ -39,7 +39,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from musestudio.core.notes import NoteSequence
 from musestudio.ml.gan_generate import N_KEYS, BeatGrid, rasterize, window
-from musestudio.ml.models.gan import GANConfig, GANModel
+from musestudio.ml.models.gan import GANConfig, GANModel, step_mask
 from training.splits import AsapPerformance, asap_split
 from training.tasks.base import Task
 
@@ -200,6 +200,37 @@ def _shift_pitch(x: np.ndarray, shift: int) -> np.ndarray:
 # --- held-out measures ------------------------------------------------------------------------
 
 
+@torch.no_grad()
+def calibrate_thresholds(model: GANModel, loader: Any, max_batches: int = 30, seed: int = 1) -> tuple[float, float]:
+    """Set the model's onset/frame thresholds so generated bars are as busy as real ones.
+
+    A WGAN's sigmoid outputs are not calibrated probabilities (early in training
+    they sit well below 0.5 on sparse rolls), so a fixed 0.5 can silence the
+    model.  The threshold is the quantile of generated values that yields the
+    real onset (frame) rate over the same validation bars.
+    """
+    model.eval()
+    gen = torch.Generator().manual_seed(seed)
+    fake_on, fake_fr, real_on, real_fr = [], [], [], []
+    for i, batch in enumerate(loader):
+        if i >= max_batches:
+            break
+        real, prev, beats = batch["bar"], batch["prev"], batch["beats"]
+        fake = model.generate(prev, beats, model.sample_noise(real.shape[0], gen))
+        valid = step_mask(beats, model.config)[:, 0].expand(-1, -1, real.shape[-1]) > 0  # [B, T, P]
+        fake_on.append(fake[:, 0][valid])
+        fake_fr.append(fake[:, 1][valid])
+        real_on.append(real[:, 0][valid])
+        real_fr.append(real[:, 1][valid])
+    thresholds = []
+    for f, r in ((fake_on, real_on), (fake_fr, real_fr)):
+        values, rate = torch.cat(f), float(torch.cat(r).mean())
+        sample = values[torch.randperm(len(values), generator=gen)[:2_000_000]]
+        thresholds.append(float(torch.quantile(sample, min(max(1.0 - rate, 0.0), 1.0))))
+    model.decode_thresholds.copy_(torch.tensor(thresholds))
+    return thresholds[0], thresholds[1]
+
+
 def binarize(fake: torch.Tensor, onset_threshold: float = 0.5, frame_threshold: float = 0.5) -> torch.Tensor:
     """Generator output -> the clean roll inference makes of it (onset/frame 0/1, velocity kept)."""
     on = (fake[:, 0] > onset_threshold).float()
@@ -249,7 +280,7 @@ def heldout_metrics(
         fake = model.generate(prev, beats, z)
         add("critic_real", model.critic_score(real, prev, beats))
         add("critic_fake", model.critic_score(fake, prev, beats))
-        clean = binarize(fake)
+        clean = binarize(fake, *(float(v) for v in model.decode_thresholds))
         on_real, on_fake = real[:, 0], clean[:, 0]
         add("onsets_per_bar_real", on_real.sum((1, 2)))
         add("onsets_per_bar_generated", on_fake.sum((1, 2)))
@@ -391,15 +422,16 @@ class GANTask(Task):
         """val_loss is the critic's Wasserstein estimate on validation bars (lower = closer to real)."""
         gan: GANModel = model.module if hasattr(model, "module") else model  # type: ignore[assignment]
         was_training = gan.training
-        metrics = heldout_metrics(gan, loader, max_batches=8)
+        batches = [b for _, b in zip(range(8), loader, strict=False)]
+        calibrate_thresholds(gan, batches)  # saved with the best weights, so exports carry them
+        metrics = heldout_metrics(gan, batches)
         gan.train(was_training)
         out = {f"val_{k}": v for k, v in metrics.items()}
         out["val_loss"] = metrics["wasserstein_estimate"]
         return out
 
     def export_extra(self) -> dict[str, Any]:
-        return {"decoding": {"onset_threshold": 0.5, "frame_threshold": 0.5},
-                "data": {"representation": "onset/frame/velocity piano roll, 88 keys, steps on the beat grid",
+        return {"data": {"representation": "onset/frame/velocity piano roll, 88 keys, steps on the beat grid",
                          "steps_per_beat": self.config.steps_per_beat}}  # fmt: skip
 
     def test_metrics(self, folder: str, args: argparse.Namespace) -> dict[str, float]:
@@ -460,11 +492,20 @@ def count_parameters(model: nn.Module) -> dict[str, int]:
 
 
 def export(
-    model: GANModel, task: GANTask, to: str | os.PathLike[str], facts: dict[str, Any], args: argparse.Namespace
+    model: GANModel,
+    task: GANTask,
+    to: str | os.PathLike[str],
+    facts: dict[str, Any],
+    args: argparse.Namespace,
+    calibration: DataLoader | None = None,
 ) -> dict[str, float]:
     """Write the app checkpoint, score it on the test split, and write the card with those numbers."""
     from musestudio.ml.checkpoint import save_checkpoint
 
+    if calibration is not None:
+        facts["decode_thresholds (onset, frame), set on validation bars"] = [
+            round(t, 4) for t in calibrate_thresholds(model, calibration)
+        ]
     extra = {**task.export_extra(), "training": facts}
     save_checkpoint(to, "gan", asdict(model.config), model.state_dict(), extra=extra)
     metrics = task.test_metrics(str(to), args)
@@ -489,6 +530,7 @@ def standalone_main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--export-only", action="store_true", help="skip training: export OUT/last.safetensors")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -503,8 +545,8 @@ def standalone_main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     step, elapsed_before = 0, 0.0
-    if args.resume and (out / "last.safetensors").is_file():
-        model.load_state_dict(load_file(str(out / "last.safetensors")))
+    if (args.resume or args.export_only) and (out / "last.safetensors").is_file():
+        model.load_state_dict(load_file(str(out / "last.safetensors")), strict=False)
         state = json.loads((out / "last.json").read_text())
         step, elapsed_before = int(state["step"]), float(state["seconds"])
     log = open(out / "log.csv", "a", encoding="utf-8")  # noqa: SIM115 - held open for the whole run
@@ -514,7 +556,7 @@ def standalone_main(argv: list[str] | None = None) -> int:
         f"[gan] preset={args.preset} params={count_parameters(model)} train bars={len(train)} val bars={len(val)}",
         flush=True,
     )
-    done = False
+    done = args.export_only
     while not done:
         for batch in loader:
             model.train()
@@ -542,7 +584,7 @@ def standalone_main(argv: list[str] | None = None) -> int:
             "hardware": f"CPU, {args.threads} torch thread(s), shared 2-core machine",
             "train_bars": len(train), "validation_bars": len(val), "trainer": "training.tasks.gan standalone loop",
         }  # fmt: skip
-        metrics = export(model, task, args.export, facts, args)
+        metrics = export(model, task, args.export, facts, args, calibration=val_loader)
         print("[gan] exported to", args.export, json.dumps(metrics, indent=1), flush=True)
     return 0
 

@@ -171,6 +171,11 @@ class GANModel(nn.Module):
         self.conditioner = Conditioner(config)
         self.generator = Generator(config)
         self.critic = Critic(config)
+        # Onset and frame thresholds for turning the generator's soft roll into notes.  The
+        # generator's outputs are not calibrated probabilities, so training sets these on
+        # validation bars (see training.tasks.gan.calibrate_thresholds); they travel in the
+        # weights file so that every export path carries them.
+        self.register_buffer("decode_thresholds", torch.tensor([0.5, 0.5]))
 
     def generator_parameters(self) -> list[nn.Parameter]:
         return list(self.conditioner.parameters()) + list(self.generator.parameters())

@@ -168,15 +168,22 @@ def score_tokens(loaded: LoadedModel, tokens: np.ndarray, window: int = 512) -> 
     import torch.nn.functional as F  # noqa: N812 (the PyTorch convention)
 
     total, count = 0.0, 0
+    batch = 16  # windows scored together: same numbers, far fewer calls
     with torch.inference_mode():
-        for a in starts:
-            chunk = torch.from_numpy(tokens[a : a + window + 1])[None]
-            if chunk.shape[1] < 2:
+        for i in range(0, len(starts), batch):
+            chunks = [tokens[a : a + window + 1] for a in starts[i : i + batch]]
+            chunks = [c for c in chunks if len(c) >= 2]
+            if not chunks:
                 continue
-            logits, _ = loaded.model(chunk)  # [1, T, V]
-            nll = F.cross_entropy(logits[0], chunk[0, 1:], reduction="sum")
+            width = max(len(c) for c in chunks)
+            x = torch.zeros(len(chunks), width, dtype=torch.long)  # PAD = 0 is ignored by the loss
+            for j, c in enumerate(chunks):
+                x[j, : len(c)] = torch.from_numpy(c)
+            logits, _ = loaded.model(x)  # [B, T, V]
+            nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1), ignore_index=0,
+                                  reduction="sum")
             total += float(nll)
-            count += chunk.shape[1] - 1
+            count += int((x[:, 1:] != 0).sum())
     return total, count
 
 

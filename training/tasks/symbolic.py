@@ -21,6 +21,11 @@ EVAL_WINDOW = 512  # tokens per held-out scoring window, the same for every mode
 class SymbolicTask(Task):
     """Shared data handling: cached token windows from ``--data`` sources."""
 
+    training_note = (
+        "- Trained on the train split (random transposition within ±6 semitones as augmentation); best weights "
+        "chosen on the validation split (early stopping); numbers below on the test split, never trained on."
+    )
+
     def __init__(self) -> None:
         self.tokenizer = PerformanceTokenizer()
 
@@ -71,8 +76,7 @@ class SymbolicTask(Task):
             "",
             "- ASAP performances (`../shared/data/asap`), split by piece (the `folder` column) with "
             "`training/splits.py`: 80% train / 10% validation / 10% test by a stable hash of the piece id.",
-            "- Trained on the train split (random transposition within ±6 semitones as augmentation); early "
-            "stopping on the validation split; numbers below on the test split, never trained on.",
+            self.training_note,
             "",
             "## Facts",
             "",
@@ -133,6 +137,10 @@ class TransformerTask(SymbolicTask):
 class MarkovTask(SymbolicTask):
     name = "markov"
     uses_gradients = False
+    training_note = (
+        "- n-gram counts over the train split (untransposed); order and pruning chosen on the validation split; "
+        "numbers below on the test split, never counted. 'parameters' = stored counts."
+    )
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         # measured on the ASAP validation split: order 3 unpruned 36.9 ppl (10 MB as int64 keys),
         # order 4 pruned <2: 49.8, order 5 pruned <8: 105 -- pruning hurts more than the order helps

@@ -31,11 +31,13 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
     QFileDialog,
+    QFrame,
     QLabel,
     QMainWindow,
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QSplitter,
     QStyle,
@@ -323,7 +325,8 @@ class MainWindow(QMainWindow):
         self.roll.grid_beats = self.grid_beats()
         self.player.position_changed.connect(self._player_position)
         self.player.state_changed.connect(self._player_state)
-        self.playback_label.setText(self.player.status_text())
+        # Asking PortAudio for devices can take a moment: do it after the window is on screen.
+        QTimer.singleShot(150, lambda: self.playback_label.setText(self.player.status_text()))
 
     def _build_panels(self) -> list[Any]:
         classes, problems = load_panel_classes()
@@ -339,7 +342,12 @@ class MainWindow(QMainWindow):
             area = {"left": Qt.DockWidgetArea.LeftDockWidgetArea, "bottom": Qt.DockWidgetArea.BottomDockWidgetArea}.get(
                 getattr(cls, "AREA", "right"), Qt.DockWidgetArea.RightDockWidgetArea
             )
-            dock = self._dock(getattr(cls, "TITLE", cls.__name__), panel, area)
+            # In a scroll area, so a tall panel never forces the window taller than the screen.
+            scroll = QScrollArea()
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QFrame.Shape.NoFrame)
+            scroll.setWidget(panel)
+            dock = self._dock(getattr(cls, "TITLE", cls.__name__), scroll, area)
             if area == Qt.DockWidgetArea.RightDockWidgetArea:
                 if first_right is None:
                     first_right = dock
@@ -896,7 +904,8 @@ class MainWindow(QMainWindow):
         if path:
             self._set_setting("soundfont_path", path)
             self.player.invalidate()
-            self.playback_label.setText(self.player.status_text())
+            # Asking PortAudio for devices can take a moment: do it after the window is on screen.
+        QTimer.singleShot(150, lambda: self.playback_label.setText(self.player.status_text()))
 
     def _fill_device_menu(self) -> None:
         self.device_menu.clear()

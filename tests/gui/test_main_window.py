@@ -180,9 +180,9 @@ def test_drag_out_writes_a_midi_file(window, demo_midi):
     assert len(load_score(paths[0])) == len(window.project.layers[0].sequence)
 
 
-def test_no_audio_device_disables_playback_only(window, demo_midi):
+def test_no_audio_device_disables_playback_only(window, demo_midi, qtbot):
     window.open_path(demo_midi)
-    assert "Playback disabled" in window.playback_label.text()
+    qtbot.waitUntil(lambda: "Playback disabled" in window.playback_label.text(), timeout=3000)
     window.toggle_play()
     assert not window.player.playing
     assert "Playback disabled" in window.status_label.text()

@@ -79,6 +79,11 @@ class LayersPanel(QWidget):
             "Show / M (mute) / S (solo); double-click the name to rename, the swatch to recolour;\n"
             "drag a layer out of the window to drop it into a DAW as a .mid file."
         )
+        head = self.tree.headerItem()
+        for col, tip in ((COL_SHOW, "Show the layer"), (COL_MUTE, "Mute: leave out of playback"),
+                         (COL_SOLO, "Solo: play only soloed layers"), (COL_COLOR, "Colour (double-click to change)"),
+                         (COL_NOTES, "Number of notes")):
+            head.setToolTip(col, tip)
         header = self.tree.header()
         header.setStretchLastSection(False)
         for col in (COL_SHOW, COL_MUTE, COL_SOLO, COL_COLOR, COL_NOTES):

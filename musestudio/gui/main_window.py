@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyqtgraph as pg
 from PySide6.QtCore import QByteArray, QEventLoop, Qt, QTimer
 from PySide6.QtGui import (
     QAction,
@@ -163,7 +164,11 @@ class MainWindow(QMainWindow):
         self.cancel_button.setToolTip("Stop the running work at its next step")
         self.cancel_button.clicked.connect(self.cancel_work)
         self.playback_label = QLabel("")
+        self.hover_label = QLabel("")
+        self.hover_label.setMinimumWidth(260)
+        self.hover_label.setToolTip("Pitch, time and bar:beat under the mouse")
         bar.addWidget(self.status_label, 1)
+        bar.addPermanentWidget(self.hover_label)
         bar.addPermanentWidget(self.playback_label)
         bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.cancel_button)
@@ -323,6 +328,8 @@ class MainWindow(QMainWindow):
         r.range_changed.connect(self._range_changed)
         self.grid_combo.currentIndexChanged.connect(lambda _i: setattr(self.roll, "grid_beats", self.grid_beats()))
         self.roll.grid_beats = self.grid_beats()
+        # Hover read-out, throttled to 30 updates per second (pyqtgraph's SignalProxy).
+        self._hover_proxy = pg.SignalProxy(self.roll.scene().sigMouseMoved, rateLimit=30, slot=self._hover)
         self.player.position_changed.connect(self._player_position)
         self.player.state_changed.connect(self._player_state)
         # Asking PortAudio for devices can take a moment: do it after the window is on screen.
@@ -357,6 +364,8 @@ class MainWindow(QMainWindow):
             panels.append(panel)
         if first_right is not None:
             first_right.raise_()
+            # The piano roll gets the room; restore_layout() later brings back the user's own sizes.
+            self.resizeDocks([self.layers_dock, first_right], [230, 330], Qt.Orientation.Horizontal)
         if problems:
             self.show_status("Some panels could not load: " + "; ".join(problems))
         return panels
@@ -865,6 +874,26 @@ class MainWindow(QMainWindow):
             self.velocity_spin.setValue(round(np.mean(list(vels))))
             self.velocity_spin.blockSignals(False)
             self.show_status(f"{len(sel)} note(s) selected")
+
+    def _hover(self, args: tuple[Any, ...]) -> None:
+        from musestudio.gui.pianoroll.axes import note_name
+
+        pos = args[0]
+        if not self.roll.vb.sceneBoundingRect().contains(pos):
+            self.hover_label.setText("")
+            return
+        p = self.roll.vb.mapSceneToView(pos)
+        pitch, t = int(round(p.y())), max(0.0, p.x())
+        text = f"{note_name(pitch)} ({pitch})  {t:.2f} s" if 0 <= pitch <= 127 else f"{t:.2f} s"
+        seq = self.project.timing_source()
+        if seq is not None:
+            ts = seq.time_signature
+            beats = seq.tempo_map.seconds_to_beats(t)
+            per_bar = ts.numerator * 4.0 / ts.denominator
+            beat_len = 4.0 / ts.denominator
+            bar = int(beats // per_bar)
+            text += f"  bar {bar + 1} beat {(beats - bar * per_bar) / beat_len + 1:.1f}"
+        self.hover_label.setText(text)
 
     def _range_changed(self) -> None:
         rng = self.roll.time_range()

@@ -18,6 +18,7 @@ from musestudio.core.progress import CancelToken, Work
 from musestudio.core.project import Project
 from musestudio.gui.pianoroll.axes import PitchAxis, SecondsAxis
 from musestudio.gui.pianoroll.notes_item import NotesItem
+from musestudio.gui.pianoroll.view import style_axes
 from musestudio.gui.spectrogram_data import Spectrogram, SpectrogramConfig, audio_spectrogram_work, pitch_to_hz
 
 COLORMAPS = ("magma", "inferno", "viridis", "plasma", "CET-L1")
@@ -152,7 +153,8 @@ class SpectrogramView(QWidget):
             window._start_spectrogram()
 
     def set_dark(self, dark: bool) -> None:
-        self.plot.setBackground("#000000" if dark else "#ffffff")
+        self.plot.setBackground("#000000" if dark else "#fbfbf8")
+        style_axes(self.plot.getPlotItem(), dark)
 
     # --- data --------------------------------------------------------------------------------------
     def set_project(self, project: Project) -> None:

@@ -229,6 +229,7 @@ class PianoRoll(pg.PlotWidget):
         self.key_rows.set_theme(dark)
         self.grid.set_theme(dark)
         self.selected_item.set_color("#ffffff" if dark else "#000000")
+        style_axes(self.plot_item, dark)
 
     # --- view ------------------------------------------------------------------------------------
     def zoom_to_fit(self) -> None:
@@ -392,3 +393,11 @@ class PianoRoll(pg.PlotWidget):
                 total += int(np.count_nonzero((item.start <= x1) & (item.end >= x0)))
         return total
 
+
+def style_axes(plot_item: pg.PlotItem, dark: bool) -> None:
+    """Readable axis lines and labels on either background."""
+    color = "#c8ccd2" if dark else "#33363b"
+    for name in ("left", "right", "top", "bottom"):
+        axis = plot_item.getAxis(name)
+        axis.setPen(pg.mkPen(color))
+        axis.setTextPen(pg.mkPen(color))

@@ -1,0 +1,164 @@
+"""The GUI's open path on every hostile file, offscreen; failed long work leaves the document untouched."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness import FILES_TRIED, TALLY
+from make_corpus import CORPUS, entry_by_id
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+
+pytest.importorskip("PySide6")
+pytest.importorskip("musestudio.gui.main_window")
+
+
+@pytest.fixture
+def window(qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("MUSESTUDIO_SETTINGS", str(tmp_path / "settings.ini"))
+    monkeypatch.setenv("MUSESTUDIO_STATE_DIR", str(tmp_path / "state"))
+    from musestudio.gui.app import create_app
+
+    create_app()
+    from musestudio.gui.main_window import MainWindow
+
+    w = MainWindow(interactive=False)
+    errors: list[str] = []
+    w.errors = errors
+    monkeypatch.setattr(w, "show_error", errors.append)
+    qtbot.addWidget(w)
+    w.resize(900, 600)
+    w.show()
+    yield w
+    w.cancel_work()
+    w.wait_for_jobs(10)
+
+
+def document(w: Any) -> str:
+    return json.dumps(w.project.to_dict(), sort_keys=True)
+
+
+METRICS_PANEL_HANG = [
+    pytest.mark.timeout(20),
+    pytest.mark.xfail(
+        strict=False,
+        reason="the Metrics panel runs compute_metrics in the GUI thread (metrics_panel.py refresh), and "
+        "musestudio/metrics/tempo.py track_beats never finishes on a note ~140 years in: the window freezes (reported)",
+    ),
+]
+OPEN_PARAMS = [
+    pytest.param(e.id, marks=METRICS_PANEL_HANG if e.id == "far_future_note.mid" else [pytest.mark.timeout(120)])
+    for e in CORPUS
+]
+
+
+@pytest.mark.parametrize("entry_id", OPEN_PARAMS)
+def test_open_path(window: Any, corpus: dict[str, Path], entry_id: str, qtbot: Any) -> None:
+    entry = entry_by_id(entry_id)
+    ok = window.open_path(corpus[entry_id])
+    window.wait_for_jobs(60)  # audio starts a spectrogram in a worker: its errors count too
+    qtbot.wait(600)  # let debounced panel updates (metrics) run inside this test
+    assert isinstance(ok, bool)
+    FILES_TRIED.add(entry_id)
+    assert all("\n" not in e and e.strip() for e in window.errors), window.errors
+    if ok:
+        TALLY["result"] += 1
+        if entry.expect == "error":
+            TALLY["wrong_verdict"] += 1
+            pytest.fail(f"{entry_id} should have been refused")
+    else:
+        TALLY["clean_error"] += 1
+        assert len(window.errors) == 1, window.errors
+        if entry.expect == "ok":
+            TALLY["wrong_verdict"] += 1
+            pytest.fail(f"{entry_id} should open: {window.errors}")
+
+
+def test_failed_open_leaves_document_untouched(window: Any, corpus: dict[str, Path]) -> None:
+    assert window.open_path(corpus["valid.mid"])
+    before = document(window)
+    for bad in ("empty.mid", "truncated_zip.mxl", "text_renamed.wav", "zip_bomb.mxl", "smpte_timing.mid"):
+        assert window.open_path(corpus[bad]) is False
+        window.wait_for_jobs(30)
+    assert document(window) == before
+
+
+def test_failed_transcription_leaves_document_untouched(
+    window: Any, corpus: dict[str, Path], monkeypatch: pytest.MonkeyPatch, qtbot: Any
+) -> None:
+    transcribe = pytest.importorskip("musestudio.ml.transcribe")
+    from musestudio.core.errors import ModelError
+    from musestudio.core.progress import Progress
+
+    panel = next((p for p in window.panels if type(p).__name__ == "TranscribePanel"), None)
+    if panel is None:
+        pytest.skip("no Transcribe panel")
+    assert window.open_path(corpus["valid.mid"])
+    assert window.open_path(corpus["valid.wav"])
+    window.wait_for_jobs(30)
+    before = document(window)
+    undo_before = window.undo_stack.index()
+
+    def failing_work(*args: Any, **kwargs: Any) -> Any:
+        yield Progress(1, 10, "transcribing")
+        raise ModelError("the transcriber checkpoint is damaged")
+
+    monkeypatch.setattr(transcribe, "run_inference_work", failing_work)
+    panel.start()
+    window.wait_for_jobs(30)
+    qtbot.wait(50)
+    assert document(window) == before
+    assert window.undo_stack.index() == undo_before
+
+
+def test_failed_generation_leaves_document_untouched(
+    window: Any, corpus: dict[str, Path], monkeypatch: pytest.MonkeyPatch, qtbot: Any
+) -> None:
+    generate = pytest.importorskip("musestudio.ml.generate")
+    from musestudio.core.errors import ModelError
+    from musestudio.core.progress import Progress
+
+    panel = next((p for p in window.panels if type(p).__name__ == "GeneratePanel"), None)
+    if panel is None:
+        pytest.skip("no Generate panel yet")
+    assert window.open_path(corpus["valid.mid"])
+    before = document(window)
+    undo_before = window.undo_stack.index()
+
+    def failing_work(*args: Any, **kwargs: Any) -> Any:
+        yield Progress(1, 10, "generating")
+        raise ModelError("the checkpoint is damaged")
+
+    monkeypatch.setattr(generate, "generate_work", failing_work)
+    start = getattr(panel, "start", None) or getattr(panel, "generate", None)
+    if start is None:
+        pytest.skip("Generate panel has no start()/generate() entry point")
+    start()
+    window.wait_for_jobs(30)
+    qtbot.wait(50)
+    assert document(window) == before
+    assert window.undo_stack.index() == undo_before
+
+
+def test_autosave_then_crash_then_recovery_in_the_gui(window: Any, corpus: dict[str, Path], qtbot: Any) -> None:
+    from musestudio.core import autosave
+    from musestudio.gui.main_window import MainWindow
+
+    assert window.open_path(corpus["valid.mid"])
+    layer = window.project.layers[0]
+    window.project.set_layer_props(layer.id, name="edited before the crash")
+    assert window.autosave_now() is not None
+    assert autosave.find_recovery() is not None
+
+    # "Crash": the window is never closed cleanly; a new one starts and is told yes.
+    fresh = MainWindow(interactive=False)
+    qtbot.addWidget(fresh)
+    fresh.ask = lambda *a, **k: True  # type: ignore[method-assign]
+    assert fresh.offer_recovery() is True
+    assert [lay.name for lay in fresh.project.layers] == ["edited before the crash"]
+    assert autosave.find_recovery() is None

@@ -40,7 +40,7 @@ def _demo() -> NoteSequence:
 SOURCES = [
     pytest.param(_demo, id="demo-maple-leaf-rag"),
     pytest.param(lambda: _music21("bach/bwv66.6"), id="music21-bwv66.6"),
-    pytest.param(lambda: _music21("schumann_robert/opus41no1/movement2"), id="music21-schumann-op41"),
+    pytest.param(lambda: _music21("bach/bwv269"), id="music21-bwv269"),
     pytest.param(lambda: _asap(0), id="asap-0", marks=pytest.mark.shared_data),
     pytest.param(lambda: _asap(300), id="asap-300", marks=pytest.mark.shared_data),
     pytest.param(lambda: _asap(700), id="asap-700", marks=pytest.mark.shared_data),

@@ -104,7 +104,10 @@ def test_failed_transcription_leaves_document_untouched(
     before = document(window)
     undo_before = window.undo_stack.index()
 
+    calls: list[str] = []
+
     def failing_work(*args: Any, **kwargs: Any) -> Any:
+        calls.append("started")
         yield Progress(1, 10, "transcribing")
         raise ModelError("the transcriber checkpoint is damaged")
 
@@ -112,6 +115,7 @@ def test_failed_transcription_leaves_document_untouched(
     panel.start()
     window.wait_for_jobs(30)
     qtbot.wait(50)
+    assert calls == ["started"], "the failing work never ran, so this test would prove nothing"
     assert document(window) == before
     assert window.undo_stack.index() == undo_before
 
@@ -130,7 +134,10 @@ def test_failed_generation_leaves_document_untouched(
     before = document(window)
     undo_before = window.undo_stack.index()
 
+    calls: list[str] = []
+
     def failing_work(*args: Any, **kwargs: Any) -> Any:
+        calls.append("started")
         yield Progress(1, 10, "generating")
         raise ModelError("the checkpoint is damaged")
 
@@ -141,6 +148,7 @@ def test_failed_generation_leaves_document_untouched(
     start()
     window.wait_for_jobs(30)
     qtbot.wait(50)
+    assert calls == ["started"], "the failing work never ran, so this test would prove nothing"
     assert document(window) == before
     assert window.undo_stack.index() == undo_before
 

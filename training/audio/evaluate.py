@@ -104,9 +104,43 @@ def model_card(metrics: dict[str, float], facts: dict[str, Any]) -> str:
         "",
     ]
     lines += [f"- {k}: {v}" for k, v in facts.items()]
-    lines += ["", "## Measured", ""]
+    lines += ["", "## Measured on the held-out test clips", ""]
     lines += [f"- {k}: {v:.4f}" for k, v in sorted(metrics.items())]
+    lines += benchmark_section(Path(__file__).resolve().parents[2] / "runs" / "bench_transcribe.json")
     return "\n".join(lines) + "\n"
+
+
+BENCH_COLUMNS = (
+    "onset_precision", "onset_recall", "onset_f1", "onset_offset_f1", "onset_velocity_f1", "frame_f1", "pedal_f1",
+    "x_real_time",
+)
+
+
+def benchmark_section(path: Path) -> list[str]:
+    """Markdown lines for the side-by-side table written by tests/benchmarks/bench_transcribe.py."""
+    if not path.is_file():
+        return []
+    report = json.loads(path.read_text())
+    lines = [
+        "",
+        "## Side by side with Basic Pitch 0.4.0 (same clips, same run, same scoring)",
+        "",
+        f"{report['files']} held-out clips, {report['ours']['audio_seconds'] / 60:.1f} min of audio; "
+        f"{report.get('cpus')} CPU cores on the machine, torch threads {report.get('torch_threads')}; "
+        "x_real_time = audio seconds / wall seconds (read + infer + decode), on a machine shared with other jobs.",
+        "",
+        "| system | " + " | ".join(BENCH_COLUMNS) + " |",
+        "|---" * (len(BENCH_COLUMNS) + 1) + "|",
+    ]
+    for name in ("ours", "basic_pitch"):
+        if name in report:
+            r = report[name]
+            lines.append(f"| {name} | " + " | ".join(f"{r[c]:.3f}" if c in r else "n/a" for c in BENCH_COLUMNS) + " |")
+    if "long_file" in report:
+        lf = report["long_file"]
+        lines += ["", f"A {lf['minutes']:.0f}-minute 44.1 kHz file: peak RSS {lf['peak_rss_mb']:.0f} MB, "
+                  f"{lf['x_real_time_incl_startup']:.0f}x real time including process start-up and model loading."]
+    return lines
 
 
 def validation_references(val_dir: str | os.PathLike[str]) -> list[tuple[Path, NoteSequence]]:

@@ -323,3 +323,23 @@ def test_real_mouse_click_drag_and_double_click(window, qtbot):
     qtbot.mouseDClick(vp, Qt.MouseButton.LeftButton, pos=where)
     qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=where)
     assert any(n.pitch == 72 and n.start == pytest.approx(5.0, abs=0.05) for n in window.project.layers[0].sequence.notes)
+
+
+@pytest.mark.parametrize("n_notes", [200, 20_000])  # rectangles, and the zoomed-out raster image
+def test_notes_are_painted_on_their_pitch_row(window, n_notes):
+    from PySide6.QtCore import QPointF
+
+    seq = NoteSequence(notes=[Note(60 if k % 2 else 72, k * 0.05, k * 0.05 + 0.09, 100) for k in range(n_notes)])
+    window.add_layer("many", seq, "score")
+    window.roll.vb.setRange(xRange=(0, seq.duration), yRange=(50.5, 80.5), padding=0)
+    image = window.roll.grab().toImage()
+
+    def lit(pitch: float) -> int:
+        y = int(window.roll.mapFromScene(window.roll.vb.mapViewToScene(QPointF(1.0, pitch))).y())
+        x0 = int(window.roll.mapFromScene(window.roll.vb.mapViewToScene(QPointF(0.05 * n_notes * 0.2, pitch))).x())
+        x1 = int(window.roll.mapFromScene(window.roll.vb.mapViewToScene(QPointF(0.05 * n_notes * 0.8, pitch))).x())
+        return sum(image.pixelColor(x, y).blue() > 150 and image.pixelColor(x, y).red() < 140 for x in range(x0, x1))
+
+    assert lit(60) > 50
+    assert lit(72) > 50
+    assert lit(66) == 0 and lit(55) == 0

@@ -13,13 +13,14 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPainterPath, QPen
 
 from musestudio.core.notes import Note, NoteSequence
 
 CHUNK = 2048
 VELOCITY_SHADES = 8
 NOTE_HEIGHT = 0.84  # of a semitone row; the gap keeps neighbouring notes apart
+RASTER_ABOVE = 8000  # beyond this many visible notes, paint one image instead of rectangles
 OUTLINE_BELOW = 1500  # draw outlines only when fewer notes than this are visible (stroking is slow)
 
 
@@ -78,6 +79,7 @@ class NotesItem(pg.GraphicsObject):
         else:
             self._chunk_lo = self._chunk_hi = np.zeros(0)
         self._bins = velocity_bin(self.velocity)
+        self._median_duration = float(np.median(self.end - self.start)) if n else 0.0
         self._paths: dict[tuple[int, int], QPainterPath] = {}
         self.prepareGeometryChange()
         if n:
@@ -138,6 +140,38 @@ class NotesItem(pg.GraphicsObject):
         path.setFillRule(Qt.FillRule.WindingFill)
         return path
 
+    def _paint_raster(self, p: QPainter, view: QRectF, chunks: np.ndarray) -> None:
+        """Zoomed far out: one image, a pixel column per screen pixel and a row per pitch.
+
+        Thousands of notes then share each pixel, so rectangles would be
+        invisible detail; the cell colour is the shade of the mean velocity of
+        the notes sounding there.  Built with ``bincount`` (no Python loop).
+        """
+        x0, x1 = view.left(), view.right()
+        px_width = abs(p.transform().m11()) * (x1 - x0)
+        width = int(min(4096, max(16, np.ceil(px_width))))
+        a, b = int(self._chunk_edges[chunks.min()]), int(self._chunk_edges[chunks.max() + 1])
+        s, e, pitch, vel = self.start[a:b], self.end[a:b], self.pitch[a:b].astype(np.int64), self.velocity[a:b]
+        keep = (e >= x0) & (s <= x1)
+        s, e, pitch, vel = s[keep], e[keep], pitch[keep], vel[keep].astype(np.float64)
+        dx = (x1 - x0) / width
+        c0 = np.clip(np.floor((s - x0) / dx), 0, width).astype(np.int64)
+        c1 = np.clip(np.maximum(c0 + 1, np.ceil((e - x0) / dx)), 0, width).astype(np.int64)
+        size = 128 * (width + 1)
+        base = pitch * (width + 1)
+        # +1 where a note starts sounding in a row, -1 where it stops; a running sum gives coverage.
+        count = np.bincount(base + c0, minlength=size) - np.bincount(base + c1, minlength=size)
+        vsum = np.bincount(base + c0, vel, minlength=size) - np.bincount(base + c1, vel, minlength=size)
+        count = np.cumsum(count.reshape(128, width + 1), axis=1)[:, :width]
+        vsum = np.cumsum(vsum.reshape(128, width + 1), axis=1)[:, :width]
+        lut = np.array([[c.red(), c.green(), c.blue(), 255] for c in velocity_shades(self._color)], np.uint8)
+        rgba = np.zeros((128, width, 4), np.uint8)
+        on = count > 0
+        rgba[on] = lut[velocity_bin(np.round(vsum[on] / count[on]).astype(np.int16))]
+        image = QImage(rgba.data, width, 128, width * 4, QImage.Format.Format_RGBA8888)
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        p.drawImage(QRectF(x0, -0.5, x1 - x0, 128.0), image)
+
     def visible_chunks(self, x0: float, x1: float) -> np.ndarray:
         return np.nonzero((self._chunk_lo <= x1) & (self._chunk_hi >= x0))[0]
 
@@ -151,6 +185,11 @@ class NotesItem(pg.GraphicsObject):
         if not len(chunks):
             return
         visible = int(sum(self._chunk_edges[c + 1] - self._chunk_edges[c] for c in chunks))
+        px_per_second = abs(p.transform().m11())
+        too_thin = visible > 300 and self._median_duration * px_per_second < 2.0  # sub-pixel rects vanish
+        if (visible > RASTER_ABOVE or too_thin) and not self._outline:
+            self._paint_raster(p, view, chunks)
+            return
         if self._outline:
             pen = QPen(QColor(self._color), 1.6)
             pen.setCosmetic(True)

@@ -343,3 +343,31 @@ def test_notes_are_painted_on_their_pitch_row(window, n_notes):
     assert lit(60) > 50
     assert lit(72) > 50
     assert lit(66) == 0 and lit(55) == 0
+
+
+def test_keyboard_shortcuts(window, demo_midi, qtbot):
+    window.open_path(demo_midi)
+    window.roll.setFocus()
+    x0, x1 = window.roll.vb.viewRange()[0]
+    qtbot.keyClick(window.roll, Qt.Key.Key_Minus)
+    wider = window.roll.vb.viewRange()[0]
+    assert wider[1] - wider[0] > (x1 - x0) * 1.2
+    qtbot.keyClick(window.roll, Qt.Key.Key_Plus)
+    qtbot.keyClick(window.roll, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    assert len(window.roll.selection) == len(window.project.layers[0].sequence)
+    qtbot.keyClick(window.roll, Qt.Key.Key_Delete)
+    assert len(window.project.layers[0].sequence) == 0
+    qtbot.keyClick(window.roll, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert len(window.project.layers[0].sequence) > 0
+    qtbot.keyClick(window.roll, Qt.Key.Key_Space)  # no sound card: a status message, no crash
+    assert "Playback disabled" in window.status_label.text()
+
+
+def test_hover_readout_names_pitch_and_bar(window, qtbot):
+    window.add_layer("edit", NoteSequence(notes=[Note(60, 0.0, 1.0)]), "edit")  # 120 qpm, 4/4: a bar is 2 s
+    window.roll.vb.setRange(xRange=(0, 8), yRange=(50.5, 70.5), padding=0)
+    qtbot.mouseMove(window.roll.viewport(), _to_widget(window.roll, 3.0, 60))
+    qtbot.waitUntil(lambda: window.hover_label.text() != "", timeout=2000)
+    text = window.hover_label.text()
+    assert "C4 (60)" in text and "bar 2 beat 3.0" in text  # pixel rounding: time within 0.02 s
+    assert abs(float(text.split("  ")[1].removesuffix(" s")) - 3.0) < 0.02

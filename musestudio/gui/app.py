@@ -44,6 +44,8 @@ def run_app(args: argparse.Namespace) -> int:
 
     window = MainWindow(interactive=not screenshot)
     if not screenshot:
+        _install_excepthook(window)
+    if not screenshot:
         window.restore_layout()
     else:
         window.resize(*size)
@@ -58,6 +60,28 @@ def run_app(args: argparse.Namespace) -> int:
 
     QTimer.singleShot(0, window.offer_recovery)
     return int(app.exec())  # type: ignore[attr-defined]
+
+
+def _install_excepthook(window: object) -> None:
+    """A bug in a slot becomes a one-line dialog (and a log entry), not a silent traceback or a crash."""
+    import logging
+
+    from musestudio.gui.worker import one_line_error
+
+    log = logging.getLogger("musestudio.gui")
+    previous = sys.excepthook
+
+    def hook(kind: type[BaseException], exc: BaseException, tb: object) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            previous(kind, exc, tb)  # type: ignore[arg-type]
+            return
+        log.error("unexpected error", exc_info=(kind, exc, tb))  # type: ignore[arg-type]
+        try:
+            window.show_error(one_line_error(exc))  # type: ignore[attr-defined]
+        except Exception:  # the window is gone: fall back to the default report
+            previous(kind, exc, tb)  # type: ignore[arg-type]
+
+    sys.excepthook = hook
 
 
 def _save_screenshot(window: object, app: object, out: Path, failed: list[str]) -> int:

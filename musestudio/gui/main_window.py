@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -325,11 +326,13 @@ class MainWindow(QMainWindow):
         r.add_requested.connect(self._add_note)
         r.selection_changed.connect(self._note_selection_changed)
         r.playhead_moved.connect(self.set_playhead)
+        r.context_requested.connect(self._context_menu)
         r.range_changed.connect(self._range_changed)
         self.grid_combo.currentIndexChanged.connect(lambda _i: setattr(self.roll, "grid_beats", self.grid_beats()))
         self.roll.grid_beats = self.grid_beats()
         # Hover read-out, throttled to 30 updates per second (pyqtgraph's SignalProxy).
         self._hover_proxy = pg.SignalProxy(self.roll.scene().sigMouseMoved, rateLimit=30, slot=self._hover)
+        self.spectrogram.play_audio_box.toggled.connect(lambda _on: self.player.invalidate())
         self.player.position_changed.connect(self._player_position)
         self.player.state_changed.connect(self._player_state)
         # Asking PortAudio for devices can take a moment: do it after the window is on screen.
@@ -820,8 +823,15 @@ class MainWindow(QMainWindow):
         self._edit(f"resize {len(sel)} notes", notes, changed)
 
     def _add_note(self, pitch: int, t: float) -> None:
-        layer = self._editable()
-        if layer is None:
+        layer = self.current_layer()
+        if layer is None:  # an empty project: drawing a note starts a layer for it
+            self.undo_stack.beginMacro("add note")
+            self.new_empty_layer()
+            self._add_note(pitch, t)
+            self.undo_stack.endMacro()
+            return
+        if not layer.visible:
+            self.show_status(f"'{layer.name}' is hidden: show it to edit its notes")
             return
         seq = layer.sequence
         start = self._snap_seconds(seq, t) if self.grid_beats() > 0 else t
@@ -874,6 +884,22 @@ class MainWindow(QMainWindow):
             self.velocity_spin.setValue(round(np.mean(list(vels))))
             self.velocity_spin.blockSignals(False)
             self.show_status(f"{len(sel)} note(s) selected")
+
+    def _context_menu(self, screen_pos: Any, t: float, pitch: float) -> None:
+        menu = QMenu(self)
+        add = menu.addAction("Add Note Here")
+        add.triggered.connect(lambda: self._add_note(int(round(pitch)), t))
+        playhead = menu.addAction("Move Playhead Here")
+        playhead.triggered.connect(lambda: self.set_playhead(max(0.0, t)))
+        menu.addSeparator()
+        for act in (self.act_delete, self.act_quantize, self.act_up, self.act_down, self.act_oct_up, self.act_oct_down):
+            menu.addAction(act)
+        menu.addSeparator()
+        menu.addAction(self.act_select_all)
+        menu.addAction(self.act_fit)
+        self._last_menu = menu  # tests inspect it
+        if self.interactive:
+            menu.popup(screen_pos)
 
     def _hover(self, args: tuple[Any, ...]) -> None:
         from musestudio.gui.pianoroll.axes import note_name

@@ -114,7 +114,7 @@ class Player(QObject):
             for layer in layers:
                 seq = layer.sequence.copy() if seq is None else seq.merged(layer.sequence)
             audio = None
-            if project.audio_path:
+            if project.audio_path and self.window.spectrogram.play_audio_box.isChecked():
                 got = self.window.audio_samples(SAMPLE_RATE)
                 audio = got[0] if got else None
             soundfont = self.window.settings.soundfont_path or None

@@ -86,13 +86,16 @@ class SpectrogramView(QWidget):
         self.db_spin.setSingleStep(10.0)
         self.db_spin.setSuffix(" dB")
         self.db_spin.setToolTip("Dynamic range shown: quieter bins than this below the peak are black")
+        self.play_audio_box = QCheckBox("Play audio")
+        self.play_audio_box.setChecked(True)
+        self.play_audio_box.setToolTip("Mix the audio file into playback (with the audible layers)")
         self.overlay_box = QCheckBox("Overlay notes")
         self.overlay_box.setChecked(True)
         self.overlay_box.setToolTip("Draw the visible layers' notes as outlines on the spectrogram")
         self.set_options(settings.spectrogram_kind, settings.colormap, settings.db_range)
         bar = QHBoxLayout()
         bar.setContentsMargins(4, 0, 4, 0)
-        for w in (QLabel("Spectrogram"), self.kind_combo, QLabel("Colours"), self.cmap_combo, QLabel("Range"), self.db_spin, self.overlay_box):
+        for w in (QLabel("Spectrogram"), self.kind_combo, QLabel("Colours"), self.cmap_combo, QLabel("Range"), self.db_spin, self.overlay_box, self.play_audio_box):
             bar.addWidget(w)
         bar.addStretch(1)
         layout = QVBoxLayout(self)

@@ -371,3 +371,21 @@ def test_hover_readout_names_pitch_and_bar(window, qtbot):
     text = window.hover_label.text()
     assert "C4 (60)" in text and "bar 2 beat 3.0" in text  # pixel rounding: time within 0.02 s
     assert abs(float(text.split("  ")[1].removesuffix(" s")) - 3.0) < 0.02
+
+
+def test_drawing_into_an_empty_project_starts_a_layer(window):
+    window.roll.add_requested.emit(64, 2.0)
+    (layer,) = window.project.layers
+    assert [n.pitch for n in layer.sequence.notes] == [64]
+    window.undo_stack.undo()  # one step removes the note and the layer it needed
+    assert window.project.layers == []
+
+
+def test_right_click_menu_offers_note_commands(window, qtbot):
+    window.add_layer("edit", NoteSequence(notes=[Note(60, 0.0, 1.0)]), "edit")
+    window.roll.vb.setRange(xRange=(0, 8), yRange=(50.5, 70.5), padding=0)
+    qtbot.mouseClick(window.roll.viewport(), Qt.MouseButton.RightButton, pos=_to_widget(window.roll, 4.0, 65))
+    texts = [a.text() for a in window._last_menu.actions()]
+    assert "Add Note Here" in texts and window.act_quantize.text() in texts
+    next(a for a in window._last_menu.actions() if a.text() == "Add Note Here").trigger()
+    assert any(n.pitch == 65 for n in window.project.layers[0].sequence.notes)

@@ -129,3 +129,18 @@ def test_cli_screenshot(tmp_path, demo_midi):
         capture_output=True, text=True, env=env, timeout=120, check=False,
     )
     assert bad.returncode == 1 and "nope.mid" in bad.stderr
+
+
+def test_audio_file_can_be_left_out_of_playback(window, fake_sound_card, short_wav, qtbot):
+    window.player._devices = None
+    window.open_path(short_wav)
+    window.wait_for_jobs(60)
+    window.toggle_play()
+    qtbot.waitUntil(lambda: window.player.playing, timeout=20000)
+    with_audio = fake_sound_card[-1]["data"]
+    assert len(with_audio) == pytest.approx(2.0 * 44100, abs=10) and np.abs(with_audio).max() > 0.2
+    window.stop()
+    window.spectrogram.play_audio_box.setChecked(False)
+    window.toggle_play()  # nothing audible is left: no layers, audio switched off
+    qtbot.wait(300)
+    assert not window.player.playing and "Nothing to play" in window.status_label.text()

@@ -51,6 +51,11 @@ class RollViewBox(pg.ViewBox):
         ev.accept()
 
     def mouseClickEvent(self, ev: Any) -> None:  # noqa: N802
+        if ev.button() == Qt.MouseButton.RightButton:
+            ev.accept()
+            pos = self.mapSceneToView(ev.scenePos())
+            self.roll.context_requested.emit(ev.screenPos().toPoint(), float(pos.x()), float(pos.y()))
+            return
         if ev.button() != Qt.MouseButton.LeftButton:
             ev.ignore()
             return
@@ -99,6 +104,7 @@ class PianoRoll(pg.PlotWidget):
     resize_requested = Signal(float)  # d_end seconds
     add_requested = Signal(int, float)  # pitch, start seconds
     playhead_moved = Signal(float)
+    context_requested = Signal(object, float, float)  # screen position, seconds, pitch
     range_changed = Signal()
 
     def __init__(self, parent: Any = None, dark: bool = True) -> None:
@@ -382,7 +388,7 @@ class PianoRoll(pg.PlotWidget):
             self.set_selection(self.selection)
 
     def request_add(self, x: float, y: float) -> None:
-        if self.active_layer() is not None and 0 <= round(y) <= 127 and x >= 0:
+        if 0 <= round(y) <= 127 and x >= 0:  # the window makes a layer first if there is none
             self.add_requested.emit(round(y), float(x))
 
     def visible_note_count(self) -> int:

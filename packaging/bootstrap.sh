@@ -12,6 +12,7 @@ DEBS=(
   musescore-general-soundfont-small   # second piano, used in training renders
   timgm6mb-soundfont                  # third piano, held out for transcription tests
   libportaudio2                       # sounddevice
+  desktop-file-utils appstream        # validate the .desktop entry and AppStream metainfo (tests/packaging)
   libegl1 libgl1 libfontconfig1 libxkbcommon0 libdbus-1-3   # Qt (offscreen too)
   xvfb libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxkbcommon-x11-0
   libxcb-image0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-randr0  # real windows under Xvfb

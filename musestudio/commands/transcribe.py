@@ -18,9 +18,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     out = parser.add_mutually_exclusive_group(required=True)
     out.add_argument("-o", "--output", metavar="OUT.mid", help="output MIDI file (one input only)")
     out.add_argument("--out-dir", metavar="DIR", help="write DIR/<stem>.mid for each input")
-    parser.add_argument("--onset-threshold", type=float, default=0.5, metavar="X", help="onset probability (default 0.5)")
-    parser.add_argument("--frame-threshold", type=float, default=0.3, metavar="X", help="sustain probability (default 0.3)")
-    parser.add_argument("--min-note-ms", type=float, default=30.0, metavar="N", help="shortest note kept (default 30)")
+    parser.add_argument("--onset-threshold", type=float, metavar="X",
+                        help="onset probability above which a key is struck (default: tuned on validation data)")
+    parser.add_argument("--frame-threshold", type=float, metavar="X",
+                        help="probability above which a key keeps sounding (default: tuned on validation data)")
+    parser.add_argument("--min-note-ms", type=float, metavar="N", help="shortest note kept, in ms (default 30)")
     parser.add_argument("--no-pedal", action="store_true", help="write no sustain-pedal (CC64) events")
     parser.add_argument("--save-note-events", metavar="CSV", help="also write the notes as CSV (with --out-dir: DIR/<stem>.csv)",
                         nargs="?", const="")
@@ -43,17 +45,18 @@ def run(args: argparse.Namespace) -> int:
     from musestudio.ml.decode import DecodeSettings
     from musestudio.ml.transcribe import load_transcriber, transcribe_to_file
 
-    _check_threshold("onset-threshold", args.onset_threshold)
-    _check_threshold("frame-threshold", args.frame_threshold)
-    if args.min_note_ms < 0:
-        raise MusestudioError(f"--min-note-ms must be >= 0, got {args.min_note_ms}")
+    defaults = DecodeSettings()
+    onset = defaults.onset_threshold if args.onset_threshold is None else args.onset_threshold
+    frame = defaults.frame_threshold if args.frame_threshold is None else args.frame_threshold
+    min_note_ms = defaults.min_note_ms if args.min_note_ms is None else args.min_note_ms
+    _check_threshold("onset-threshold", onset)
+    _check_threshold("frame-threshold", frame)
+    if min_note_ms < 0:
+        raise MusestudioError(f"--min-note-ms must be >= 0, got {min_note_ms}")
     if args.output and len(args.audio) > 1:
         raise MusestudioError("-o takes one input; use --out-dir DIR for several files")
     settings = DecodeSettings(
-        onset_threshold=args.onset_threshold,
-        frame_threshold=args.frame_threshold,
-        min_note_ms=args.min_note_ms,
-        use_pedal=not args.no_pedal,
+        onset_threshold=onset, frame_threshold=frame, min_note_ms=min_note_ms, use_pedal=not args.no_pedal
     )
     jobs = []
     for audio in args.audio:

@@ -8,6 +8,7 @@ a big file, spectrograms, rendering audio, models) runs through
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Callable
@@ -44,6 +45,7 @@ from PySide6.QtWidgets import (
     QSplitter,
     QStyle,
     QToolBar,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -62,6 +64,7 @@ from musestudio.core.project import (
 )
 from musestudio.gui.layers_panel import LayersPanel
 from musestudio.gui.panels import PanelContext, load_panel_classes
+from musestudio.gui.pianoroll.velocity_lane import VelocityLane
 from musestudio.gui.pianoroll.view import PianoRoll
 from musestudio.gui.playback import Player
 from musestudio.gui.settings import AppSettings, load_settings, open_qsettings, save_settings
@@ -117,8 +120,15 @@ class MainWindow(QMainWindow):
         dark = self.settings.theme != "light"
         self.roll = PianoRoll(dark=dark)
         self.spectrogram = SpectrogramView(self.roll, self.settings)
+        self.velocity_lane = VelocityLane(self.roll)
+        editor = QWidget()
+        column = QVBoxLayout(editor)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.roll, 1)
+        column.addWidget(self.velocity_lane, 0)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
-        self.splitter.addWidget(self.roll)
+        self.splitter.addWidget(editor)
         self.splitter.addWidget(self.spectrogram)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
@@ -137,7 +147,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._connect()
         self.panels = self._build_panels()
-        apply_theme(self.settings.theme, self.roll, self.spectrogram)
+        apply_theme(self.settings.theme, self.roll, self.spectrogram, self.velocity_lane)
         self.set_project(Project())
         self._autosave = QTimer(self)
         self._autosave.timeout.connect(self.autosave_now)
@@ -333,6 +343,7 @@ class MainWindow(QMainWindow):
         # Hover read-out, throttled to 30 updates per second (pyqtgraph's SignalProxy).
         self._hover_proxy = pg.SignalProxy(self.roll.scene().sigMouseMoved, rateLimit=30, slot=self._hover)
         self.spectrogram.play_audio_box.toggled.connect(lambda _on: self.player.invalidate())
+        self.velocity_lane.velocities_edited.connect(self._lane_velocities)
         self.player.position_changed.connect(self._player_position)
         self.player.state_changed.connect(self._player_state)
         # Asking PortAudio for devices can take a moment: do it after the window is on screen.
@@ -401,6 +412,7 @@ class MainWindow(QMainWindow):
 
     def refresh_layers(self) -> None:
         self.roll.sync_layers()
+        self.velocity_lane.refresh()
         self.layers_panel.sync()
         self.spectrogram.sync_overlays()
         self._update_title()
@@ -410,6 +422,7 @@ class MainWindow(QMainWindow):
         self.roll.refresh_layer(layer_id)
         if layer_id == self.roll.active_id:
             self.roll.set_selection(selection)
+            self.velocity_lane.refresh()
         self.spectrogram.refresh_overlay(layer_id)
         self.layers_panel.sync()
         self._update_title()
@@ -752,11 +765,13 @@ class MainWindow(QMainWindow):
     # --- layers ---------------------------------------------------------------------------------------
     def _current_layer_changed(self, layer_id: str | None) -> None:
         self.roll.set_active(layer_id)
+        self.velocity_lane.refresh()
         self.context.events.selection_changed.emit()
 
     def _toggle_layer_prop(self, layer_id: str, prop: str, value: bool) -> None:
         self.project.set_layer_props(layer_id, **{prop: value})
         self.roll.sync_layers()
+        self.velocity_lane.refresh()
         self.spectrogram.sync_overlays()
         self.player.invalidate()
         self.context.events.layers_changed.emit()
@@ -859,6 +874,14 @@ class MainWindow(QMainWindow):
         notes, changed = set_velocity(layer.sequence.notes, sel, v)
         self._edit(f"velocity {v}", notes, changed)
 
+    def _lane_velocities(self, changes: dict[Note, int]) -> None:
+        layer = self.current_layer()
+        if layer is None:
+            return
+        new = [dataclasses.replace(n, velocity=changes[n]) if n in changes else n for n in layer.sequence.notes]
+        sel = {dataclasses.replace(n, velocity=changes[n]) if n in changes else n for n in self.roll.selection}
+        self._edit(f"velocity of {len(changes)} notes", new, sel)
+
     def quantize_selected(self) -> None:
         layer = self._editable()
         if layer is None or not len(layer.sequence):
@@ -878,6 +901,7 @@ class MainWindow(QMainWindow):
 
     def _note_selection_changed(self) -> None:
         sel = self.roll.selection
+        self.velocity_lane._draw()
         if sel:
             vels = {n.velocity for n in sel}
             self.velocity_spin.blockSignals(True)
@@ -984,7 +1008,7 @@ class MainWindow(QMainWindow):
 
     def set_theme(self, name: str) -> None:
         self._set_setting("theme", name)
-        apply_theme(name, self.roll, self.spectrogram)
+        apply_theme(name, self.roll, self.spectrogram, self.velocity_lane)
 
     def restore_layout(self) -> None:
         qs = open_qsettings()

@@ -389,3 +389,31 @@ def test_right_click_menu_offers_note_commands(window, qtbot):
     assert "Add Note Here" in texts and window.act_quantize.text() in texts
     next(a for a in window._last_menu.actions() if a.text() == "Add Note Here").trigger()
     assert any(n.pitch == 65 for n in window.project.layers[0].sequence.notes)
+
+
+def test_velocity_lane_drawing_is_one_undo_step(window, qtbot):
+    seq = NoteSequence(notes=[Note(60 + k, k * 0.5, k * 0.5 + 0.4, 40) for k in range(8)])
+    window.add_layer("edit", seq, "edit")
+    window.roll.vb.setRange(xRange=(-0.5, 4.5), padding=0)
+    lane = window.velocity_lane
+    qtbot.wait(10)
+
+    def at(t, v):
+        from PySide6.QtCore import QPoint, QPointF
+
+        p = lane.mapFromScene(lane.vb_lane.mapViewToScene(QPointF(t, v)))
+        return QPoint(int(p.x()), int(p.y()))
+
+    vp = lane.viewport()
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=at(0.2, 100))
+    for k in range(1, 21):
+        qtbot.mouseMove(vp, at(0.2 + k * 0.1, 100))  # sweep over the notes starting at 0.5 .. 2.0 s
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=at(2.2, 100))
+    vels = [n.velocity for n in window.project.layers[0].sequence.notes]
+    assert vels[0] == 40 and all(abs(v - 100) <= 3 for v in vels[1:5]) and vels[5:] == [40, 40, 40]
+    window.undo_stack.undo()
+    assert [n.velocity for n in window.project.layers[0].sequence.notes] == [40] * 8
+    # with a selection, only selected notes change
+    window.roll.set_selection({window.project.layers[0].sequence.notes[7]})
+    lane.paint_velocity(-1.0, 10.0, 20.0, finished=True)
+    assert [n.velocity for n in window.project.layers[0].sequence.notes] == [40] * 7 + [20]

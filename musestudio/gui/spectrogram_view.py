@@ -71,6 +71,14 @@ class SpectrogramView(QWidget):
         self.playhead = pg.InfiniteLine(0.0, angle=90, movable=False, pen=pg.mkPen("#ff5050", width=2))
         self.playhead.setZValue(100)
         self.plot.addItem(self.playhead, ignoreBounds=True)
+        # The ruler selection (seed region) of the piano roll, mirrored read-only.
+        self.region = pg.LinearRegionItem((0, 0), movable=False, brush=pg.mkBrush(255, 210, 80, 30),
+                                          pen=pg.mkPen(255, 210, 80, 120))
+        self.region.setZValue(50)
+        self.region.hide()
+        self.plot.addItem(self.region, ignoreBounds=True)
+        roll.region.sigRegionChanged.connect(self._mirror_region)
+        roll.region.visibleChanged.connect(self._mirror_region)
         self.placeholder = pg.TextItem("Open an audio file (WAV, FLAC, MP3...) to see its spectrogram", color="#9aa0a8", anchor=(0.5, 0.5))
         self.plot.addItem(self.placeholder, ignoreBounds=True)
 
@@ -110,6 +118,10 @@ class SpectrogramView(QWidget):
         self._apply_lut()
         self.plot.getViewBox().sigRangeChanged.connect(self._place_placeholder)
         self._follow_y(self.plot.getViewBox(), roll.getViewBox().viewRange()[1])
+
+    def _mirror_region(self, *_: Any) -> None:
+        self.region.setRegion(self.roll.region.getRegion())
+        self.region.setVisible(self.roll.region.isVisible())
 
     def _follow_y(self, target: Any, rng: Any) -> None:
         if self._syncing:

@@ -84,7 +84,7 @@ def test_metrics(corpus: dict[str, Path], entry_id: str, request: pytest.Fixture
                 "a note ~140 years in (ppq 1, slowest tempo) makes `metrics` run for ever (reported)",
             )
         )
-    timeout = 10 if entry_id == "far_future_note.mid" else 60
+    timeout = 6 if entry_id == "far_future_note.mid" else 60
     outcome = run_in_process(["metrics", "--json", str(corpus[entry_id])], timeout=timeout)
     check(entry, outcome, strict_expectation=False)
 

@@ -44,7 +44,7 @@ def document(w: Any) -> str:
 
 
 METRICS_PANEL_HANG = [
-    pytest.mark.timeout(20),
+    pytest.mark.timeout(12),
     pytest.mark.xfail(
         strict=False,
         reason="the Metrics panel runs compute_metrics in the GUI thread (metrics_panel.py refresh), and "

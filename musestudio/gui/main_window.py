@@ -497,6 +497,8 @@ class MainWindow(QMainWindow):
             log.debug("%s failed:\n%s", label, details)
             if on_error is not None:
                 on_error(message)
+            elif message.startswith("internal error"):
+                self._error_dialog(message, details)  # a bug: offer the traceback under "Show Details"
             else:
                 self.show_error(message)
 
@@ -558,9 +560,16 @@ class MainWindow(QMainWindow):
         return box["result"]
 
     def show_error(self, message: str) -> None:
+        self._error_dialog(message, "")
+
+    def _error_dialog(self, message: str, details: str) -> None:
         self.show_status(message)
-        if self.interactive:
-            QMessageBox.warning(self, "musestudio", message)
+        if not self.interactive:
+            return
+        box = QMessageBox(QMessageBox.Icon.Warning, "musestudio", message, QMessageBox.StandardButton.Ok, self)
+        if details:
+            box.setDetailedText(details)
+        box.exec()
 
     def show_status(self, message: str) -> None:
         self.status_label.setText(message)

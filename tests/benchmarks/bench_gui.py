@@ -131,17 +131,23 @@ def test_cold_start_and_no_torch():
     )
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     env["MUSESTUDIO_SETTINGS"] = "/tmp/musestudio-bench-settings.ini"
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     out = subprocess.run(
         [sys.executable, "-c", code, str(REPO / "resources" / "demo" / "maple_leaf_rag.mid")],
         capture_output=True, text=True, env=env, check=True, cwd=REPO,
     )
     total = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     window_s, with_demo_s, torch_loaded = out.stdout.split()
     print(
-        f"\n[bench] cold start: process start -> visible window {total - (float(with_demo_s) - float(window_s)):.3f} s "
+        f"\n[bench] cold start: process start -> visible window {total - (float(with_demo_s) - float(window_s)):.3f} s wall "
         f"(imports+window {window_s} s inside Python); with the demo piece open and painted {with_demo_s} s; "
-        f"whole subprocess {total:.3f} s; torch imported: {bool(int(torch_loaded))}"
+        f"whole subprocess {total:.3f} s wall, {cpu:.3f} s CPU (including opening the demo); "
+        f"torch imported: {bool(int(torch_loaded))}"
     )
     assert torch_loaded == "0"
-    assert float(window_s) < 2.0
+    assert cpu < 2.0

@@ -101,7 +101,7 @@ def _read_envelope(path: Path) -> dict[str, Any]:
         raise InputFileError(path, "recovery file is implausibly large")
     try:
         data = json.loads(path.read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, OSError):
+    except (UnicodeDecodeError, json.JSONDecodeError, OSError, RecursionError):
         raise InputFileError(path, "recovery file is damaged (not valid JSON)") from None
     if not isinstance(data, dict) or data.get("kind") != RECOVERY_KIND or not isinstance(data.get("project"), dict):
         raise InputFileError(path, "not a musestudio recovery file")
@@ -138,7 +138,7 @@ def load_recovery(path: str | os.PathLike[str]) -> Any:
         project = _project_from_dict(data["project"], base)
     except InputFileError:
         raise
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError, RecursionError) as exc:
         raise InputFileError(path, f"recovery file cannot be restored ({str(exc)[:120]})") from None
     # Saving the restored project goes back to the file it came from, and it still has unsaved edits.
     if hasattr(project, "path"):

@@ -280,6 +280,22 @@ def _external_entity() -> bytes:
     )
 
 
+def project_json(layers_notes: dict | None = None, **top: object) -> bytes:
+    """A musestudio project (.msproj) with one layer whose note columns are ``layers_notes``."""
+    import json
+
+    notes = layers_notes or {"pitch": [60, 64], "start": [0.0, 0.5], "end": [0.4, 0.9], "velocity": [80, 80], "track": [0, 0]}
+    doc = {
+        "format": "musestudio-project",
+        "version": 1,
+        "audio_path": None,
+        "view": {},
+        "layers": [{"id": "a1", "name": "Seed", "kind": "score", "sequence": {"notes": notes, "tempo": {"ppq": 480, "changes": [[0, 500000]]}}}],
+    }
+    doc.update(top)
+    return json.dumps(doc).encode()  # NaN is written as the bare NaN token, as Python's json does
+
+
 LONG_NAME = "long_" + "n" * 240 + ".mid"  # 249 bytes: near the 255-byte limit of common file systems
 NON_UTF8_NAME = b"caf\xe9_latin1_\xff.mid"  # not decodable as UTF-8
 
@@ -364,6 +380,38 @@ CORPUS: list[Entry] = [
     Entry("text_renamed.wav", "text", "error", _write(b"RIFF? no. This is a shopping list.\n")),
     Entry("garbage.flac", "audio", "error", _write(b"fLaC" + bytes(range(256)) * 4)),
     Entry("empty.mp3", "audio", "error", _write(b"")),
+    # musestudio projects
+    Entry("valid.msproj", "project", "ok", _write(project_json())),
+    Entry("empty.msproj", "project", "error", _write(b"")),
+    Entry("not_json.msproj", "project", "error", _write(b"MThd this is a MIDI file, honest")),
+    Entry("json_array.msproj", "project", "error", _write(b"[1, 2, 3]")),
+    Entry("other_format.msproj", "project", "error", _write(b'{"format": "someone-elses", "layers": []}')),
+    Entry("newer_version.msproj", "project", "error", _write(project_json(version=99))),
+    Entry("deep_nesting.msproj", "project", "error", _write(b"[" * 200_000 + b"]" * 200_000)),
+    Entry(
+        "bad_note_values.msproj",
+        "project",
+        "either",
+        _write(
+            project_json(
+                {
+                    "pitch": [999, -5, 60, 61],
+                    "start": [0.0, 1.0, float("nan"), 2.0],
+                    "end": [1.0, 0.5, 1.0, float("inf")],
+                    "velocity": [300, -1, 80, 80],
+                    "track": [0, 12345, 0, -1],
+                }
+            )
+        ),
+    ),
+    Entry(
+        "ragged_columns.msproj",
+        "project",
+        "error",
+        _write(project_json({"pitch": [60, 62], "start": [0.0], "end": [1.0], "velocity": [80], "track": [0]})),
+    ),
+    Entry("zero_ppq.msproj", "project", "either", _write(project_json().replace(b'"ppq": 480', b'"ppq": 0'))),
+    Entry("missing_audio.msproj", "project", "either", _write(project_json(audio_path="/nonexistent/take.wav"))),
 ]
 
 

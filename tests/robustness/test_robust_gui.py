@@ -51,10 +51,23 @@ METRICS_PANEL_HANG = [
         "musestudio/metrics/tempo.py track_beats never finishes on a note ~140 years in: the window freezes (reported)",
     ),
 ]
-OPEN_PARAMS = [
-    pytest.param(e.id, marks=METRICS_PANEL_HANG if e.id == "far_future_note.mid" else [pytest.mark.timeout(120)])
-    for e in CORPUS
-]
+PROJECT_LOAD_BUGS = {
+    "bad_note_values.msproj": "musestudio/core/project.py sequence_from_dict accepts NaN/inf times and pitches "
+    "outside 0-127; the piano roll then fails ('internal error: Cannot set range [-inf, inf]') (reported)",
+    "deep_nesting.msproj": "musestudio/core/project.py Project.load does not catch RecursionError from json.loads "
+    "on deeply nested JSON, so the GUI shows 'internal error: RecursionError' (reported)",
+}
+
+
+def _marks(entry_id: str) -> list[pytest.MarkDecorator]:
+    if entry_id == "far_future_note.mid":
+        return METRICS_PANEL_HANG
+    if entry_id in PROJECT_LOAD_BUGS:
+        return [pytest.mark.timeout(120), pytest.mark.xfail(strict=False, reason=PROJECT_LOAD_BUGS[entry_id])]
+    return [pytest.mark.timeout(120)]
+
+
+OPEN_PARAMS = [pytest.param(e.id, marks=_marks(e.id)) for e in CORPUS]
 
 
 @pytest.mark.parametrize("entry_id", OPEN_PARAMS)
@@ -66,6 +79,9 @@ def test_open_path(window: Any, corpus: dict[str, Path], entry_id: str, qtbot: A
     assert isinstance(ok, bool)
     FILES_TRIED.add(entry_id)
     assert all("\n" not in e and e.strip() for e in window.errors), window.errors
+    if any("internal error" in e or "Traceback" in e for e in window.errors):
+        TALLY["crash"] += 1
+        pytest.fail(f"{entry_id}: a bug surfaced as an internal error: {window.errors}")
     if ok:
         TALLY["result"] += 1
         if entry.expect == "error":

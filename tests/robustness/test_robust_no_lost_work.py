@@ -152,7 +152,8 @@ def test_damaged_recovery_is_ignored_not_fatal(state_dir: Path) -> None:
     from musestudio.core import autosave
 
     path = autosave.recovery_path()
-    for junk in (b"", b"{not json", b"\xff\xfe\x00", json.dumps({"kind": "something else"}).encode()):
+    nested = b"[" * 100_000 + b"]" * 100_000
+    for junk in (b"", b"{not json", b"\xff\xfe\x00", json.dumps({"kind": "something else"}).encode(), nested):
         path.write_bytes(junk)
         assert autosave.find_recovery() is None
         with pytest.raises(InputFileError):

@@ -7,8 +7,6 @@ import os
 import sys
 from pathlib import Path
 
-DEMO_PIECE = Path(__file__).resolve().parents[2] / "resources" / "demo" / "maple_leaf_rag.mid"
-
 
 def _parse_size(text: str) -> tuple[int, int]:
     try:
@@ -31,6 +29,13 @@ def create_app() -> object:
     app.setApplicationName("musestudio")
     app.setOrganizationName("musestudio")
     app.setApplicationDisplayName("musestudio")
+    from musestudio.gui.resources import resource_path
+
+    icon = resource_path("icons", "musestudio.svg")
+    if icon is not None:
+        from PySide6.QtGui import QIcon
+
+        app.setWindowIcon(QIcon(str(icon)))
     return app
 
 
@@ -51,8 +56,11 @@ def run_app(args: argparse.Namespace) -> int:
         window.resize(*size)
     window.show()
     files = list(getattr(args, "files", None) or [])
-    if not files and not getattr(args, "no_demo", False) and DEMO_PIECE.is_file():
-        files = [str(DEMO_PIECE)]
+    from musestudio.gui.resources import resource_path
+
+    demo = resource_path("demo", "maple_leaf_rag.mid")
+    if not files and not getattr(args, "no_demo", False) and demo is not None:
+        files = [str(demo)]
     failed = [f for f in files if not window.open_path(f)]
     if screenshot:
         return _save_screenshot(window, app, Path(screenshot), failed)

@@ -67,6 +67,7 @@ from musestudio.gui.panels import PanelContext, load_panel_classes
 from musestudio.gui.pianoroll.velocity_lane import VelocityLane
 from musestudio.gui.pianoroll.view import PianoRoll
 from musestudio.gui.playback import Player
+from musestudio.gui.resources import resource_path
 from musestudio.gui.settings import AppSettings, load_settings, open_qsettings, save_settings
 from musestudio.gui.spectrogram_view import SpectrogramView
 from musestudio.gui.theme import apply_theme
@@ -75,8 +76,6 @@ from musestudio.gui.worker import Job, one_line_error, start_job
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-ICON_PATH = REPO_ROOT / "resources" / "icons" / "musestudio.svg"
 OPEN_FILTER = (
     "Music files (*.mid *.midi *.kar *.musicxml *.xml *.mxl *.wav *.flac *.ogg *.mp3 *.aif *.aiff *.msproj);;"
     "MIDI (*.mid *.midi *.kar);;MusicXML (*.musicxml *.xml *.mxl);;Audio (*.wav *.flac *.ogg *.mp3 *.aif *.aiff);;"
@@ -114,8 +113,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("musestudio")
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
-        if ICON_PATH.is_file():
-            self.setWindowIcon(QIcon(str(ICON_PATH)))
+        icon = resource_path("icons", "musestudio.svg")
+        if icon is not None:
+            self.setWindowIcon(QIcon(str(icon)))
 
         dark = self.settings.theme != "light"
         self.roll = PianoRoll(dark=dark)
@@ -613,6 +613,8 @@ class MainWindow(QMainWindow):
             if ok:
                 self.settings.add_recent(p)
                 self._fill_recent_menu()
+                if self.interactive:  # a crash later must not lose the recent-files list
+                    save_settings(self.settings)
                 self.show_status(f"Opened {p.name}")
             return ok
         except Exception as exc:

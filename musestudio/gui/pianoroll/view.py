@@ -41,7 +41,8 @@ class RollViewBox(pg.ViewBox):
         mods = ev.modifiers()
         factor = 0.999 ** delta
         center = self.mapToView(ev.pos())
-        if mods & Qt.KeyboardModifier.ShiftModifier:
+        horizontal = hasattr(ev, "orientation") and ev.orientation() == Qt.Orientation.Horizontal
+        if horizontal or mods & Qt.KeyboardModifier.ShiftModifier:  # trackpad sideways swipe scrolls time
             x0, x1 = self.viewRange()[0]
             self.translateBy(x=-(x1 - x0) * delta / 1200.0)
         elif mods & Qt.KeyboardModifier.ControlModifier:

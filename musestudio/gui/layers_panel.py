@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QMimeData, Qt, QUrl, Signal
-from PySide6.QtGui import QColor, QDrag, QIcon, QPixmap
+from PySide6.QtGui import QColor, QDrag, QIcon, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QColorDialog,
@@ -112,6 +112,13 @@ class LayersPanel(QWidget):
     def set_project(self, project: Project) -> None:
         self.project = project
         self.sync()
+
+    def set_dark(self, dark: bool) -> None:
+        """Fusion outlines check boxes with a darker shade of the window colour, which vanishes on a
+        dark base; a lighter window colour for this tree alone makes the show/mute/solo boxes visible."""
+        pal = self.tree.palette()
+        pal.setColor(QPalette.ColorRole.Window, QColor("#6a707a" if dark else "#d0d0d0"))
+        self.tree.setPalette(pal)
 
     def sync(self, current_id: str | None = None) -> None:
         if self.project is None:

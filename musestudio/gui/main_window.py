@@ -147,7 +147,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._connect()
         self.panels = self._build_panels()
-        apply_theme(self.settings.theme, self.roll, self.spectrogram, self.velocity_lane)
+        apply_theme(self.settings.theme, self.roll, self.spectrogram, self.velocity_lane, self.layers_panel)
         self.set_project(Project())
         self._autosave = QTimer(self)
         self._autosave.timeout.connect(self.autosave_now)
@@ -379,7 +379,7 @@ class MainWindow(QMainWindow):
         if first_right is not None:
             first_right.raise_()
             # The piano roll gets the room; restore_layout() later brings back the user's own sizes.
-            self.resizeDocks([self.layers_dock, first_right], [230, 330], Qt.Orientation.Horizontal)
+            self.resizeDocks([self.layers_dock, first_right], [270, 330], Qt.Orientation.Horizontal)
         if problems:
             self.show_status("Some panels could not load: " + "; ".join(problems))
         return panels
@@ -1019,7 +1019,7 @@ class MainWindow(QMainWindow):
 
     def set_theme(self, name: str) -> None:
         self._set_setting("theme", name)
-        apply_theme(name, self.roll, self.spectrogram, self.velocity_lane)
+        apply_theme(name, self.roll, self.spectrogram, self.velocity_lane, self.layers_panel)
 
     def restore_layout(self) -> None:
         qs = open_qsettings()

@@ -12,7 +12,10 @@ fundamental and the harmonics (+12, +19, +24 semitones) of what sounds.
   onsets-and-frames), resampled onto the pitch grid for display.
 
 These are display features.  The transcription model's input features live in
-``musestudio.dsp.features`` (the transcription engineer's module).
+``musestudio.dsp.features``; the view does not reuse them because they run on
+``torch.stft`` (the window must open without importing torch) and are an
+STFT filterbank compressed for a network, where a display wants a true
+constant-Q resolution and decibels.
 """
 
 from __future__ import annotations

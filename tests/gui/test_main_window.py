@@ -40,6 +40,27 @@ def test_open_audio_computes_spectrogram(window, short_wav):
     rect = window.spectrogram.image.mapRectToParent(window.spectrogram.image.boundingRect())
     assert rect.left() <= 0.0 and rect.right() >= 1.99  # image placed in seconds...
     assert rect.top() < 21 and rect.bottom() > 108  # ...and on the pitch axis
+    # panels get the samples at the rate they ask for
+    samples, sr = window.context.audio_samples(16000)
+    assert sr == 16000 and len(samples) == pytest.approx(32000, abs=2)
+    # the 440 Hz half of the tone is brightest on the A4 row (pitch 69)
+    col = data.db[:, int(0.5 / data.hop_seconds)]
+    assert data.pitch_lo + int(np.argmax(col)) / data.bins_per_semitone == pytest.approx(69, abs=0.5)
+
+
+def test_spectrogram_overlays_follow_layer_visibility(window, demo_midi, short_wav):
+    from musestudio.gui.layers_panel import COL_SHOW
+
+    window.open_path(short_wav)
+    window.open_path(demo_midi)
+    window.wait_for_jobs(60)
+    (layer,) = window.project.layers
+    assert layer.id in window.spectrogram.overlays
+    window.layers_panel.tree.topLevelItem(0).setCheckState(COL_SHOW, Qt.CheckState.Unchecked)
+    assert layer.id not in window.spectrogram.overlays
+    window.spectrogram.overlay_box.setChecked(False)
+    window.layers_panel.tree.topLevelItem(0).setCheckState(COL_SHOW, Qt.CheckState.Checked)
+    assert window.spectrogram.overlays == {}
 
 
 def test_open_project_round_trip(window, demo_midi, tmp_path):

@@ -187,3 +187,31 @@ def test_state_dir_defaults_to_platformdirs(monkeypatch: pytest.MonkeyPatch, tmp
     monkeypatch.delenv("MUSESTUDIO_STATE_DIR", raising=False)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
     assert autosave.state_dir() == tmp_path / "xdg" / "musestudio"
+
+
+# Direct (non-atomic) file writes that are allowed, and why: everything else must go through musestudio.io.atomic.
+DIRECT_WRITES_ALLOWED = {
+    "musestudio/io/atomic.py": "the atomic writer itself",
+    "musestudio/io/midi.py": "writes the temporary file that atomic_path renames",
+    "musestudio/io/audio.py": "writes the temporary file that atomic_path renames",
+    "musestudio/io/synth.py": "a scratch MIDI file in a private temporary folder",
+    "musestudio/ml/checkpoint.py": "training-time export into a fresh folder, not a user document",
+    "musestudio/gui/app.py": "the --screenshot PNG for documentation, not user work",
+    "musestudio/metrics/plots.py": "report plots regenerated on every run",
+}
+
+
+def test_user_files_are_only_written_atomically() -> None:
+    """Static guard: a new writer that bypasses musestudio.io.atomic is caught here."""
+    import re
+
+    root = Path(__file__).resolve().parents[2]
+    pattern = re.compile(r"\.write_text\(|\.write_bytes\(|open\([^)]*['\"][wax]b?\+?['\"]|\.save\(str\(|savefig\(|sf\.write\(")
+    offenders = []
+    for path in sorted((root / "musestudio").rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            code = line.split("#", 1)[0]
+            if pattern.search(code) and rel not in DIRECT_WRITES_ALLOWED and "tmp" not in code:
+                offenders.append(f"{rel}:{lineno}: {line.strip()}")
+    assert not offenders, "write user files with musestudio.io.atomic:\n" + "\n".join(offenders)

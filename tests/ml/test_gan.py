@@ -180,7 +180,6 @@ def test_sanity_fills_long_silence_and_caps_polyphony() -> None:
     assert max(gaps) <= gg.MAX_SILENCE_SECONDS
 
 
-@pytest.mark.skipif(not (REPO / "models" / "gan" / "config.json").is_file(), reason="TEMPORARY until models/gan lands")
 def test_shipped_checkpoint_continues_a_two_bar_seed() -> None:
     folder = REPO / "models" / "gan"
     model, info = load_model(folder)

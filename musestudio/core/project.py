@@ -39,6 +39,16 @@ EXTRA_COLORS = ("#e8d44d", "#46c8c8", "#e07b39", "#9fb0c8", "#d36fc6", "#8ccf4d"
 LAYER_KINDS = tuple(KIND_COLORS)
 
 
+def rotate_hue(color: str, degrees: float) -> str:
+    """``#rrggbb`` with its hue turned by ``degrees`` (lightness and saturation kept)."""
+    import colorsys
+
+    r, g, b = (int(color[i : i + 2], 16) / 255.0 for i in (1, 3, 5))
+    h, lightness, sat = colorsys.rgb_to_hls(r, g, b)
+    r, g, b = colorsys.hls_to_rgb((h + degrees / 360.0) % 1.0, lightness, sat)
+    return "#" + "".join(f"{round(c * 255):02x}" for c in (r, g, b))
+
+
 def _new_id() -> str:
     return uuid.uuid4().hex[:10]
 
@@ -96,8 +106,12 @@ class Project:
     def add_layer(
         self, name: str, sequence: NoteSequence, kind: str = "score", *, index: int | None = None, **props: Any
     ) -> Layer:
-        if "color" not in props and kind not in KIND_COLORS:
-            props["color"] = EXTRA_COLORS[len(self.layers) % len(EXTRA_COLORS)]
+        if "color" not in props:
+            same_kind = sum(layer.kind == kind for layer in self.layers)
+            if kind not in KIND_COLORS:
+                props["color"] = EXTRA_COLORS[len(self.layers) % len(EXTRA_COLORS)]
+            elif same_kind:  # continuation 2, 3, ...: the kind's colour, turned round the hue circle
+                props["color"] = rotate_hue(KIND_COLORS[kind], 40.0 * same_kind)
         layer = Layer(name=self.unique_name(name), kind=kind, sequence=sequence, **props)
         self.insert_layer(layer, len(self.layers) if index is None else index)
         return layer

@@ -123,3 +123,13 @@ def test_quantize_selection_only():
     assert changed == {Note(60, 0.25, 0.5)}
     everything, _ = quantize_notes(seq, None, 0.5)
     assert [(n.start, n.end) for n in everything] == [(0.25, 0.5), (1.0, 1.25)]
+
+
+def test_layers_of_one_kind_get_distinct_colours():
+    from musestudio.core.project import KIND_COLORS, rotate_hue
+
+    p = Project()
+    colours = [p.add_layer(f"continuation {k}", _seq(), "continuation").color for k in range(4)]
+    assert colours[0] == KIND_COLORS["continuation"] and len(set(colours)) == 4
+    assert rotate_hue("#ff0000", 120.0) == "#00ff00" and rotate_hue("#123456", 360.0) == "#123456"
+    assert p.add_layer("x", _seq(), "continuation", color="#010203").color == "#010203"

@@ -103,7 +103,7 @@ class LayersPanel(QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.tree)
         layout.addLayout(buttons)
-        self._temp = Path(tempfile.mkdtemp(prefix="musestudio-drag-"))
+        self._temp: Path | None = None  # made on the first drag
 
     @staticmethod
     def _id(item: QTreeWidgetItem | None) -> str | None:
@@ -203,6 +203,8 @@ class LayersPanel(QWidget):
 
         if self.project is None:
             return []
+        if self._temp is None:
+            self._temp = Path(tempfile.mkdtemp(prefix="musestudio-drag-"))
         paths = []
         for lid in self.selected_ids() or ([self.current_id()] if self.current_id() else []):
             layer = self.project.layer(lid)

@@ -40,6 +40,7 @@ MAX_POLYPHONY = 16
 MAX_NOTE_SECONDS = 8.0
 MAX_SILENCE_SECONDS = 4.0
 MAX_CONTINUATION_SECONDS = 600.0
+CONTEXT_BARS = 4  # bars of recent material that shape the pitch-class/register prior
 
 
 # --- beat grids ----------------------------------------------------------------
@@ -209,8 +210,10 @@ def to_model_input(roll: np.ndarray, channels: int) -> np.ndarray:
 # --- sanity ------------------------------------------------------------------------
 
 
-def enforce_sanity(notes: list[Note], start: float, fill_pitch: int = 60, fill_velocity: int = 64) -> list[Note]:
-    """Pitches 21..108, notes <= 8 s, <= 16 sounding at once, no silence > 4 s after ``start``.
+def enforce_sanity(
+    notes: list[Note], start: float, fill_pitch: int = 60, fill_velocity: int = 64, end: float | None = None
+) -> list[Note]:
+    """Pitches 21..108, notes <= 8 s, <= 16 sounding at once, no silence > 4 s in ``[start, end]``.
 
     A silence longer than 4 s is broken by a short note; the model rarely
     needs it, but a slow tempo with an empty bar can otherwise exceed it.
@@ -234,12 +237,14 @@ def enforce_sanity(notes: list[Note], start: float, fill_pitch: int = 60, fill_v
     filled: list[Note] = []
     covered = start
     limit = MAX_SILENCE_SECONDS - 0.5
-    for n in kept:
+    stop = Note(fill_pitch, end, end, fill_velocity) if end is not None else None
+    for n in [*kept, *([stop] if stop is not None else [])]:
         while n.start - covered > limit:
             t = covered + limit
             filled.append(Note(fill_pitch, t, t + 0.25, fill_velocity))
             covered = t + 0.25
-        filled.append(n)
+        if n is not stop:
+            filled.append(n)
         covered = max(covered, n.end)
     return filled
 
@@ -329,6 +334,28 @@ def _pitch_mask(settings: Any) -> np.ndarray:
     return mask
 
 
+def context_prior(context: np.ndarray, floor: float = 0.2, reach: float = 6.0) -> np.ndarray:
+    """[steps, 88] recent onsets -> [88] weights favouring the context's pitch classes and register.
+
+    The small desktop GAN, alone, wanders in key and register from bar to bar.
+    Weighting its onset probabilities by what was just played (pitch classes
+    with a floor, so chromatic notes stay possible; a soft fall-off beyond the
+    played register) keeps a continuation near its seed, the way MidiNet
+    conditions on a chord.  It is a decoding choice, not part of the model.
+    """
+    per_key = context.sum(0).astype(np.float64)
+    if per_key.sum() <= 0:
+        return np.ones(N_KEYS)
+    pcs = np.zeros(12)
+    np.add.at(pcs, (np.arange(N_KEYS) + PIANO_LOW) % 12, per_key)
+    pc_weight = floor + (1 - floor) * pcs / pcs.max()
+    keys = np.repeat(np.arange(N_KEYS), per_key.astype(np.int64))
+    lo, hi = np.percentile(keys, 5), np.percentile(keys, 95)
+    idx = np.arange(N_KEYS)
+    distance = np.maximum(np.maximum(lo - idx, idx - hi), 0.0)
+    return pc_weight[(idx + PIANO_LOW) % 12] * np.exp(-distance / reach)
+
+
 def _pick_onsets(prob: np.ndarray, threshold: float, target: float | None) -> np.ndarray:
     """[T, 88] onset probabilities -> bool onsets: above threshold, or the ``target`` most likely."""
     if target is None:
@@ -352,7 +379,8 @@ def continue_with_gan_work(
     GAN uses checkpoint, seconds/bars, temperature (scales the noise), key,
     pitch_range and density (notes per second: the most likely onsets of each
     bar are kept instead of thresholding).  top_k/top_p have no meaning for a
-    GAN and are ignored.
+    GAN and are ignored.  Onsets are weighted by :func:`context_prior` unless
+    ``settings`` has ``context_prior=False``.
     """
     import torch
 
@@ -367,6 +395,7 @@ def continue_with_gan_work(
     mask = _pitch_mask(settings)
     density = getattr(settings, "density", None)
     temperature = float(getattr(settings, "temperature", 1.0) or 1.0)
+    use_context_prior = bool(getattr(settings, "context_prior", True))
     velocities = [n.velocity for n in seed.notes]
     fill_velocity = int(np.median(velocities)) if velocities else 64
 
@@ -390,14 +419,26 @@ def continue_with_gan_work(
         z = model.sample_noise(1, gen, scale=temperature)
         with torch.no_grad():
             out = model.generate(torch.from_numpy(prev)[None], beats, z)[0].cpu().numpy()  # [C, T, 88]
-        onset_p = out[0, :bar_steps] * mask
-        frame_p = out[1, :bar_steps] * mask
         bar_seconds = float(grid.seconds_at((at + bar_steps) / spb) - grid.seconds_at(at / spb))
+        onset_p = out[0, :bar_steps] * mask
         target = None if density is None else float(density) * bar_seconds
+        if use_context_prior:
+            # Re-rank, do not thin: keep as many onsets as the threshold would, the most context-like ones.
+            if target is None:
+                target = float(np.count_nonzero(onset_p > onset_threshold))
+            onset_p = onset_p * context_prior(roll[0, max(at - CONTEXT_BARS * bar_steps, 0) : at])
+        frame_p = out[1, :bar_steps] * mask
         onsets = _pick_onsets(onset_p, onset_threshold, target)
         frames = (frame_p > frame_threshold) | onsets
         if cfg.channels > 2:
-            vel = np.clip(np.rint(out[2, :bar_steps] / np.maximum(out[1, :bar_steps], 1e-3) * 127), 1, 127)
+            vel = out[2, :bar_steps] / np.maximum(out[1, :bar_steps], 1e-3) * 127
+            recent = roll[2, max(at - CONTEXT_BARS * bar_steps, 0) : at][
+                roll[0, max(at - CONTEXT_BARS * bar_steps, 0) : at] > 0
+            ]
+            if use_context_prior and recent.size:
+                # The small model's per-note velocities are jumpy; pull them halfway to the recent level.
+                vel = 0.5 * vel + 0.5 * float(np.median(recent))
+            vel = np.clip(np.rint(vel), 1, 127)
         else:
             vel = np.full(onsets.shape, fill_velocity)
         roll[0, at : at + bar_steps] = onsets
@@ -410,6 +451,6 @@ def continue_with_gan_work(
     allowed = [p + PIANO_LOW for p in np.nonzero(mask)[0]]
     last_pitch = seed.notes[-1].pitch if seed.notes else 60
     fill_pitch = min(allowed, key=lambda p: abs(p - last_pitch))
-    notes = enforce_sanity(notes, seed_end, fill_pitch, fill_velocity)
+    notes = enforce_sanity(notes, seed_end, fill_pitch, fill_velocity, end=plan.end_time)
     notes = [n for n in notes if n.start < plan.end_time]
     return seed.copy(notes=notes, pedals=[], drum_notes=[], title=f"{seed.title} (GAN continuation)".strip())

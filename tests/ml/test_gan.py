@@ -33,6 +33,7 @@ class Settings:
     key: str | None = None
     pitch_range: tuple[int, int] = (21, 108)
     density: float | None = None
+    context_prior: bool = True
 
 
 def batch(config: GANConfig, size: int = 4, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -316,3 +317,34 @@ def test_threshold_calibration_matches_real_onset_rate(tmp_path: Path) -> None:
         fake = model.generate(batch["prev"], batch["beats"], z)
     rate = float(binarize(fake, onset_t, frame_t)[:, 0].mean())
     assert rate == pytest.approx(real_rate, rel=0.3)
+
+
+def test_context_prior_favours_recent_pitch_classes_and_register() -> None:
+    context = np.zeros((32, 88), dtype=np.uint8)
+    for s, pitch in enumerate([60, 64, 67, 72] * 8):  # C major arpeggio, C4..C5
+        context[s, pitch - 21] = 1
+    w = gg.context_prior(context)
+    assert w[64 - 21] > w[63 - 21]  # E (played) over Eb (not)
+    assert w[63 - 21] > 0  # chromatic notes stay possible
+    assert w[67 - 21] > w[67 + 24 - 21] > w[67 + 36 - 21]  # far from the played register fades
+    assert np.all(gg.context_prior(np.zeros((16, 88))) == 1.0)  # no context: no prior
+
+
+def test_context_prior_steers_pitch_classes(tiny_checkpoint: Path) -> None:
+    seed = two_bar_seed()
+    with_prior = continuation(tiny_checkpoint, seed, 4, seconds=8.0, density=5.0)
+    without = continuation(tiny_checkpoint, seed, 4, seconds=8.0, density=5.0, context_prior=False)
+    assert with_prior.notes and without.notes
+    in_c = {0, 2, 4, 5, 7, 9, 11}
+    share = lambda s: np.mean([n.pitch % 12 in in_c for n in s.notes])  # noqa: E731
+    assert share(with_prior) > share(without)
+
+
+def test_sanity_breaks_a_silent_tail() -> None:
+    out = gg.enforce_sanity([Note(60, 0.0, 1.0, 80)], start=0.0, end=12.0)
+    covered, gaps = 0.0, []
+    for n in out:
+        gaps.append(n.start - covered)
+        covered = max(covered, n.end)
+    gaps.append(12.0 - covered)
+    assert max(gaps) <= gg.MAX_SILENCE_SECONDS and all(n.start < 12.0 for n in out)

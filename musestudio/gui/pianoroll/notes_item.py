@@ -21,7 +21,7 @@ CHUNK = 2048
 VELOCITY_SHADES = 8
 NOTE_HEIGHT = 0.84  # of a semitone row; the gap keeps neighbouring notes apart
 RASTER_ABOVE = 8000  # beyond this many visible notes, paint one image instead of rectangles
-OUTLINE_BELOW = 1500  # draw outlines only when fewer notes than this are visible (stroking is slow)
+OUTLINE_BELOW = 600  # outline notes only when zoomed in enough to see them (stroking is slow)
 
 
 def velocity_shades(color: str, n: int = VELOCITY_SHADES) -> list[QColor]:

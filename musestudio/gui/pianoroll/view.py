@@ -408,3 +408,4 @@ def style_axes(plot_item: pg.PlotItem, dark: bool) -> None:
         axis = plot_item.getAxis(name)
         axis.setPen(pg.mkPen(color))
         axis.setTextPen(pg.mkPen(color))
+        axis.enableAutoSIPrefix(False)  # our units never need k/m prefixes; saves relabelling per frame

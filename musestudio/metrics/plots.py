@@ -72,10 +72,12 @@ def write_plots(data: ReportData, out_dir: Path) -> list[Path]:
     bins = np.logspace(-2, 1, 40)
     for label, pairs in rows.items():
         d = symbolic.note_durations([o for _, o in pairs])
-        ax.hist(np.clip(d, 0.01, 10), bins=bins, histtype="step", density=True, linewidth=1.5, label=label)
+        if d.size:  # share of notes per bin: a density per second would inflate the narrow short bins
+            ax.hist(np.clip(d, 0.01, 10), bins=bins, histtype="step", weights=np.full(d.size, 1 / d.size),
+                    linewidth=1.5, label=label)  # fmt: skip
     ax.set_xscale("log")
-    ax.set_xlabel("note duration (s)")
-    ax.set_ylabel("density")
+    ax.set_xlabel("note duration (s), clipped to 0.01-10 s")
+    ax.set_ylabel("share of notes")
     ax.legend()
     save(fig, "duration_histograms")
 
@@ -83,9 +85,11 @@ def write_plots(data: ReportData, out_dir: Path) -> list[Path]:
     bins = np.arange(0, symbolic.IOI_MAX_S + symbolic.IOI_BIN_S, symbolic.IOI_BIN_S)
     for label, pairs in rows.items():
         ioi = symbolic.inter_onset_intervals([o for _, o in pairs])
-        ax.hist(np.clip(ioi, 0, symbolic.IOI_MAX_S), bins=bins, histtype="step", density=True, linewidth=1.5, label=label)
+        if ioi.size:
+            ax.hist(np.clip(ioi, 0, symbolic.IOI_MAX_S), bins=bins, histtype="step",
+                    weights=np.full(ioi.size, 1 / ioi.size), linewidth=1.5, label=label)  # fmt: skip
     ax.set_xlabel("inter-onset interval (s), 2 s and more in the last bin")
-    ax.set_ylabel("density")
+    ax.set_ylabel("share of intervals")
     ax.legend()
     save(fig, "ioi_histograms")
 

@@ -317,21 +317,45 @@ def _plan(seed: NoteSequence, settings: Any, max_beats: int) -> _Plan:
     return _Plan(grid, start_beat, end_time, min(n_bars, 400))
 
 
-def _pitch_mask(settings: Any) -> np.ndarray:
-    """[88] bool: keys allowed by the pitch range and key lock."""
+def _pitch_masks(settings: Any) -> tuple[np.ndarray, np.ndarray]:
+    """([88] keys inside the pitch range, [88] of those also in the locked key's scale)."""
     low, high = getattr(settings, "pitch_range", None) or (PIANO_LOW, PIANO_HIGH)
     low, high = max(int(low), PIANO_LOW), min(int(high), PIANO_HIGH)
-    mask = np.zeros(N_KEYS, dtype=bool)
     if high < low:
         raise ModelError(f"empty pitch range {low}-{high}")
-    mask[low - PIANO_LOW : high - PIANO_LOW + 1] = True
+    in_range = np.zeros(N_KEYS, dtype=bool)
+    in_range[low - PIANO_LOW : high - PIANO_LOW + 1] = True
+    allowed = in_range.copy()
     key = getattr(settings, "key", None)
     if key:
-        allowed = set(parse_key(key).allowed_pitches(PIANO_LOW, PIANO_HIGH))
-        mask &= np.array([p in allowed for p in range(PIANO_LOW, PIANO_HIGH + 1)])
-    if not mask.any():
+        scale = parse_key(key).pitch_classes()
+        allowed &= np.array([p % 12 in scale for p in range(PIANO_LOW, PIANO_HIGH + 1)])
+    if not allowed.any():
         raise ModelError("the key lock leaves no pitch inside the pitch range")
-    return mask
+    return in_range, allowed
+
+
+def snap_to_keys(bar: np.ndarray, allowed: np.ndarray, preference: np.ndarray) -> np.ndarray:
+    """Move notes on disallowed keys to the nearest allowed key ([C, T, 88] roll, max-merged).
+
+    This is the key lock: the model's rhythm and register are kept and an
+    out-of-scale note becomes its in-scale neighbour (of two equally near, the
+    one the model rated higher), as a scale-quantiser in a DAW does.  Masking
+    the probabilities instead silenced the model when the key was far from the
+    seed's.
+    """
+    if allowed.all():
+        return bar
+    keys = np.nonzero(allowed)[0]
+    out = bar * allowed[None, None, :]
+    for k in np.nonzero(~allowed)[0]:
+        if not bar[:, :, k].any():
+            continue
+        d = np.abs(keys - k)
+        near = keys[d == d.min()]
+        target = near[np.argmax(preference[near])] if len(near) > 1 else near[0]
+        out[:, :, target] = np.maximum(out[:, :, target], bar[:, :, k])
+    return out
 
 
 def context_prior(context: np.ndarray, floor: float = 0.2, reach: float = 6.0) -> np.ndarray:
@@ -365,7 +389,7 @@ def _pick_onsets(prob: np.ndarray, threshold: float, target: float | None) -> np
     if n <= 0:
         return out
     flat = np.argsort(prob, axis=None)[::-1][:n]
-    flat = flat[prob.flat[flat] > 0.02]  # never strike keys the model all but rules out
+    flat = flat[prob.flat[flat] > 0.005]  # never strike keys the model all but rules out
     out.flat[flat] = True
     return out
 
@@ -392,7 +416,7 @@ def continue_with_gan_work(
     grid, bpb = plan.grid, plan.grid.beats_per_bar
     bar_steps = bpb * spb
     seed_end = seed.duration
-    mask = _pitch_mask(settings)
+    in_range, allowed = _pitch_masks(settings)
     density = getattr(settings, "density", None)
     temperature = float(getattr(settings, "temperature", 1.0) or 1.0)
     use_context_prior = bool(getattr(settings, "context_prior", True))
@@ -420,14 +444,16 @@ def continue_with_gan_work(
         with torch.no_grad():
             out = model.generate(torch.from_numpy(prev)[None], beats, z)[0].cpu().numpy()  # [C, T, 88]
         bar_seconds = float(grid.seconds_at((at + bar_steps) / spb) - grid.seconds_at(at / spb))
-        onset_p = out[0, :bar_steps] * mask
+        onset_p = out[0, :bar_steps]
         target = None if density is None else float(density) * bar_seconds
+        if target is None and (use_context_prior or not in_range.all()):
+            # Re-rank, do not thin: keep as many onsets as the model wanted before the range
+            # and the prior reshaped its probabilities, choosing the most likely allowed ones.
+            target = float(np.count_nonzero(onset_p > onset_threshold))
+        onset_p = onset_p * in_range
         if use_context_prior:
-            # Re-rank, do not thin: keep as many onsets as the threshold would, the most context-like ones.
-            if target is None:
-                target = float(np.count_nonzero(onset_p > onset_threshold))
             onset_p = onset_p * context_prior(roll[0, max(at - CONTEXT_BARS * bar_steps, 0) : at])
-        frame_p = out[1, :bar_steps] * mask
+        frame_p = out[1, :bar_steps] * in_range
         onsets = _pick_onsets(onset_p, onset_threshold, target)
         frames = (frame_p > frame_threshold) | onsets
         if cfg.channels > 2:
@@ -441,16 +467,14 @@ def continue_with_gan_work(
             vel = np.clip(np.rint(vel), 1, 127)
         else:
             vel = np.full(onsets.shape, fill_velocity)
-        roll[0, at : at + bar_steps] = onsets
-        roll[1, at : at + bar_steps] = frames
-        roll[2, at : at + bar_steps] = np.where(frames, vel, 0).astype(np.uint8)
+        bar = np.stack([onsets, frames, np.where(frames, vel, 0)]).astype(np.uint8)
+        roll[:, at : at + bar_steps] = snap_to_keys(bar, allowed, onset_p.sum(0))
         yield Progress(b + 1, plan.n_bars, f"bar {b + 1}/{plan.n_bars}")
 
     notes = roll_to_notes(roll[:, first_step:], grid, spb, first_step, fill_velocity)
     notes = [n for n in notes if seed_end - 1e-9 <= n.start < plan.end_time]
-    allowed = [p + PIANO_LOW for p in np.nonzero(mask)[0]]
     last_pitch = seed.notes[-1].pitch if seed.notes else 60
-    fill_pitch = min(allowed, key=lambda p: abs(p - last_pitch))
+    fill_pitch = min((int(k) + PIANO_LOW for k in np.nonzero(allowed)[0]), key=lambda p: abs(p - last_pitch))
     notes = enforce_sanity(notes, seed_end, fill_pitch, fill_velocity, end=plan.end_time)
     notes = [n for n in notes if n.start < plan.end_time]
     return seed.copy(notes=notes, pedals=[], drum_notes=[], title=f"{seed.title} (GAN continuation)".strip())

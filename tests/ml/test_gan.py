@@ -348,3 +348,24 @@ def test_sanity_breaks_a_silent_tail() -> None:
         covered = max(covered, n.end)
     gaps.append(12.0 - covered)
     assert max(gaps) <= gg.MAX_SILENCE_SECONDS and all(n.start < 12.0 for n in out)
+
+
+def test_snap_to_keys_moves_out_of_scale_notes_to_neighbours() -> None:
+    bar = np.zeros((3, 16, 88), dtype=np.uint8)
+    bar[0, 0, 61 - 21] = bar[1, 0:2, 61 - 21] = 1  # C#4 in C major
+    bar[2, 0:2, 61 - 21] = 90
+    pref = np.zeros(88)
+    pref[62 - 21] = 1.0  # the model prefers D over C
+    allowed = np.array([(p % 12) in {0, 2, 4, 5, 7, 9, 11} for p in range(21, 109)])
+    out = gg.snap_to_keys(bar, allowed, pref)
+    assert out[0, 0, 62 - 21] == 1 and out[:, :, 61 - 21].sum() == 0
+    assert out[2, 1, 62 - 21] == 90
+
+
+def test_key_lock_far_from_the_seed_does_not_silence_the_shipped_model() -> None:
+    seed = two_bar_seed(100.0)
+    free = run_work(gg.continue_with_gan_work(seed, Settings(seconds=10.0), 5))
+    locked = run_work(gg.continue_with_gan_work(seed, Settings(seconds=10.0, key="F# major"), 5))
+    scale = parse_key("F# major").pitch_classes()
+    assert all(n.pitch % 12 in scale for n in locked.notes)
+    assert len(locked.notes) >= 0.5 * len(free.notes) > 0

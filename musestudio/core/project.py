@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import uuid
 from collections.abc import Iterable
@@ -244,8 +245,9 @@ class Project:
         try:
             data = json.loads(target.read_text(encoding="utf-8"))
             project = cls.from_dict(data, base=target.parent.resolve())
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise InputFileError(target, f"not a valid musestudio project ({str(exc)[:120]})") from None
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError, OverflowError) as exc:
+            # RecursionError: absurdly nested JSON; OverflowError: int(inf) in a note column.
+            raise InputFileError(target, f"not a valid musestudio project ({str(exc)[:120] or type(exc).__name__})") from None
         project.path = target
         return project
 
@@ -279,10 +281,16 @@ def sequence_from_dict(d: dict[str, Any]) -> NoteSequence:
     def notes(c: dict[str, list[Any]] | None) -> list[Note]:
         if not c:
             return []
-        return [
+        out = [
             Note(int(p), float(s), float(e), int(v), int(t))
             for p, s, e, v, t in zip(c["pitch"], c["start"], c["end"], c["velocity"], c["track"], strict=True)
         ]
+        for i, n in enumerate(out):  # a hand-edited or damaged file must fail here, not in the views
+            if not (math.isfinite(n.start) and math.isfinite(n.end)) or n.start < 0 or n.end < n.start:
+                raise ValueError(f"note {i + 1} has impossible times ({n.start}, {n.end})")
+            if not (0 <= n.pitch <= 127 and 0 <= n.velocity <= 127):
+                raise ValueError(f"note {i + 1} has pitch {n.pitch} / velocity {n.velocity} outside 0..127")
+        return out
 
     tempo = d.get("tempo") or {}
     return NoteSequence(

@@ -133,3 +133,32 @@ def test_layers_of_one_kind_get_distinct_colours():
     assert colours[0] == KIND_COLORS["continuation"] and len(set(colours)) == 4
     assert rotate_hue("#ff0000", 120.0) == "#00ff00" and rotate_hue("#123456", 360.0) == "#123456"
     assert p.add_layer("x", _seq(), "continuation", color="#010203").color == "#010203"
+
+
+@pytest.mark.parametrize(
+    "column,values",
+    [
+        ("start", [float("nan"), 0.5]),
+        ("end", [0.4, float("inf")]),
+        ("start", [-1.0, 0.5]),
+        ("end", [0.4, 0.1]),  # ends before it starts
+        ("pitch", [60, 200]),
+        ("velocity", [80, -1]),
+    ],
+)
+def test_damaged_note_values_are_refused(tmp_path, column, values):
+    p = Project()
+    p.add_layer("a", NoteSequence(notes=[Note(60, 0.0, 0.4), Note(64, 0.5, 0.9)]))
+    data = p.to_dict()
+    data["layers"][0]["sequence"]["notes"][column] = values
+    path = tmp_path / "bad.msproj"
+    path.write_text(json.dumps(data))  # json writes NaN/Infinity, as a hand-edited file might hold
+    with pytest.raises(InputFileError, match="not a valid musestudio project"):
+        Project.load(path)
+
+
+def test_absurdly_nested_json_is_a_clean_error(tmp_path):
+    path = tmp_path / "deep.msproj"
+    path.write_text("[" * 200_000 + "]" * 200_000)
+    with pytest.raises(InputFileError):
+        Project.load(path)

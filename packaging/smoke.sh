@@ -25,11 +25,12 @@ bad() { failed=$((failed + 1)); printf 'smoke: FAIL %s\n' "$*"; }
 run() {  # run NAME TIMEOUT CMD...: run the bundle, keep its output in NAME.log, show its tail on failure
   local name=$1 limit=$2; shift 2
   local s=$(date +%s)
-  if timeout "$limit" "$@" >"$name.log" 2>&1; then
+  local rc=0
+  timeout "$limit" "$@" >"$name.log" 2>&1 || rc=$?
+  if [ "$rc" -eq 0 ]; then
     printf 'smoke:      %-12s %3ss\n' "$name" "$(( $(date +%s) - s ))"
     return 0
   fi
-  local rc=$?
   printf 'smoke:      %-12s exit %s after %ss:\n' "$name" "$rc" "$(( $(date +%s) - s ))"
   tail -n 15 "$name.log" | sed 's/^/    | /'
   return 1

@@ -51,19 +51,9 @@ METRICS_PANEL_HANG = [
         "musestudio/metrics/tempo.py track_beats never finishes on a note ~140 years in: the window freezes (reported)",
     ),
 ]
-PROJECT_LOAD_BUGS = {
-    "bad_note_values.msproj": "musestudio/core/project.py sequence_from_dict accepts NaN/inf times and pitches "
-    "outside 0-127; the piano roll then fails ('internal error: Cannot set range [-inf, inf]') (reported)",
-    "deep_nesting.msproj": "musestudio/core/project.py Project.load does not catch RecursionError from json.loads "
-    "on deeply nested JSON, so the GUI shows 'internal error: RecursionError' (reported)",
-}
-
-
 def _marks(entry_id: str) -> list[pytest.MarkDecorator]:
     if entry_id == "far_future_note.mid":
         return METRICS_PANEL_HANG
-    if entry_id in PROJECT_LOAD_BUGS:
-        return [pytest.mark.timeout(120), pytest.mark.xfail(strict=False, reason=PROJECT_LOAD_BUGS[entry_id])]
     return [pytest.mark.timeout(120)]
 
 

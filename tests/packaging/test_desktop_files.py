@@ -191,3 +191,24 @@ def test_install_desktop_into_a_prefix(tmp_path: Path) -> None:
     assert not desktop.exists()
     assert not (prefix / "bin" / "musestudio").exists()
     assert not list((prefix / "share" / "icons").rglob(f"{APP_ID}.*"))
+
+
+def test_launcher_style_invocation_opens_the_files(tmp_path: Path) -> None:
+    """`musestudio FILE...` as a file manager runs it (Exec=musestudio %F): the files open, nothing crashes."""
+    import sys
+
+    pytest.importorskip("PySide6")
+    from musestudio.core.notes import Note, NoteSequence
+    from musestudio.io.midi import write_midi
+
+    song = write_midi(NoteSequence(notes=[Note(60 + i, i * 0.5, i * 0.5 + 0.4, 80) for i in range(8)]), tmp_path / "a song.mid")
+    shot = tmp_path / "shot.png"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", MUSESTUDIO_STATE_DIR=str(tmp_path / "state"),
+               MUSESTUDIO_SETTINGS=str(tmp_path / "settings.ini"), PYTHONPATH=str(ROOT))  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "musestudio", str(song), "--screenshot", str(shot), "--size", "900x600"],
+        capture_output=True, text=True, timeout=180, env=env, cwd=tmp_path, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert png_size(shot) == (900, 600)

@@ -176,3 +176,18 @@ def test_autosave_then_crash_then_recovery_in_the_gui(window: Any, corpus: dict[
     assert fresh.offer_recovery() is True
     assert [lay.name for lay in fresh.project.layers] == ["edited before the crash"]
     assert autosave.find_recovery() is None
+
+
+def test_six_hour_audio_in_the_gui_is_refused_without_eating_memory(window: Any, tmp_path: Path, qtbot: Any) -> None:
+    import resource
+
+    from make_corpus import sparse_wav
+
+    path = tmp_path / "six_hours.wav"
+    sparse_wav(path, 6 * 3600)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    window.open_path(path)
+    window.wait_for_jobs(60)
+    qtbot.waitUntil(lambda: bool(window.errors), timeout=60_000)
+    assert any("6.0 h" in e and "refused" in e for e in window.errors), window.errors
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before < 300

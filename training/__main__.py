@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--data", action="append", default=None, help="data source (repeatable); default asap")
     ev.add_argument("--split", default="test", choices=["train", "validation", "test"])
     ev.add_argument("--cache", default="runs/cache")
+    ev.add_argument("--windows-per-piece", type=int, default=0,
+                    help="score only N evenly spread 512-token windows per piece (0 = every window)")
     ev.add_argument("--no-write", action="store_true", help="print only; leave config.json and the card alone")
     args = parser.parse_args(argv)
 

@@ -154,13 +154,19 @@ def score_tokens(loaded: LoadedModel, tokens: np.ndarray, window: int = 512) -> 
     across models on the same tokens.
     """
     tokens = np.asarray(tokens, dtype=np.int64)
-    starts = list(range(0, max(len(tokens) - 1, 0), window))
-    if not starts:
+    starts = range(0, max(len(tokens) - 1, 0), window)
+    return score_windows(loaded, [tokens[a : a + window + 1] for a in starts])
+
+
+def score_windows(loaded: LoadedModel, windows: list[np.ndarray]) -> tuple[float, int]:
+    """(total NLL, predicted tokens) of independent token windows (each scored from its own start)."""
+    windows = [np.asarray(w, dtype=np.int64) for w in windows if len(w) >= 2]
+    if not windows:
         return 0.0, 0
     if loaded.kind == "markov":
         total, count = 0.0, 0
-        for a in starts:
-            p = loaded.model.token_probabilities(tokens[a : a + window + 1])
+        for w in windows:
+            p = loaded.model.token_probabilities(w)
             total -= float(np.log(np.maximum(p, 1e-300)).sum())
             count += len(p)
         return total, count
@@ -170,11 +176,8 @@ def score_tokens(loaded: LoadedModel, tokens: np.ndarray, window: int = 512) -> 
     total, count = 0.0, 0
     batch = 16  # windows scored together: same numbers, far fewer calls
     with torch.inference_mode():
-        for i in range(0, len(starts), batch):
-            chunks = [tokens[a : a + window + 1] for a in starts[i : i + batch]]
-            chunks = [c for c in chunks if len(c) >= 2]
-            if not chunks:
-                continue
+        for i in range(0, len(windows), batch):
+            chunks = windows[i : i + batch]
             width = max(len(c) for c in chunks)
             x = torch.zeros(len(chunks), width, dtype=torch.long)  # PAD = 0 is ignored by the loss
             for j, c in enumerate(chunks):

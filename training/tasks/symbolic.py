@@ -18,6 +18,14 @@ from training.tasks.base import Task
 EVAL_WINDOW = 512  # tokens per held-out scoring window, the same for every model
 
 
+def _spread_windows(tokens: np.ndarray, count: int, window: int) -> list[np.ndarray]:
+    """The piece as scoring windows of ``window + 1`` tokens; only ``count`` evenly spread ones when > 0."""
+    starts = list(range(0, max(len(tokens) - 1, 0), window))
+    if count and len(starts) > count:
+        starts = [starts[int(i)] for i in np.linspace(0, len(starts) - 1, count).round()]
+    return [tokens[a : a + window + 1] for a in starts]
+
+
 class SymbolicTask(Task):
     """Shared data handling: cached token windows from ``--data`` sources."""
 
@@ -48,22 +56,27 @@ class SymbolicTask(Task):
         return {"tokenizer": self.tokenizer.to_dict()}
 
     def test_metrics(self, folder: str, args: argparse.Namespace) -> dict[str, float]:
-        from musestudio.ml.generate import load_symbolic_model, score_tokens
+        from musestudio.ml.generate import load_symbolic_model, score_windows
 
         loaded = load_symbolic_model(folder)
         cache = load_split(args.data or ["asap"], args.split, self.tokenizer, args.cache)
-        total_nll, total_tokens = 0.0, 0
-        for i in range(len(cache)):
-            nll, n = score_tokens(loaded, np.asarray(cache.piece_tokens(i), dtype=np.int64), window=EVAL_WINDOW)
-            total_nll += nll
-            total_tokens += n
+        per_piece = int(getattr(args, "windows_per_piece", 0) or 0)
+        windows = [
+            w
+            for i in range(len(cache))
+            for w in _spread_windows(np.asarray(cache.piece_tokens(i), dtype=np.int64), per_piece, EVAL_WINDOW)
+        ]
+        total_nll, total_tokens = score_windows(loaded, windows)
         mean = total_nll / max(total_tokens, 1)
-        return {
+        out = {
             f"{args.split}_nll_per_token": mean,
             f"{args.split}_perplexity": math.exp(mean),
             f"{args.split}_tokens": float(total_tokens),
             f"{args.split}_pieces": float(len(cache)),
         }
+        if per_piece:
+            out[f"{args.split}_windows_per_piece"] = float(per_piece)
+        return out
 
     def model_card(self, metrics: dict[str, float], facts: dict[str, Any]) -> str:
         lines = [

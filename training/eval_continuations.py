@@ -2,8 +2,8 @@
 
     python -m training.eval_continuations --models markov lstm transformer gan --n 20 --out runs/continuations
 
-For ``n`` test-split ASAP pieces (one performance each, the first by sorted
-piece id), the seed is ``seed_seconds`` of music starting ``offset`` seconds
+For ``n`` test-split ASAP performances (one per piece first, by sorted piece
+id; second performances of the first pieces when there are fewer pieces), the seed is ``seed_seconds`` of music starting ``offset`` seconds
 in, the human continuation the ``length`` seconds after it.  Each model
 continues the seed for ``length`` seconds (random seed = the piece's index).
 Metrics come from :func:`musestudio.metrics.compute_metrics` with the seed as
@@ -34,11 +34,15 @@ COLUMNS = [
 def seeds(n: int, offset: float, seed_seconds: float, length: float) -> list[tuple[str, NoteSequence, NoteSequence]]:
     from musestudio.io.midi import read_midi
 
-    by_piece = {}
+    by_piece: dict[str, list] = {}
     for perf in sorted(asap_split("test"), key=lambda p: (p.piece, str(p.performance_midi))):
-        by_piece.setdefault(perf.piece, perf)
+        by_piece.setdefault(perf.piece, []).append(perf)
+    # one performance per piece first; when there are fewer pieces than seeds, second performances follow
+    picks = []
+    for round_ in range(max(len(v) for v in by_piece.values())):
+        picks += [(piece, perfs[round_]) for piece, perfs in sorted(by_piece.items()) if round_ < len(perfs)]
     out = []
-    for piece, perf in sorted(by_piece.items())[:n]:
+    for piece, perf in picks[:n]:
         seq = read_midi(perf.performance_midi)
         start = seq.start_time + offset
         seed = seq.slice(start, start + seed_seconds, shift_to_zero=True)

@@ -129,11 +129,11 @@ def benchmark_section(path: Path) -> list[str]:
         "",
         f"{report['files']} held-out clips, {report['ours']['audio_seconds'] / 60:.1f} min of audio; "
         f"{report.get('cpus')} CPU cores on the machine, torch threads {report.get('torch_threads')}; "
-        "x_real_time = audio seconds / wall seconds (read + infer + decode) on a 2-core machine shared with",
-        "other jobs (load average 6-10 during the run), so wall-clock speeds are far below an idle machine's;",
+        "x_real_time = audio seconds / wall seconds (read + infer + decode, model loading excluded);",
         "x_real_time_per_cpu_second = audio seconds / CPU seconds of all the process's threads (what one",
-        "dedicated core gives), the figure that is comparable between the two systems. Basic Pitch and",
-        "ours were timed in separate invocations of the benchmark a few minutes apart (`--only`).",
+        "dedicated core gives; less sensitive to other jobs on this shared machine). Load average after",
+        f"each system's pass: ours {report['ours'].get('load_average_after', float('nan')):.1f}, "
+        f"Basic Pitch {report.get('basic_pitch', {}).get('load_average_after', float('nan')):.1f}.",
         "",
         "| system | " + " | ".join(BENCH_COLUMNS) + " |",
         "|---" * (len(BENCH_COLUMNS) + 1) + "|",

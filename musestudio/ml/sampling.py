@@ -14,7 +14,9 @@ sampling rather than patched afterwards:
 * no silence longer than ``max_silence``: time shifts are masked when nothing
   sounds and the gap would grow past it;
 * density hint (notes per second): the log-score of every note-on is nudged
-  up or down in proportion to how far the recent onset rate is from the target.
+  up or down in proportion to how far the recent onset rate is from the target;
+* release nudge: a key held past ``release_after`` seconds has its note-off
+  favoured more and more (small models forget which keys are down).
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ class Constraints:
     max_silence: float = 4.0
     density: float | None = None  # notes per second hint
     density_strength: float = 1.5
+    # small models lose track of which keys are down and leave notes hanging until the 8 s limit;
+    # past ``release_after`` seconds a held key's note-off gains ``release_strength`` nats per second
+    release_after: float = 1.5
+    release_strength: float = 2.0
 
 
 @dataclass
@@ -142,6 +148,11 @@ class Sampler:
             rate = len(st.onsets) / max(window, 1.0)
             ratio = np.log((self.c.density + 0.1) / (rate + 0.1))
             s[self.note_on_slice] += self.c.density_strength * float(np.clip(ratio, -2, 2))
+        if st.sounding and self.c.release_strength > 0:
+            for pitch, onset in st.sounding.items():
+                held = (st.time - onset) * self.step_seconds
+                if held > self.c.release_after:
+                    s[tk.note_off(pitch)] += self.c.release_strength * (held - self.c.release_after)
         s[mask] = -np.inf
         if not np.isfinite(s).any():  # every option masked: advance time by the smallest step
             return tk.time_shift(1)

@@ -456,6 +456,10 @@ class MainWindow(QMainWindow):
         self._push(AddLayerCommand(self.project, layer, len(self.project.layers), self.refresh_layers))
         return layer
 
+    def set_layer_notes(self, layer_id: str, notes: list[Note], text: str = "Replace notes") -> None:
+        self._push(SetNotesCommand(self.project, layer_id, list(notes), text, self._refresh_notes))
+        self.player.invalidate()
+
     def audio_samples(self, sample_rate: int | None = None) -> tuple[np.ndarray, int] | None:
         if not self.project.audio_path:
             return None

@@ -65,3 +65,18 @@ def test_a_registered_panel_gets_a_dock_and_the_context(qtbot, monkeypatch):
     w.add_layer("seed", NoteSequence(notes=[Note(60, 0, 1)]), "seed")
     assert panel.counts[-1] == 1
     assert panel.context.current_layer().name == "seed"
+
+
+def test_context_replaces_layer_notes_as_one_undo_step(window) -> None:  # type: ignore[no-untyped-def]
+    from musestudio.core.notes import Note, NoteSequence
+    from musestudio.gui.panels.base import PanelContext
+
+    context = PanelContext(window)
+    layer = context.add_layer("Transcription", NoteSequence(notes=[Note(60, 0.0, 1.0)]), "transcription", color="#ff0000")
+    assert window.project.layer(layer.id).color == "#ff0000"
+    context.set_layer_notes(layer.id, [Note(62, 0.5, 1.0), Note(64, 1.0, 2.0)], "Re-decode")
+    assert [n.pitch for n in window.project.layer(layer.id).sequence.notes] == [62, 64]
+    window.undo_stack.undo()
+    assert [n.pitch for n in window.project.layer(layer.id).sequence.notes] == [60]
+    window.undo_stack.redo()
+    assert [n.pitch for n in window.project.layer(layer.id).sequence.notes] == [62, 64]

@@ -48,6 +48,9 @@ class FakeWindow:
     def add_layer(self, name: str, seq: NoteSequence, kind: str = "continuation", **props: object):  # type: ignore[no-untyped-def]
         return self.project.add_layer(name, seq, kind, **props)
 
+    def set_layer_notes(self, layer_id: str, notes, text: str = "") -> None:  # type: ignore[no-untyped-def]
+        self.project.set_notes(layer_id, list(notes))
+
     def run_work(self, work, on_done, on_error=None, *, cancel=None, label=""):  # type: ignore[no-untyped-def]
         self.runs += 1
         try:
@@ -97,6 +100,9 @@ def test_transcribe_adds_a_layer_and_thresholds_redecode_without_inference(panel
     widget.redecode()
     assert len(widget.result.notes) <= low
     assert window.runs == 1  # no new inference
+    # Re-decoding updates the one transcription layer instead of adding layers.
+    layers = [lay for lay in window.project.layers if lay.kind == "transcription"]
+    assert len(layers) == 1 and len(layers[0].sequence.notes) == len(widget.result.notes)
 
 
 def test_teacher_mode_scores_and_marks_errors(panel) -> None:  # type: ignore[no-untyped-def]

@@ -60,7 +60,7 @@ from PySide6.QtWidgets import QWidget
 if TYPE_CHECKING:
     import numpy as np
 
-    from musestudio.core.notes import NoteSequence
+    from musestudio.core.notes import Note, NoteSequence
     from musestudio.core.progress import CancelToken, Work
     from musestudio.core.project import Layer, Project
     from musestudio.gui.settings import AppSettings
@@ -119,8 +119,13 @@ class PanelContext:
         """The loaded audio as mono float32 (cached per rate), or None when no audio is loaded."""
         return self._window.audio_samples(sample_rate)
 
-    def add_layer(self, name: str, seq: NoteSequence, kind: str = "continuation") -> Layer:
-        return self._window.add_layer(name, seq, kind)
+    def add_layer(self, name: str, seq: NoteSequence, kind: str = "continuation", **props: Any) -> Layer:
+        """Add a layer as one undo step; ``props`` are Layer fields such as ``color``."""
+        return self._window.add_layer(name, seq, kind, **props)
+
+    def set_layer_notes(self, layer_id: str, notes: list[Note], text: str = "Replace notes") -> None:
+        """Replace a layer's notes as one undo step (e.g. a re-decoded transcription)."""
+        self._window.set_layer_notes(layer_id, notes, text)
 
     def run_work(
         self,

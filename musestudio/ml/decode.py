@@ -60,6 +60,9 @@ def decode_notes(
     if n_frames == 0:
         return []
     onset = np.nan_to_num(np.asarray(onset, np.float32))
+    if velocity is not None:
+        # A broken model or cache may hold NaN/Inf: clip to the head's 0..1 range first.
+        velocity = np.clip(np.nan_to_num(np.asarray(velocity, np.float32), nan=0.5, posinf=1.0, neginf=0.0), 0.0, 1.0)
     frame = np.nan_to_num(np.asarray(frame, np.float32))
     frames, keys = _peaks(onset, s.onset_threshold)
     lo, hi = s.pitch_range

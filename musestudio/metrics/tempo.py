@@ -31,6 +31,11 @@ TRACK_TOLERANCE = 0.20
 #: Grid test: share of onsets within 15 ms of the tempo map's sixteenth grid.
 GRID_TOLERANCE_S = 0.015
 GRID_SHARE = 0.8
+#: Safety bounds for absurd inputs (a note 140 years in): at most this many
+#: beats per piece, and at most this many filled beats across one silence;
+#: past it the tracker restarts at the next onset.
+MAX_BEATS = 200_000
+MAX_GAP_BEATS = 256
 #: Positions per beat for groove consistency (sixteenths of a quarter beat).
 GROOVE_STEPS_PER_BEAT = 4
 
@@ -65,8 +70,8 @@ def grid_beats(seq: NoteSequence) -> np.ndarray:
     """Quarter-note beats of the tempo map that cover the notes."""
     tm = seq.tempo_map
     first = int(np.floor(tm.seconds_to_beats(seq.start_time)))
-    last = int(np.ceil(tm.seconds_to_beats(seq.duration)))
-    return np.array([tm.beats_to_seconds(b) for b in range(first, last + 1)])
+    last = min(int(np.ceil(tm.seconds_to_beats(seq.duration))), first + MAX_BEATS - 1)
+    return tm.ticks_to_seconds_array(np.arange(first, last + 1, dtype=np.float64) * tm.ppq)
 
 
 def track_beats(seq: NoteSequence, beat_seconds: float | None = None) -> np.ndarray:
@@ -77,7 +82,9 @@ def track_beats(seq: NoteSequence, beat_seconds: float | None = None) -> np.ndar
     around the prediction, the closest one becomes the beat and ``P`` moves
     30 % of the way towards the new interval (clamped to 0.5 to 2 times the first
     estimate); otherwise the beat is placed at the prediction.  Stops after
-    the last onset.
+    the last onset.  Across a silence longer than ``MAX_GAP_BEATS`` periods
+    the tracker restarts at the next onset, and it never returns more than
+    ``MAX_BEATS`` beats, so absurd files cannot make it run for ever.
     """
     times, _ = onset_groups(seq)
     if times.size < 2:
@@ -92,8 +99,14 @@ def track_beats(seq: NoteSequence, beat_seconds: float | None = None) -> np.ndar
     t = float(times[0])
     beats = [t]
     last = float(times[-1])
-    while t + (1 - TRACK_TOLERANCE) * period <= last:
+    while t + (1 - TRACK_TOLERANCE) * period <= last and len(beats) < MAX_BEATS:
         predicted = t + period
+        nxt = int(np.searchsorted(times, t, side="right"))
+        if nxt < times.size and times[nxt] - t > MAX_GAP_BEATS * period:
+            beats.extend(t + period * np.arange(1, MAX_GAP_BEATS + 1))
+            t = float(times[nxt])
+            beats.append(t)
+            continue
         lo = np.searchsorted(times, predicted - TRACK_TOLERANCE * period, side="left")
         hi = np.searchsorted(times, predicted + TRACK_TOLERANCE * period, side="right")
         window = times[lo:hi]

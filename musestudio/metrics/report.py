@@ -154,7 +154,10 @@ def build_report_work(
         seed, human = cut_seed(seq, settings.seed_seconds, settings.seconds)
         if len(seed.notes) < 4 or len(human.notes) < 4:
             continue  # too short to continue or to score
-        examples.append(Example(path.stem, seed, human))
+        # A non-UTF-8 file name (surrogate escapes) cannot go into UTF-8
+        # reports; show its undecodable bytes as U+FFFD instead.
+        name = path.stem.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        examples.append(Example(name, seed, human))
     missing: dict[str, str] = {}
     spent: dict[str, float] = {}
     total = len(examples) * len(settings.models) + 1

@@ -177,11 +177,6 @@ def test_report_over_every_hostile_midi_file(corpus: dict[str, Path], tmp_path: 
     assert verdict in ("result", "clean_error"), explain(outcome)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="musestudio/metrics/report.py writes the report with the seed's file name; a non-UTF-8 name "
-    "(surrogate escapes) raises UnicodeEncodeError -> 'internal error' (reported)",
-)
 @pytest.mark.skipif(not command_available("report"), reason="report command not present")
 def test_report_with_a_non_utf8_file_name(corpus: dict[str, Path], tmp_path: Path) -> None:
     from make_corpus import scale_events, simple_midi, tempo_event

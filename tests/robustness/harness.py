@@ -53,7 +53,7 @@ def preload() -> None:
     import musestudio.io.formats
     import musestudio.io.musicxml  # noqa: F401
 
-    # torch and the model code, when they exist (importing torch starts no threads, so forking stays safe).
+    # torch and the model code, when they exist (children run torch single-threaded: see _child).
     for name in ("torch", "musestudio.ml.generate", "musestudio.ml.transcribe", "musestudio.metrics"):
         if importlib.util.find_spec(name) is not None:
             importlib.import_module(name)
@@ -95,6 +95,11 @@ def _child(args: list[str], out_path: str, err_path: str) -> None:
     sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
     code = 99
     try:
+        # A forked child must not enter torch's OpenMP pool: when the parent
+        # already used it (earlier tests ran models), GNU OpenMP hangs in the
+        # child.  One thread makes torch run its loops inline.
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(1)
         from musestudio.cli import main
 
         code = main(args)

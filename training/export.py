@@ -60,4 +60,13 @@ def evaluate_checkpoint(folder: str | os.PathLike[str], args: argparse.Namespace
         facts = dict(meta.get("training", {}))
         facts["config"] = json.dumps(meta["config"])
         (folder / CARD_FILE).write_text(task.model_card(meta["metrics"], facts))
+        _refresh_manifest(folder)
     return metrics
+
+
+def _refresh_manifest(folder: Path) -> None:
+    """Rewriting config.json and the card changes their sha256: keep models/manifest.json in step."""
+    from musestudio.ml.checkpoint import MANIFEST_FILE, write_manifest
+
+    if (folder.parent / MANIFEST_FILE).is_file():
+        write_manifest(folder.parent)

@@ -80,7 +80,7 @@ if run render 300 "$BIN" export "$DEMO" -o demo.wav && run transcribe 600 "$BIN"
   ref=$(notes_in "$DEMO")
   if [ "${got:-0}" -gt 50 ]; then
     f1=$("$BIN" metrics --json --transcription-reference "$DEMO" transcribed.mid 2>/dev/null \
-         | grep -m1 -E '"(note_f1|onset_f1|f1)"' | tr -dc '0-9.')
+         | grep -m1 -E '"(note_f1|onset_f1|f1)"' | sed -E 's/.*: *([0-9.eE+-]+).*/\1/' | cut -c1-5)
     ok "transcribe: $got notes from the rendered demo (reference $ref)${f1:+, onset F1 $f1}"
   else
     bad "transcribe produced ${got:-no} notes"

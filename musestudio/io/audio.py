@@ -35,12 +35,9 @@ class AudioInfo:
 def _open(path: Path):  # type: ignore[no-untyped-def]
     import soundfile as sf
 
-    if not path.exists():
-        raise InputFileError(path, "file not found")
-    if path.is_dir():
-        raise InputFileError(path, "is a folder, not a file")
-    if path.stat().st_size == 0:
-        raise InputFileError(path, "file is empty (0 bytes)")
+    from musestudio.io.paths import check_readable
+
+    check_readable(path)
     try:
         return sf.SoundFile(str(path))
     except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError / TypeError

@@ -17,6 +17,7 @@ from musestudio.core.errors import InputFileError, OutputFileError
 from musestudio.core.notes import PEDAL_CCS, Note, NoteSequence, PedalEvent, TrackInfo
 from musestudio.core.timing import KeySignature, TempoChange, TempoMap, TimeSignature
 from musestudio.io.atomic import atomic_path
+from musestudio.io.paths import check_readable
 
 # Tonic names indexed by number of sharps (-7..7) + 7, for major and minor keys.
 _MAJOR_BY_SHARPS = ["Cb", "Gb", "Db", "Ab", "Eb", "Bb", "F", "C", "G", "D", "A", "E", "B", "F#", "C#"]
@@ -42,18 +43,9 @@ def sharps_from_key(key: str, mode: str) -> int:
     return 0
 
 
-def _check_readable(path: Path) -> None:
-    if not path.exists():
-        raise InputFileError(path, "file not found")
-    if path.is_dir():
-        raise InputFileError(path, "is a folder, not a file")
-    if path.stat().st_size == 0:
-        raise InputFileError(path, "file is empty (0 bytes)")
-
-
 def read_midi(path: str | os.PathLike[str]) -> NoteSequence:
     path = Path(path)
-    _check_readable(path)
+    check_readable(path)
     with open(path, "rb") as fh:
         head = fh.read(4)
     if head != b"MThd":

@@ -34,12 +34,10 @@ def read_musicxml(path: str | os.PathLike[str]) -> NoteSequence:
     from music21.midi import translate
 
     from musestudio.io.midi import midi_bytes_to_sequence
+    from musestudio.io.paths import check_readable
 
     path = Path(path)
-    if not path.exists():
-        raise InputFileError(path, "file not found")
-    if path.stat().st_size == 0:
-        raise InputFileError(path, "file is empty (0 bytes)")
+    check_readable(path)
     if path.suffix.lower() == ".mxl":
         if not zipfile.is_zipfile(path):
             raise InputFileError(path, "not a compressed MusicXML file (.mxl must be a zip archive)")

@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 (one exit code per way a command ends)
     from musestudio.core.errors import MusestudioError
 
     argv = list(sys.argv[1:] if argv is None else argv)

@@ -55,6 +55,9 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--clip", type=float, default=None, help="gradient-norm clip (task default)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.add_argument("--init-from", default=None,
+                   help="warm start: weights of an exported checkpoint folder (model.safetensors) or a run folder "
+                        "(best.safetensors); the task maps them onto this model, which may be larger")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers")
     p.add_argument("--amp", choices=["auto", "on", "off"], default="auto", help="mixed precision (CUDA only)")
@@ -133,6 +136,10 @@ def train(args: argparse.Namespace) -> Path:
 
     arch, config, model = task.build_model(args.preset)
     task.apply_preset_defaults(args)
+    if args.init_from and not (args.resume and (out / "last.pt").is_file()):
+        report = task.init_from(model, _read_init_weights(Path(args.init_from)))
+        if dist.is_main:
+            print(f"warm start from {args.init_from}: {report}", file=sys.stderr)
     model.to(device)
     train_ds, val_ds = task.datasets(args)
     if dist.enabled:
@@ -322,6 +329,15 @@ def _save_resume(path: Path, model: nn.Module, *, optimizers: dict, schedulers: 
     tmp = path.with_suffix(".tmp")
     torch.save(blob, tmp)
     os.replace(tmp, path)
+
+
+def _read_init_weights(folder: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    for name in ("model.safetensors", "best.safetensors"):
+        if (folder / name).is_file():
+            return load_file(str(folder / name))
+    raise SystemExit(f"--init-from {folder}: no model.safetensors or best.safetensors there")
 
 
 def _load_resume(path: Path, model: nn.Module, optimizers: dict, schedulers: dict, scaler: Any) -> dict:

@@ -303,6 +303,7 @@ def _continue_tokens(
         torch.manual_seed(random_seed)
         with torch.inference_mode():
             logits, mstate = loaded.model.prime(torch.from_numpy(context)[None])
+            token_in = torch.zeros(1, dtype=torch.long)  # reused: one fill per token, no new tensor
         scores = logits[0].float().numpy()
     else:
         scores, mstate = loaded.model.prime(context)
@@ -325,7 +326,8 @@ def _continue_tokens(
             scores, mstate = loaded.model.step(tok, mstate)
         else:
             with torch.inference_mode():
-                logits, mstate = loaded.model.step(torch.tensor([tok]), mstate)
+                token_in.fill_(tok)
+                logits, mstate = loaded.model.step(token_in, mstate)
             scores = logits[0].float().numpy()
     decoded = tk.decode(np.asarray(out, dtype=np.int64), origin=seed_end, max_note_seconds=MAX_NOTE_SECONDS)
     notes = enforce_sanity([n for n in decoded.notes if n.end > n.start], constraints)

@@ -39,3 +39,27 @@ def test_sampling_goes_on_past_the_window() -> None:
     for _ in range(100):
         logits, cache = model.step(torch.tensor([7]), cache)
     assert torch.isfinite(logits).all() and cache["pos"] == 16 + 100
+
+
+def test_ring_buffer_attends_to_exactly_the_last_max_len_tokens() -> None:
+    # With one layer, a token older than the window can reach the output only through
+    # attention, so two histories that differ only there must give identical logits.
+    torch.manual_seed(0)
+    model = TransformerModel(TransformerConfig(d_model=32, n_heads=4, n_layers=1, d_ff=64, max_len=8)).eval()
+    x = torch.randint(3, 313, (1, 40))
+    y = x.clone()
+    y[0, :25] = torch.randint(3, 313, (25,))  # only tokens more than 8 steps before the end differ
+    outs = []
+    for seq in (x, y):
+        logits, cache = model.prime(seq[:, :3])
+        for i in range(3, 40):
+            logits, cache = model.step(seq[:, i], cache)
+        outs.append(logits)
+    torch.testing.assert_close(outs[0], outs[1])
+    # ... and a token inside the window does change them
+    z = x.clone()
+    z[0, 35] = (int(x[0, 35]) + 1 - 3) % 310 + 3
+    logits, cache = model.prime(z[:, :3])
+    for i in range(3, 40):
+        logits, cache = model.step(z[:, i], cache)
+    assert not torch.allclose(logits, outs[0])

@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--test", type=int, default=12, help="held-out test clips (test pieces, held-out SoundFont + room)")
     p.add_argument("--seconds", type=float, default=60.0, help="excerpt length")
     p.add_argument("--per-group", type=int, default=20, help="excerpts rendered per FluidSynth call / shard")
+    p.add_argument("--seed", type=int, default=3, help="training excerpts/conditions draw (use another for an extra cache)")
     p.add_argument("--pairs", type=Path, help="folder of real audio + MIDI pairs (e.g. MAESTRO) to cache instead")
     p.add_argument("--asap", help="ASAP root (default ../shared/data/asap or $MUSESTUDIO_ASAP)")
     args = p.parse_args(argv)
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
                              per_group=args.per_group, seed=2, asap_root=args.asap, log=log)
     if args.train:
         build_rendered_cache(args.cache / "train", "train", n_excerpts=args.train, seconds=args.seconds,
-                             per_group=args.per_group, seed=3, asap_root=args.asap, log=log)
+                             per_group=args.per_group, seed=args.seed, asap_root=args.asap, log=log)
     return 0
 
 

@@ -39,6 +39,34 @@ class Task:
         """(architecture name for musestudio.ml.registry, config dict, fresh model)."""
         raise NotImplementedError
 
+    def init_from(self, model: nn.Module, weights: dict[str, torch.Tensor]) -> str:
+        """Warm start ``model`` from another checkpoint's tensors (``--init-from``); returns a summary.
+
+        Tensors of the same name and shape are copied.  Where the new model is
+        larger along some axes (more input channels, a wider layer) the old
+        tensor is copied into the leading slice and the rest is zeroed, so a
+        grown linear map starts as the old one.  Tensors only the new model has
+        keep their fresh initialisation.
+        """
+        state = model.state_dict()
+        copied, grown, fresh = 0, 0, []
+        with torch.no_grad():
+            for name, target in state.items():
+                old = weights.get(name)
+                if old is None:
+                    fresh.append(name)
+                    continue
+                if old.shape == target.shape:
+                    target.copy_(old)
+                    copied += 1
+                elif old.dim() == target.dim() and all(a <= b for a, b in zip(old.shape, target.shape, strict=True)):
+                    target.zero_()
+                    target[tuple(slice(0, n) for n in old.shape)] = old
+                    grown += 1
+                else:
+                    raise SystemExit(f"--init-from: {name} has shape {tuple(old.shape)}, the model needs {tuple(target.shape)}")
+        return f"{copied} tensors copied, {grown} grown, {len(fresh)} new"
+
     #: preset defaults for command-line options left unset (seq_len, batch_size, lr, ...)
     preset_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
 

@@ -135,8 +135,8 @@ class TransformerTask(SymbolicTask):
         "tiny": {"seq_len": 32, "batch_size": 4, "lr": 3e-3},
     }
     presets: ClassVar[dict[str, dict[str, Any]]] = {
-        "paper": {"d_model": 512, "n_heads": 8, "n_layers": 6, "d_ff": 2048, "dropout": 0.1, "max_len": 2048},
-        "desktop": {"d_model": 192, "n_heads": 6, "n_layers": 3, "d_ff": 576, "dropout": 0.1, "max_len": 512},
+        "paper": {"d_model": 512, "n_heads": 8, "n_layers": 6, "d_ff": 2048, "dropout": 0.1, "max_len": 1024},
+        "desktop": {"d_model": 192, "n_heads": 6, "n_layers": 3, "d_ff": 576, "dropout": 0.1, "max_len": 256},
         "tiny": {"d_model": 32, "n_heads": 2, "n_layers": 2, "d_ff": 64, "dropout": 0.0, "max_len": 64},
     }
 

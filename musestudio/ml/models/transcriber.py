@@ -8,6 +8,15 @@ probabilities, so a note's body is anchored to its attack.  A short stack of
 dilated 1-D convolutions over time gives every frame ~0.5 s of context without
 a recurrent layer, which keeps CPU inference far faster than real time.
 
+Harmonic stacking (the idea behind Basic Pitch's front end): on a
+log-frequency axis the h-th harmonic of a key sits a fixed number of bins
+above it, ``bins_per_octave * log2(h)``, whatever the key.  Copies of the
+input shifted down by those amounts become extra input channels, so the first
+3x3 convolution sees a key's fundamental and its harmonics in one place.
+This gives the network the evidence it needs against octave errors (a note's
+octave above shares most of its partials) at the cost of a wider first layer
+only.  ``harmonics=()`` is the original single-channel model.
+
 ``forward(batch)`` returns ``(outputs, losses)``; losses are only computed when
 the batch carries labels.  No file I/O here: checkpoints are handled by
 :mod:`musestudio.ml.checkpoint`.
@@ -15,6 +24,7 @@ the batch carries labels.  No file I/O here: checkpoints are handled by
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +43,9 @@ class TranscriberConfig:
     conv1: int = 16  # channels of the two first 3x3 conv layers
     conv2: int = 32  # channels of the third conv layer
     hidden: int = 256  # width of the fully connected layer
-    temporal_layers: int = 2  # residual dilated conv1d blocks over time
+    temporal_layers: int = 2  # residual dilated conv1d blocks over time (dilations 1, 2, 4, ...)
+    harmonics: tuple[float, ...] = ()  # harmonic stacking: extra input channels at these multiples
+    bins_per_octave: int = 24  # of the features; used to place the harmonics
     temporal_kernel: int = 3
     dropout: float = 0.2
     onset_weight: float = 1.0
@@ -46,6 +58,15 @@ class TranscriberConfig:
     def __post_init__(self) -> None:
         if self.n_bins % 4:
             raise ValueError("n_bins must be a multiple of 4 (two 2x frequency poolings)")
+        self.harmonics = tuple(float(h) for h in self.harmonics)
+        if len(self.harmonics) > 16 or any(not 0.0 < h <= 16.0 or h == 1.0 for h in self.harmonics):
+            raise ValueError("harmonics must be at most 16 multiples in (0, 16], other than 1")
+        if self.bins_per_octave <= 0:
+            raise ValueError("bins_per_octave must be positive")
+
+    def harmonic_shifts(self) -> list[int]:
+        """Bins between a key's fundamental and each stacked harmonic."""
+        return [round(self.bins_per_octave * math.log2(h)) for h in self.harmonics]
 
 
 class _TemporalBlock(nn.Module):
@@ -66,7 +87,7 @@ class TranscriberModel(nn.Module):
         # Pool frequency early (2 bins/semitone -> 1 -> 1/2): the convs at full resolution are what
         # costs CPU time, and one bin per semitone already separates the keys.
         self.conv = nn.Sequential(
-            nn.Conv2d(1, c.conv1, 3, padding=1),
+            nn.Conv2d(1 + len(c.harmonics), c.conv1, 3, padding=1),
             nn.BatchNorm2d(c.conv1),
             nn.ReLU(),
             nn.MaxPool2d((1, 2)),
@@ -107,6 +128,8 @@ class TranscriberModel(nn.Module):
     def _heads(self, feats: torch.Tensor, conv: nn.Module) -> dict[str, torch.Tensor]:
         # feats: [B, T, n_bins]
         x = self.input_norm(feats.unsqueeze(1))  # [B, 1, T, n_bins]
+        if self.config.harmonics:
+            x = self._stack_harmonics(x)  # [B, 1 + len(harmonics), T, n_bins]
         x = conv(x)  # [B, conv2, T, n_bins/4]
         b, ch, t, f = x.shape
         x = x.permute(0, 2, 1, 3).reshape(b, t, ch * f)  # [B, T, conv2 * n_bins/4]
@@ -121,6 +144,18 @@ class TranscriberModel(nn.Module):
             "velocity": self.velocity(h),  # logits [B, T, 88]; sigmoid -> velocity / 127
             "pedal": self.pedal(h).squeeze(-1),  # logits [B, T]
         }
+
+    def _stack_harmonics(self, x: torch.Tensor) -> torch.Tensor:
+        # x: [B, 1, T, F]; channel j+1 at bin f holds bin f + shift_j (zero past either edge)
+        n_bins = x.shape[-1]
+        channels = [x]
+        for shift in self.config.harmonic_shifts():
+            if shift >= 0:
+                moved = functional.pad(x[..., shift:], (0, min(shift, n_bins)))
+            else:
+                moved = functional.pad(x[..., : n_bins + shift], (min(-shift, n_bins), 0))
+            channels.append(moved[..., :n_bins])
+        return torch.cat(channels, dim=1)
 
     def losses(self, out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         c = self.config

@@ -32,6 +32,8 @@ SOUNDFONT_CANDIDATES = (
 # Rendering writes every sample: a stray note hours after the music (a broken
 # tempo map) must be refused, not rendered into gigabytes of silence.
 MAX_RENDER_SECONDS = 3 * 3600
+# Seconds rendered past the last note (release and reverb tails).
+RENDER_TAIL_SECONDS = 10.0
 
 
 def check_render_length(seq: NoteSequence) -> None:
@@ -77,17 +79,62 @@ def render_with_fluidsynth(
         wav = Path(tmp) / "out.wav"
         mid.write_bytes(sequence_to_midi_bytes(seq))
         cmd = [exe, "-ni", "-q", "-F", str(wav), "-r", str(int(sample_rate)), "-g", f"{gain:.3f}"]
-        settings: dict[str, str | float | int] = {"synth.reverb.active": int(reverb), "synth.chorus.active": 0}
+        settings: dict[str, str | float | int] = {
+            "synth.reverb.active": int(reverb),
+            "synth.chorus.active": 0,
+            "audio.file.format": "s16",  # 4 bytes per stereo frame: the size watch below relies on it
+        }
         settings.update(extra_settings or {})
         for k, v in settings.items():
             cmd += ["-o", f"{k}={v}"]
         cmd += [str(soundfont), str(mid)]
-        proc = subprocess.run(cmd, capture_output=True, timeout=600, check=False)
-        if proc.returncode != 0 or not wav.exists():
-            err = proc.stderr.decode(errors="replace").strip().splitlines()
-            raise MusestudioError(f"FluidSynth failed: {err[-1] if err else proc.returncode}")
+        # FluidSynth 2.x's fast renderer sometimes never reaches the end of a long, pedal-heavy
+        # file and keeps writing silence (seen: 22 GB from a 20-minute performance).  The length
+        # of the music is known, so the output is watched and cut there.
+        seconds = seq.duration + RENDER_TAIL_SECONDS
+        runaway = _run_with_size_limit(cmd, wav, limit_bytes=int(seconds * sample_rate * 4 * 1.5) + (1 << 20))
+        if runaway is None:
+            raise MusestudioError("FluidSynth did not finish within 10 minutes")
+        returncode, stderr, cut = runaway
+        if (returncode != 0 and not cut) or not wav.exists():
+            err = stderr.decode(errors="replace").strip().splitlines()
+            raise MusestudioError(f"FluidSynth failed: {err[-1] if err else returncode}")
         audio, _ = load_audio(wav)
+        if cut:
+            audio = audio[: int(seconds * sample_rate)]
     return audio
+
+
+def _run_with_size_limit(cmd: list[str], out: Path, *, limit_bytes: int, timeout: float = 600.0):  # type: ignore[no-untyped-def]
+    """Run ``cmd``; stop it once ``out`` grows past ``limit_bytes``.
+
+    Returns (returncode, stderr, cut) with cut=True when it was stopped for size,
+    or None when it ran past ``timeout`` seconds.
+    """
+    import time
+
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        deadline = time.monotonic() + timeout
+        cut = False
+        try:
+            while proc.poll() is None:
+                if out.exists() and out.stat().st_size > limit_bytes:
+                    cut = True
+                    proc.terminate()
+                    proc.wait(timeout=10)
+                    break
+                if time.monotonic() > deadline:
+                    proc.kill()
+                    proc.wait()
+                    return None
+                time.sleep(0.02)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        err.seek(0)
+        return proc.returncode, err.read(), cut
 
 
 def render_additive(seq: NoteSequence, sample_rate: int = 22050) -> np.ndarray:

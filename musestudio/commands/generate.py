@@ -34,6 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key", default=None, help='lock to a key and scale, e.g. "D minor"')
     parser.add_argument("--pitch-range", type=_pitch_range, default=(21, 108), metavar="LO-HI", help="e.g. 36-96")
     parser.add_argument("--density", type=float, default=None, metavar="X", help="notes per second hint")
+    parser.add_argument("--free-register", action="store_true",
+                        help="let the continuation leave the seed's register (by default it is steered to stay near it)")
     add_force(parser)
 
 
@@ -51,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
         model=args.model, checkpoint=args.checkpoint, seconds=args.seconds, bars=args.bars,
         temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, variations=args.variations,
         random_seed=args.random_seed, key=args.key, pitch_range=args.pitch_range, density=args.density,
+        keep_register=not args.free_register,
     )
     settings.validate()
     out = Path(args.output)

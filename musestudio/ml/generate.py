@@ -51,6 +51,7 @@ class GenerationSettings:
     key: str | None = None  # e.g. "D minor": note-ons outside the scale are masked
     pitch_range: tuple[int, int] = (PIANO_LOW, PIANO_HIGH)
     density: float | None = None  # notes per second hint
+    keep_register: bool = True  # soft guard: stay near the seed's register (see sampling.Constraints)
 
     def validate(self) -> None:
         if self.model not in MODELS:
@@ -224,6 +225,22 @@ def _longest_gap(seq: NoteSequence) -> float:
     return gap
 
 
+REGISTER_MARGIN = 5  # semitones beyond the seed's 5th-95th percentile pitches that cost nothing
+REGISTER_MIN_WIDTH = 24  # a seed on a few keys still leaves two octaves free
+
+
+def seed_register(seed: NoteSequence) -> tuple[float, float] | None:
+    """The soft pitch band a continuation is steered to stay in, from the seed's pitches."""
+    pitches = np.array([n.pitch for n in seed.notes], dtype=np.float64)
+    if len(pitches) == 0:
+        return None
+    low, high = np.percentile(pitches, 5) - REGISTER_MARGIN, np.percentile(pitches, 95) + REGISTER_MARGIN
+    if high - low < REGISTER_MIN_WIDTH:
+        mid = (low + high) / 2
+        low, high = mid - REGISTER_MIN_WIDTH / 2, mid + REGISTER_MIN_WIDTH / 2
+    return float(low), float(high)
+
+
 def _constraints(seed: NoteSequence, settings: GenerationSettings) -> Any:
     from musestudio.core.keys import parse_key
     from musestudio.ml.sampling import Constraints
@@ -236,6 +253,7 @@ def _constraints(seed: NoteSequence, settings: GenerationSettings) -> Any:
         max_note_seconds=MAX_NOTE_SECONDS,
         max_silence=max(MAX_SILENCE_SECONDS, _longest_gap(seed)),
         density=settings.density,
+        register=seed_register(seed) if settings.keep_register else None,
     )
 
 

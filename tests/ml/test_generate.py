@@ -91,6 +91,50 @@ def test_density_hint_moves_the_note_rate(checkpoints, seed) -> None:
     assert len(dense.notes) > len(sparse.notes)
 
 
+def test_seed_register_band() -> None:
+    from musestudio.ml.generate import REGISTER_MIN_WIDTH, seed_register
+
+    wide = NoteSequence(notes=[Note(p, i * 0.1, i * 0.1 + 0.1, 80) for i, p in enumerate(range(40, 90))])
+    low, high = seed_register(wide)
+    assert low < 43 and high > 87
+    narrow = NoteSequence(notes=[Note(60, 0, 1, 80), Note(62, 1, 2, 80)])
+    low, high = seed_register(narrow)
+    assert high - low >= REGISTER_MIN_WIDTH and low < 61 < high
+    assert seed_register(NoteSequence()) is None
+
+
+def test_register_guard_keeps_a_drifting_model_near_the_seed() -> None:
+    from musestudio.ml.sampling import Constraints, Sampler, SamplerState
+    from musestudio.ml.tokenizer import PerformanceTokenizer
+
+    tk = PerformanceTokenizer()
+    scores = np.zeros(tk.vocab_size)
+    scores[tk.note_on(100)] = 3.0  # a model that wants the top of the keyboard
+    scores[[tk.note_on(p) for p in range(55, 70)]] = 1.0
+
+    def pitches(constraints: Constraints) -> list[int]:
+        sampler = Sampler(tk, constraints, rng=np.random.default_rng(0))
+        out = []
+        for _ in range(400):
+            tok = sampler.choose(scores, SamplerState())
+            if tk.note_on_offset <= tok < tk.note_off_offset:
+                out.append(tok - tk.note_on_offset + tk.config.pitch_low)
+        return out
+
+    free = pitches(Constraints())
+    guarded = pitches(Constraints(register=(50.0, 75.0)))
+    assert np.mean([p == 100 for p in free]) > 0.1
+    assert np.mean([p == 100 for p in guarded]) < 0.01
+    assert all(p != 100 for p in pitches(Constraints(register=(50.0, 75.0), register_strength=50.0)))
+
+
+def test_free_register_setting_turns_the_guard_off(checkpoints, seed) -> None:
+    from musestudio.ml.generate import _constraints
+
+    assert _constraints(seed, _settings("lstm", checkpoints)).register is not None
+    assert _constraints(seed, _settings("lstm", checkpoints, keep_register=False)).register is None
+
+
 def test_length_in_bars_uses_the_seed_tempo(checkpoints) -> None:
     seq = NoteSequence(notes=[Note(60, 0.0, 0.5), Note(64, 0.5, 1.0)])  # 120 qpm, 4/4: one bar = 2 s
     out = generate(seq, GenerationSettings(model="markov", checkpoint=checkpoints["markov"], bars=2, random_seed=0))[0]

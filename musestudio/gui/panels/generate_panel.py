@@ -74,6 +74,9 @@ class GeneratePanel(Panel):
         self.pitch_high.setRange(21, 108)
         self.pitch_high.setValue(108)
         self.density = self._dspin(0, 40, 0, 0.5, " notes/s", "note-density hint (0 = off)")
+        self.keep_register = QCheckBox("stay near the seed's register", self)
+        self.keep_register.setChecked(True)
+        self.keep_register.setToolTip("steer note choices toward the seed's pitch band (the models drift upward without it)")
 
         form = QFormLayout()
         form.addRow("Model", self.model_combo)
@@ -94,6 +97,7 @@ class GeneratePanel(Panel):
         range_row.addWidget(self.pitch_high)
         form.addRow("Pitch range", range_row)
         form.addRow("Density", self.density)
+        form.addRow("Register", self.keep_register)
 
         self.seed_label = QLabel("", self)
         self.seed_label.setWordWrap(True)
@@ -203,7 +207,7 @@ class GeneratePanel(Panel):
             bars=self.bars.value() or None, temperature=self.temperature.value(), top_k=self.top_k.value(),
             top_p=self.top_p.value(), variations=self.variations.value(), random_seed=seed,
             key=self.key_combo.currentData(), pitch_range=(self.pitch_low.value(), self.pitch_high.value()),
-            density=self.density.value() or None,
+            density=self.density.value() or None, keep_register=self.keep_register.isChecked(),
         )
 
     def update_seed_label(self) -> None:

@@ -22,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="onset probability above which a key is struck (default: tuned on validation data)")
     parser.add_argument("--frame-threshold", type=float, metavar="X",
                         help="probability above which a key keeps sounding (default: tuned on validation data)")
+    parser.add_argument("--repeat-threshold", type=float, metavar="X",
+                        help="stricter onset threshold for a key that is already sounding (default: the model's)")
     parser.add_argument("--min-note-ms", type=float, metavar="N", help="shortest note kept, in ms (default 30)")
     parser.add_argument("--no-pedal", action="store_true", help="write no sustain-pedal (CC64) events")
     parser.add_argument("--save-note-events", metavar="CSV", help="also write the notes as CSV (with --out-dir: DIR/<stem>.csv)",
@@ -51,12 +53,16 @@ def run(args: argparse.Namespace) -> int:
     min_note_ms = defaults.min_note_ms if args.min_note_ms is None else args.min_note_ms
     _check_threshold("onset-threshold", onset)
     _check_threshold("frame-threshold", frame)
+    repeat = defaults.repeat_threshold if args.repeat_threshold is None else args.repeat_threshold
+    if repeat is not None:
+        _check_threshold("repeat-threshold", repeat)
     if min_note_ms < 0:
         raise MusestudioError(f"--min-note-ms must be >= 0, got {min_note_ms}")
     if args.output and len(args.audio) > 1:
         raise MusestudioError("-o takes one input; use --out-dir DIR for several files")
     settings = DecodeSettings(
-        onset_threshold=onset, frame_threshold=frame, min_note_ms=min_note_ms, use_pedal=not args.no_pedal
+        onset_threshold=onset, frame_threshold=frame, min_note_ms=min_note_ms, use_pedal=not args.no_pedal,
+        repeat_threshold=repeat,
     )
     jobs = []
     for audio in args.audio:

@@ -6,6 +6,11 @@ note).  It lasts while the frame probability stays above ``frame_threshold``,
 and ends early where the offset probability exceeds ``offset_threshold`` or
 the next onset of the same key begins.  Velocity is the velocity head's value
 at the onset, which the model was trained to give as MIDI velocity / 127.
+
+A key that is already sounding can take a stricter onset threshold
+(``repeat_threshold``): in a reverberant room or under the pedal, a held
+note's swelling partials look like a new attack, and these false repeats were
+a third of the false notes on the held-out clips.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ class DecodeSettings:
     onset_threshold: float = 0.6
     frame_threshold: float = 0.4
     offset_threshold: float = 0.9  # offsets only cut a note when the model is sure
+    repeat_threshold: float | None = None  # onset threshold for a key already sounding (None or lower: onset_threshold)
     min_note_ms: float = 30.0
     pitch_range: tuple[int, int] = (21, 108)
     use_pedal: bool = True  # emit CC64 events from the pedal head
@@ -64,7 +70,15 @@ def decode_notes(
         # A broken model or cache may hold NaN/Inf: clip to the head's 0..1 range first.
         velocity = np.clip(np.nan_to_num(np.asarray(velocity, np.float32), nan=0.5, posinf=1.0, neginf=0.0), 0.0, 1.0)
     frame = np.nan_to_num(np.asarray(frame, np.float32))
+    # a sounding key never takes a *lower* threshold than a silent one
+    repeat = s.onset_threshold if s.repeat_threshold is None else max(s.onset_threshold, s.repeat_threshold)
     frames, keys = _peaks(onset, s.onset_threshold)
+    if repeat > s.onset_threshold and len(frames):
+        # "already sounding" is read two frames back, before this attack's own rise
+        held = frame[np.maximum(frames - 2, 0), keys] >= s.frame_threshold
+        held &= frames >= 2
+        keep = onset[frames, keys] >= np.where(held, repeat, s.onset_threshold)
+        frames, keys = frames[keep], keys[keep]
     lo, hi = s.pitch_range
     min_frames = s.min_note_ms / 1000.0 * frame_rate
     sounding = frame >= s.frame_threshold

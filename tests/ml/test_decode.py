@@ -83,3 +83,25 @@ def test_nan_activations_do_not_crash() -> None:
     a["onset"][:] = np.nan
     a["frame"][:] = np.nan
     assert decode(acts(a)).notes == []
+
+
+def test_repeat_threshold_applies_only_to_keys_already_sounding() -> None:
+    a = blank()
+    k = 60 - 21
+    a["onset"][10, k] = 0.9
+    a["frame"][10:80, k] = 0.8  # one long held note ...
+    a["onset"][40, k] = 0.65  # ... with a weak swell in the middle (reverb, pedal)
+    a["onset"][120, k] = 0.65  # the same weak peak on a silent key is a real attack
+    a["frame"][120:140, k] = 0.8
+    base = DecodeSettings(onset_threshold=0.6, frame_threshold=0.4)
+    starts = lambda s: [round(n.start * FPS) for n in decode(acts(a), s).notes]  # noqa: E731
+    assert starts(base) == [10, 40, 120]
+    strict = DecodeSettings(onset_threshold=0.6, frame_threshold=0.4, repeat_threshold=0.7)
+    assert starts(strict) == [10, 120]
+    # the held note now runs through the swell; a confident re-strike still splits it
+    notes = decode(acts(a), strict).notes
+    assert round(notes[0].end * FPS) == 80
+    a["onset"][40, k] = 0.8
+    assert starts(strict) == [10, 40, 120]
+    # a repeat threshold below the onset threshold never loosens it
+    assert starts(DecodeSettings(onset_threshold=0.6, frame_threshold=0.4, repeat_threshold=0.3)) == starts(base)

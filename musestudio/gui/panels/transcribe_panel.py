@@ -76,6 +76,10 @@ class TranscribePanel(Panel):
         d = DecodeSettings()
         self.onset = self._spin(d.onset_threshold, "Probability above which a key is struck")
         self.frame = self._spin(d.frame_threshold, "Probability above which a key keeps sounding")
+        self.repeat = self._spin(
+            d.repeat_threshold if d.repeat_threshold is not None else d.onset_threshold,
+            "Onset threshold for a key that is already sounding (raise it against false repeated notes in reverb)",
+        )
         self.min_note = QSpinBox(self)
         self.min_note.setRange(0, 1000)
         self.min_note.setSuffix(" ms")
@@ -95,6 +99,7 @@ class TranscribePanel(Panel):
         form = QFormLayout()
         form.addRow("Onset threshold", self.onset)
         form.addRow("Frame threshold", self.frame)
+        form.addRow("Repeat threshold", self.repeat)
         form.addRow("Minimum note length", self.min_note)
         form.addRow("Pitch range", pitch_row)
         form.addRow(self.pedal)
@@ -129,7 +134,7 @@ class TranscribePanel(Panel):
 
         self.run_button.clicked.connect(self.start)
         self.mark_button.clicked.connect(self.mark_errors)
-        for w in (self.onset, self.frame):
+        for w in (self.onset, self.frame, self.repeat):
             w.valueChanged.connect(self._schedule)
         for w in (self.min_note, self.low, self.high):
             w.valueChanged.connect(self._schedule)
@@ -159,6 +164,7 @@ class TranscribePanel(Panel):
         return DecodeSettings(
             onset_threshold=self.onset.value(),
             frame_threshold=self.frame.value(),
+            repeat_threshold=self.repeat.value(),
             min_note_ms=float(self.min_note.value()),
             pitch_range=(low, high),
             use_pedal=self.pedal.isChecked(),

@@ -63,3 +63,16 @@ def test_ring_buffer_attends_to_exactly_the_last_max_len_tokens() -> None:
     for i in range(3, 40):
         logits, cache = model.step(z[:, i], cache)
     assert not torch.allclose(logits, outs[0])
+
+
+def test_one_layer_ring_buffer_equals_a_full_forward_over_the_window() -> None:
+    torch.manual_seed(1)
+    window = 8
+    model = TransformerModel(TransformerConfig(d_model=32, n_heads=4, n_layers=1, d_ff=64, max_len=window)).eval()
+    x = torch.randint(3, 313, (1, 40))
+    logits, cache = model.prime(x[:, :3])
+    with torch.no_grad():
+        for i in range(3, 40):
+            logits, cache = model.step(x[:, i], cache)
+            ref, _ = model(torch.cat([x[:, max(0, i - window + 1) : i + 1], x[:, :1]], dim=1))
+            torch.testing.assert_close(logits, ref[:, -1], atol=1e-5, rtol=1e-4)

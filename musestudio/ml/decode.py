@@ -30,9 +30,9 @@ if TYPE_CHECKING:
 class DecodeSettings:
     # Defaults tuned on the validation pieces for the shipped checkpoint (never on test).
     onset_threshold: float = 0.6
-    frame_threshold: float = 0.4
+    frame_threshold: float = 0.3
     offset_threshold: float = 0.9  # offsets only cut a note when the model is sure
-    repeat_threshold: float | None = None  # onset threshold for a key already sounding (None or lower: onset_threshold)
+    repeat_threshold: float | None = 0.7  # onset threshold for a key already sounding (None or lower: onset_threshold)
     min_note_ms: float = 30.0
     pitch_range: tuple[int, int] = (21, 108)
     use_pedal: bool = True  # emit CC64 events from the pedal head

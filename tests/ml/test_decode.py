@@ -93,7 +93,7 @@ def test_repeat_threshold_applies_only_to_keys_already_sounding() -> None:
     a["onset"][40, k] = 0.65  # ... with a weak swell in the middle (reverb, pedal)
     a["onset"][120, k] = 0.65  # the same weak peak on a silent key is a real attack
     a["frame"][120:140, k] = 0.8
-    base = DecodeSettings(onset_threshold=0.6, frame_threshold=0.4)
+    base = DecodeSettings(onset_threshold=0.6, frame_threshold=0.4, repeat_threshold=None)
     starts = lambda s: [round(n.start * FPS) for n in decode(acts(a), s).notes]  # noqa: E731
     assert starts(base) == [10, 40, 120]
     strict = DecodeSettings(onset_threshold=0.6, frame_threshold=0.4, repeat_threshold=0.7)

@@ -332,12 +332,20 @@ def _save_resume(path: Path, model: nn.Module, *, optimizers: dict, schedulers: 
 
 
 def _read_init_weights(folder: Path) -> dict[str, torch.Tensor]:
+    """An exported checkpoint through the app's verified loader (sha256 checked), or a run's best weights."""
     from safetensors.torch import load_file
 
-    for name in ("model.safetensors", "best.safetensors"):
-        if (folder / name).is_file():
-            return load_file(str(folder / name))
-    raise SystemExit(f"--init-from {folder}: no model.safetensors or best.safetensors there")
+    from musestudio.core.errors import ModelError
+    from musestudio.ml.checkpoint import CONFIG_FILE, load_state_dict, read_info
+
+    if (folder / CONFIG_FILE).is_file():
+        try:
+            return load_state_dict(read_info(folder))
+        except ModelError as exc:
+            raise SystemExit(f"--init-from: {exc}") from None
+    if (folder / "best.safetensors").is_file():
+        return load_file(str(folder / "best.safetensors"))
+    raise SystemExit(f"--init-from {folder}: neither an exported checkpoint nor a run folder with best.safetensors")
 
 
 def _load_resume(path: Path, model: nn.Module, optimizers: dict, schedulers: dict, scaler: Any) -> dict:

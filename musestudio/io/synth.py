@@ -116,7 +116,7 @@ def _run_with_size_limit(cmd: list[str], out: Path, *, limit_bytes: int, timeout
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
         deadline = time.monotonic() + timeout
-        cut = False
+        cut = timed_out = False
         try:
             while proc.poll() is None:
                 if out.exists() and out.stat().st_size > limit_bytes:
@@ -125,14 +125,15 @@ def _run_with_size_limit(cmd: list[str], out: Path, *, limit_bytes: int, timeout
                     proc.wait(timeout=10)
                     break
                 if time.monotonic() > deadline:
-                    proc.kill()
-                    proc.wait()
-                    return None
+                    timed_out = True
+                    break
                 time.sleep(0.02)
         finally:
-            if proc.poll() is None:
+            if proc.poll() is None:  # timed out, or ignored terminate(): the finally kills it
                 proc.kill()
                 proc.wait()
+        if timed_out:
+            return None
         err.seek(0)
         return proc.returncode, err.read(), cut
 

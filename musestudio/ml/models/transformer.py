@@ -156,15 +156,15 @@ class TransformerModel(nn.Module):
         """
         c = self.config
         window = c.max_len
-        if "ring" not in cache:  # move the primed cache (at most max_len entries) into ring buffers
+        if "ring" not in cache:  # move the primed cache (_run keeps at most max_len entries) into ring buffers
             ring = []
             for k, v in cache["kv"]:
                 b, h, s, dh = k.shape
                 kb = k.new_zeros(b, h, window, dh)
                 vb = v.new_zeros(b, h, window, dh)
-                kb[:, :, :s], vb[:, :, :s] = k[:, :, -window:], v[:, :, -window:]
+                kb[:, :, :s], vb[:, :, :s] = k, v
                 ring.append((kb, vb))
-            fill = min(cache["kv"][0][0].shape[2], window)
+            fill = cache["kv"][0][0].shape[2]
             layers = [
                 (blk.ln1.weight, blk.ln1.bias, blk.qkv.weight, blk.qkv.bias, blk.proj.weight, blk.proj.bias,
                  blk.ln2.weight, blk.ln2.bias, blk.ff[0].weight, blk.ff[0].bias, blk.ff[2].weight, blk.ff[2].bias)

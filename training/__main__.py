@@ -1,4 +1,4 @@
-"""``python -m training {train,export,evaluate}`` (also under ``torchrun ... -m training train``)."""
+"""``python -m training {train,export,evaluate,tune-decoding}`` (also under ``torchrun ... -m training train``)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,15 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--windows-per-piece", type=int, default=0,
                     help="score only N evenly spread 512-token windows per piece (0 = every window)")
     ev.add_argument("--no-write", action="store_true", help="print only; leave config.json and the card alone")
+    tu = sub.add_parser("tune-decoding", help="choose a transcriber's decoding thresholds on validation renders")
+    tu.add_argument("checkpoint", help="transcriber checkpoint folder, e.g. models/transcriber")
+    tu.add_argument("--val", action="append", required=True, metavar="DIR",
+                    help="rendered validation cache (repeatable), e.g. data_cache/transcriber/validation")
+    tu.add_argument("--onset", type=float, nargs="+", default=[0.4, 0.5, 0.6, 0.7])
+    tu.add_argument("--frame", type=float, nargs="+", default=[0.3, 0.4, 0.5])
+    tu.add_argument("--repeat", type=str, nargs="+", default=["off", "0.7", "0.8"],
+                    help="repeat thresholds to try ('off' = same as the onset threshold)")
+    tu.add_argument("--write", action="store_true", help="store the best in the checkpoint's config.json")
     args = parser.parse_args(argv)
 
     if args.command == "train":
@@ -34,6 +43,19 @@ def main(argv: list[str] | None = None) -> int:
         from training.export import export_run
 
         print(export_run(args.run, args.to, name=args.name))
+    elif args.command == "tune-decoding":
+        from training.audio.evaluate import tune_thresholds, write_decode_defaults
+
+        repeats = tuple(None if r == "off" else float(r) for r in args.repeat)
+        result = tune_thresholds(args.checkpoint, args.val, tuple(args.onset), tuple(args.frame), repeats,
+                                 log=lambda m: print(m, flush=True))
+        best = result["best"]
+        print(f"best on {result['shards']} validation shards: onset {best['onset_threshold']} frame "
+              f"{best['frame_threshold']} repeat {best['repeat_threshold']} -> onset F1 {best['onset_f1']:.4f}, "
+              f"onset+offset F1 {best['onset_offset_f1']:.4f}")
+        if args.write:
+            write_decode_defaults(args.checkpoint, best, ", ".join(args.val))
+            print(f"wrote the thresholds into {args.checkpoint}/config.json")
     else:
         from training.export import evaluate_checkpoint
 

@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="probability above which a key keeps sounding (default: tuned on validation data)")
     parser.add_argument("--repeat-threshold", type=float, metavar="X",
                         help="stricter onset threshold for a key that is already sounding (default: the model's)")
-    parser.add_argument("--min-note-ms", type=float, metavar="N", help="shortest note kept, in ms (default 30)")
+    parser.add_argument("--min-note-ms", type=float, metavar="N", help="shortest note kept, in ms (default: the model's, 30)")
     parser.add_argument("--no-pedal", action="store_true", help="write no sustain-pedal (CC64) events")
     parser.add_argument("--save-note-events", metavar="CSV", help="also write the notes as CSV (with --out-dir: DIR/<stem>.csv)",
                         nargs="?", const="")
@@ -45,9 +45,9 @@ def run(args: argparse.Namespace) -> int:
 
     from musestudio.core.errors import MusestudioError, OutputFileError
     from musestudio.ml.decode import DecodeSettings
-    from musestudio.ml.transcribe import load_transcriber, transcribe_to_file
+    from musestudio.ml.transcribe import decode_defaults, load_transcriber, transcribe_to_file
 
-    defaults = DecodeSettings()
+    defaults = decode_defaults(args.checkpoint)  # the checkpoint's tuned thresholds
     onset = defaults.onset_threshold if args.onset_threshold is None else args.onset_threshold
     frame = defaults.frame_threshold if args.frame_threshold is None else args.frame_threshold
     min_note_ms = defaults.min_note_ms if args.min_note_ms is None else args.min_note_ms
@@ -61,8 +61,8 @@ def run(args: argparse.Namespace) -> int:
     if args.output and len(args.audio) > 1:
         raise MusestudioError("-o takes one input; use --out-dir DIR for several files")
     settings = DecodeSettings(
-        onset_threshold=onset, frame_threshold=frame, min_note_ms=min_note_ms, use_pedal=not args.no_pedal,
-        repeat_threshold=repeat,
+        onset_threshold=onset, frame_threshold=frame, offset_threshold=defaults.offset_threshold,
+        min_note_ms=min_note_ms, use_pedal=not args.no_pedal, repeat_threshold=repeat,
     )
     jobs = []
     for audio in args.audio:

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class DecodeSettings:
-    # Defaults tuned on the validation pieces for the shipped checkpoint (never on test).
+    # Built-in fallbacks; a checkpoint's own tuned values (config.json "decode", chosen on validation
+    # pieces, never on test) take precedence through musestudio.ml.transcribe.decode_defaults.
     onset_threshold: float = 0.6
     frame_threshold: float = 0.3
     offset_threshold: float = 0.9  # offsets only cut a note when the model is sure

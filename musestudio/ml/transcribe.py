@@ -97,6 +97,41 @@ def load_transcriber(checkpoint: str | os.PathLike[str] | None = None) -> tuple[
     return _load(str(folder.resolve()))
 
 
+# Decoding thresholds a checkpoint may carry in config.json's "decode" block (written by
+# `python -m training tune-decoding ... --write`, chosen on validation data for those weights).
+TUNED_DECODE_KEYS = ("onset_threshold", "frame_threshold", "offset_threshold", "repeat_threshold", "min_note_ms")
+
+
+def decode_defaults(checkpoint: str | os.PathLike[str] | None = None) -> DecodeSettings:
+    """:class:`DecodeSettings` with the checkpoint's tuned thresholds over the built-in defaults.
+
+    Reads only ``config.json`` (no weights).  A checkpoint without a ``decode`` block gets the
+    built-in defaults; a value out of range raises :class:`ModelError`.
+    """
+    import dataclasses
+
+    from musestudio.ml.checkpoint import read_info
+
+    folder = Path(checkpoint) if checkpoint is not None else default_checkpoint()
+    block = read_info(folder).meta.get("decode") or {}
+    if not isinstance(block, dict):
+        raise ModelError(f"{folder}: config.json 'decode' must be an object")
+    values: dict[str, Any] = {}
+    for key in TUNED_DECODE_KEYS:
+        if key not in block:
+            continue
+        value = block[key]
+        if value is None and key == "repeat_threshold":
+            values[key] = None
+            continue
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+        ok = ok and (value >= 0 if key == "min_note_ms" else 0 < value <= 1)
+        if not ok:
+            raise ModelError(f"{folder}: config.json decode.{key} = {value!r} is out of range")
+        values[key] = float(value)
+    return dataclasses.replace(DecodeSettings(), **values)
+
+
 AudioSource = str | os.PathLike[str] | np.ndarray | tuple[np.ndarray, int]
 
 
@@ -238,7 +273,7 @@ def transcribe_work(
 ) -> Work[tuple[NoteSequence, Activations]]:
     """Notes and the activations they came from (kept so thresholds can be changed instantly)."""
     acts = yield from run_inference_work(audio, checkpoint, cancel)
-    seq = decode(acts, settings)
+    seq = decode(acts, settings or decode_defaults(checkpoint))
     if isinstance(audio, (str, os.PathLike)):
         seq.title = Path(audio).stem
     return seq, acts

@@ -196,3 +196,58 @@ def test_cli_transcribe(tiny_checkpoint: Path, tmp_path: Path, capsys: pytest.Ca
     assert main(["transcribe", str(a), "-o", str(tmp_path / "x.mid"), "--frame-threshold", "1.5", *ck]) == 1
     assert main(["transcribe", str(tmp_path / "missing.wav"), "-o", str(tmp_path / "y.mid"), *ck]) == 1
     assert main(["transcribe", str(a), "-o", str(tmp_path / "z.mid"), "--checkpoint", str(tmp_path)]) == 1
+
+
+def _with_decode(src: Path, dst: Path, block: object) -> Path:
+    import json
+    import shutil
+
+    shutil.copytree(src, dst)
+    meta = json.loads((dst / "config.json").read_text())
+    meta["decode"] = block
+    (dst / "config.json").write_text(json.dumps(meta))
+    return dst
+
+
+def test_decode_defaults_come_from_the_checkpoint(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    from musestudio.core.errors import ModelError
+    from musestudio.ml.transcribe import decode_defaults
+
+    assert decode_defaults(tiny_checkpoint) == DecodeSettings()  # no "decode" block: built-in values
+    tuned = _with_decode(tiny_checkpoint, tmp_path / "tuned", {"onset_threshold": 0.45, "repeat_threshold": None,
+                                                               "tuned_on": "validation"})
+    d = decode_defaults(tuned)
+    assert d.onset_threshold == 0.45 and d.repeat_threshold is None
+    assert d.frame_threshold == DecodeSettings().frame_threshold  # keys not given keep the built-in value
+    bad = _with_decode(tiny_checkpoint, tmp_path / "bad", {"frame_threshold": 3})
+    with pytest.raises(ModelError, match=r"decode\.frame_threshold"):
+        decode_defaults(bad)
+    with pytest.raises(ModelError):
+        decode_defaults(tmp_path / "missing")
+
+
+def test_transcription_uses_the_checkpoint_thresholds(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    x = noise(3.0, seed=4)
+    acts = run_inference(x, tiny_checkpoint)
+    low = _with_decode(tiny_checkpoint, tmp_path / "low", {"onset_threshold": 0.05, "frame_threshold": 0.05,
+                                                           "repeat_threshold": None})
+    expected = decode(acts, DecodeSettings(onset_threshold=0.05, frame_threshold=0.05, repeat_threshold=None))
+    assert len(expected.notes) != len(decode(acts, DecodeSettings()).notes)  # the thresholds matter here
+    assert [(n.pitch, n.start) for n in transcribe(x, None, low).notes] == [(n.pitch, n.start) for n in expected.notes]
+
+
+def test_cli_defaults_are_the_checkpoint_thresholds(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    from musestudio.cli import main
+    from musestudio.io.midi import read_midi
+
+    a = write(tmp_path / "a.wav", noise(3.0, seed=4), SR)
+    low = _with_decode(tiny_checkpoint, tmp_path / "low", {"onset_threshold": 0.05, "frame_threshold": 0.05,
+                                                           "repeat_threshold": None, "min_note_ms": 0})
+    assert main(["transcribe", str(a), "-o", str(tmp_path / "low.mid"), "--checkpoint", str(low)]) == 0
+    assert main(["transcribe", str(a), "-o", str(tmp_path / "flag.mid"), "--checkpoint", str(tiny_checkpoint),
+                 "--onset-threshold", "0.05", "--frame-threshold", "0.05", "--min-note-ms", "0"]) == 0
+    by_default = read_midi(tmp_path / "low.mid").notes
+    by_flags = read_midi(tmp_path / "flag.mid").notes
+    assert len(by_default) > 0
+    # same thresholds whether from config.json or from flags (repeat differs: flags keep the built-in 0.7)
+    assert {(n.pitch, round(n.start, 2)) for n in by_flags} <= {(n.pitch, round(n.start, 2)) for n in by_default}

@@ -13,13 +13,18 @@ from musestudio.dsp.features import FeatureConfig
 from training.audio.dataset import WindowDataset, collate, render_group
 from training.audio.labels import frame_labels
 from training.audio.render import (
+    EXTRA_TRAIN_SOUNDFONTS,
+    SF_TIMGM,
     TEST_CONDITION,
     TRAIN_SOUNDFONTS,
     add_noise,
     concatenate_excerpts,
     equalize,
     excerpt,
+    peaking,
     random_train_condition,
+    room_response,
+    room_reverb,
 )
 
 FPS = 31.25
@@ -47,6 +52,54 @@ def test_test_condition_is_never_drawn_for_training() -> None:
         c = random_train_condition(rng)
         assert c.soundfont in TRAIN_SOUNDFONTS and c.soundfont != TEST_CONDITION.soundfont
         assert c.room_size < TEST_CONDITION.room_size
+
+
+def test_v2_palette_keeps_the_test_piano_and_room_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    import training.audio.render as render_mod
+
+    monkeypatch.setattr(render_mod, "soundfont_available", lambda path: True)
+    rng = random.Random(0)
+    conds = [random_train_condition(rng, "v2") for _ in range(500)]
+    fonts = {c.soundfont for c in conds}
+    assert fonts == set(TRAIN_SOUNDFONTS + EXTRA_TRAIN_SOUNDFONTS) and SF_TIMGM not in fonts
+    assert all(c.room_size < TEST_CONDITION.room_size for c in conds)
+    synthetic = [c for c in conds if c.ir_rt60]
+    assert 150 < len(synthetic) < 350 and all(not c.reverb and 0.4 <= c.ir_rt60 <= 2.5 for c in synthetic)
+    assert all(len(c.peaks) == 3 and all(150 <= f <= 6000 and abs(g) <= 6 for f, g, _ in c.peaks) for c in conds)
+    with pytest.raises(ValueError, match="palette"):
+        random_train_condition(rng, "v3")
+
+
+def test_first_palette_draws_are_unchanged() -> None:
+    # v1 caches must stay reproducible from their seed: the v2 code path may not disturb v1 draws.
+    a = [random_train_condition(random.Random(3)) for _ in range(3)]
+    b = [random_train_condition(random.Random(3), "v1") for _ in range(3)]
+    assert a == b and all(not c.peaks and c.ir_rt60 is None for c in a)
+
+
+def test_synthetic_room_decays_at_its_rt60() -> None:
+    sr = 16000
+    ir = room_response(sr, 1.0, 8000.0, np.random.default_rng(0))
+    assert len(ir) == sr and np.sum(ir**2) == pytest.approx(1.0)
+    energy = np.convolve(ir**2, np.ones(800) / 800, mode="same")
+    drop_db = 10 * np.log10(energy[int(0.1 * sr)] / energy[int(0.6 * sr)])
+    assert 25 < drop_db < 35  # -60 dB per second -> about -30 dB over half a second
+    click = np.zeros(2 * sr, np.float32)
+    click[100] = 1.0
+    wet = room_reverb(click, sr, 1.0, 0.5, 8000.0, np.random.default_rng(0))
+    assert wet.shape == click.shape and np.abs(wet[sr // 2 : sr]).max() > 0  # a tail after the click
+    assert np.sqrt(np.mean(wet**2)) == pytest.approx(np.sqrt(np.mean(click**2)), rel=0.05)
+
+
+def test_peaking_filter_boosts_only_near_its_frequency() -> None:
+    sr = 16000
+    t = np.arange(sr) / sr
+    near = np.sin(2 * np.pi * 1000 * t).astype(np.float32)
+    far = np.sin(2 * np.pi * 100 * t).astype(np.float32)
+    gain = lambda x: 20 * np.log10(np.abs(peaking(x, sr, 1000.0, 6.0, 1.5))[sr // 2 :].max() / np.abs(x).max())  # noqa: E731
+    assert gain(near) == pytest.approx(6.0, abs=0.3)
+    assert abs(gain(far)) < 0.5
+    np.testing.assert_allclose(peaking(near, sr, 1000.0, 0.0, 1.0), near)
 
 
 def test_excerpts_release_the_pedal_and_concatenate() -> None:
@@ -128,3 +181,41 @@ def test_render_group_aligns_audio_and_labels() -> None:
     energy = arrays["features"].astype(np.float32).sum(axis=1)
     sounding = arrays["frame"].any(axis=1)
     assert energy[sounding].mean() > 3 * energy[~sounding].mean()
+
+
+def test_tune_decoding_writes_thresholds_the_app_reads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`python -m training tune-decoding --write` on a (tiny) rendered-style validation cache."""
+    import dataclasses
+    import json
+
+    import torch
+
+    from musestudio.dsp.features import compute_features
+    from musestudio.io.midi import write_midi
+    from musestudio.ml.checkpoint import save_checkpoint
+    from musestudio.ml.models.transcriber import TranscriberConfig, TranscriberModel
+    from musestudio.ml.transcribe import decode_defaults
+    from training.__main__ import main
+
+    torch.manual_seed(0)
+    config = TranscriberConfig(conv1=4, conv2=4, hidden=16, temporal_layers=1)
+    ckpt = tmp_path / "models" / "transcriber"
+    save_checkpoint(ckpt, "transcriber", dataclasses.asdict(config), TranscriberModel(config).eval().state_dict(),
+                    extra={"features": FeatureConfig().to_dict()})
+    val = tmp_path / "validation"
+    val.mkdir()
+    midi = write_midi(NoteSequence(notes=[Note(60 + i % 12, 0.3 * i, 0.3 * i + 0.25, 80) for i in range(20)]), tmp_path / "v.mid")
+    rng = np.random.default_rng(0)
+    feats = compute_features((rng.standard_normal(16000 * 7) * 0.1).astype(np.float32), 16000, FeatureConfig())
+    np.savez(val / "shard_0000.npz", features=feats.astype(np.float16))
+    meta = {"seconds": 6.0, "features": FeatureConfig().to_dict(),
+            "shards": [{"file": "shard_0000.npz", "condition": {}, "excerpts": [{"midi": str(midi), "start": 0.0}]}]}
+    (val / "meta.json").write_text(json.dumps(meta))
+    argv = ["tune-decoding", str(ckpt), "--val", str(val), "--onset", "0.4", "0.6", "--frame", "0.3",
+            "--repeat", "off", "0.8", "--write"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.count("onset F1") == 5  # 4 grid points + the best line
+    block = json.loads((ckpt / "config.json").read_text())["decode"]
+    assert block["onset_threshold"] in (0.4, 0.6) and block["repeat_threshold"] in (None, 0.8)
+    assert decode_defaults(ckpt).onset_threshold == block["onset_threshold"]

@@ -94,11 +94,13 @@ def build_rendered_cache(
     per_group: int = 20,
     test_condition: bool = False,
     seed: int = 0,
+    palette: str = "v1",
     config: FeatureConfig | None = None,
     asap_root: str | None = None,
     log: Any = print,
 ) -> Path:
-    """Render ``n_excerpts`` excerpts of ``split`` pieces into shards (a random condition per shard)."""
+    """Render ``n_excerpts`` excerpts of ``split`` pieces into shards (a random condition per shard,
+    drawn from ``palette``, see :func:`training.audio.render.random_train_condition`)."""
     from training.splits import asap_split
 
     config = config or FeatureConfig()
@@ -107,10 +109,10 @@ def build_rendered_cache(
     rng = random.Random(seed)
     nrng = np.random.default_rng(seed)
     picks = choose_excerpts(asap_split(split, asap_root), seconds, rng, per_piece=None)[:n_excerpts]
-    meta: dict[str, Any] = {"split": split, "features": config.to_dict(), "seconds": seconds, "shards": []}
+    meta: dict[str, Any] = {"split": split, "features": config.to_dict(), "seconds": seconds, "palette": palette, "shards": []}
     for g in range(0, len(picks), per_group):
         group = picks[g : g + per_group]
-        cond = TEST_CONDITION if test_condition else random_train_condition(rng)
+        cond = TEST_CONDITION if test_condition else random_train_condition(rng, palette)
         t0 = time.time()
         parts = [_load_excerpt(p, s, seconds) for p, s in group]
         arrays = render_group(parts, cond, config, nrng)

@@ -171,26 +171,56 @@ def validation_references(val_dir: str | os.PathLike[str]) -> list[tuple[Path, N
 
 def tune_thresholds(
     checkpoint: str | os.PathLike[str],
-    val_dir: str | os.PathLike[str],
-    onset_grid: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7),
-    frame_grid: tuple[float, ...] = (0.2, 0.3, 0.4, 0.5),
+    val_dirs: str | os.PathLike[str] | list[str | os.PathLike[str]],
+    onset_grid: tuple[float, ...] = (0.4, 0.5, 0.6, 0.7),
+    frame_grid: tuple[float, ...] = (0.3, 0.4, 0.5),
+    repeat_grid: tuple[float | None, ...] = (None, 0.7, 0.8),
+    log: Any = None,
 ) -> dict[str, Any]:
-    """Pick decoding thresholds on the validation pieces (never on test): best onset F1, then onset+offset F1."""
+    """Pick decoding thresholds on validation pieces (never on test): best onset F1 (to 3 places),
+    then onset+offset F1.  Activations are computed once per shard; only decoding is repeated."""
     from musestudio.ml.decode import DecodeSettings, decode
     from musestudio.ml.transcribe import activations_from_features, load_transcriber
 
+    dirs = [val_dirs] if isinstance(val_dirs, (str, os.PathLike)) else list(val_dirs)
     model, fc = load_transcriber(checkpoint)
     cached = []
-    for shard, ref in validation_references(val_dir):
-        with np.load(shard) as data:
-            feats = data["features"].astype(np.float32)
-        cached.append((activations_from_features(model, feats, fc.frame_rate), ref))
+    for val_dir in dirs:
+        for shard, ref in validation_references(val_dir):
+            with np.load(shard) as data:
+                feats = data["features"].astype(np.float32)
+            cached.append((activations_from_features(model, feats, fc.frame_rate), ref))
     table = []
     for onset in onset_grid:
         for frame in frame_grid:
-            settings = DecodeSettings(onset_threshold=onset, frame_threshold=frame)
-            rows = [score(decode(acts, settings), ref) for acts, ref in cached]
-            mean = {k: float(np.mean([r[k] for r in rows])) for k in KEYS}
-            table.append({"onset_threshold": onset, "frame_threshold": frame, **mean})
+            for repeat in repeat_grid:
+                if repeat is not None and repeat <= onset:
+                    continue  # a repeat threshold at or below the onset threshold changes nothing
+                settings = DecodeSettings(onset_threshold=onset, frame_threshold=frame, repeat_threshold=repeat)
+                rows = [score(decode(acts, settings), ref) for acts, ref in cached]
+                mean = {k: float(np.mean([r[k] for r in rows])) for k in KEYS}
+                table.append({"onset_threshold": onset, "frame_threshold": frame, "repeat_threshold": repeat, **mean})
+                if log:
+                    log(f"onset {onset} frame {frame} repeat {repeat}: onset F1 {mean['onset_f1']:.4f} "
+                        f"on+off F1 {mean['onset_offset_f1']:.4f}")
     best = max(table, key=lambda r: (round(r["onset_f1"], 3), r["onset_offset_f1"]))
-    return {"best": best, "table": table}
+    return {"best": best, "table": table, "shards": len(cached)}
+
+
+def write_decode_defaults(checkpoint: str | os.PathLike[str], best: dict[str, Any], source: str) -> None:
+    """Store tuned thresholds in the checkpoint's config.json ("decode"), where musestudio reads them."""
+    from musestudio.ml.checkpoint import CONFIG_FILE, MANIFEST_FILE, write_manifest
+
+    folder = Path(checkpoint)
+    meta = json.loads((folder / CONFIG_FILE).read_text())
+    meta["decode"] = {
+        "onset_threshold": best["onset_threshold"],
+        "frame_threshold": best["frame_threshold"],
+        "repeat_threshold": best["repeat_threshold"],
+        "tuned_on": source,
+        "validation_onset_f1": round(best["onset_f1"], 4),
+        "validation_onset_offset_f1": round(best["onset_offset_f1"], 4),
+    }
+    (folder / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    if (folder.parent / MANIFEST_FILE).is_file():
+        write_manifest(folder.parent)

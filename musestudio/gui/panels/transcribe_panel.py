@@ -71,9 +71,14 @@ class TranscribePanel(Panel):
 
     def __init__(self, context: PanelContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
+        from musestudio.core.errors import ModelError
         from musestudio.ml.decode import DecodeSettings
+        from musestudio.ml.transcribe import decode_defaults
 
-        d = DecodeSettings()
+        try:  # start from the thresholds tuned for the checkpoint in use
+            d = decode_defaults(self._checkpoint())
+        except ModelError:  # a missing or broken model is reported when Transcribe is pressed
+            d = DecodeSettings()
         self.onset = self._spin(d.onset_threshold, "Probability above which a key is struck")
         self.frame = self._spin(d.frame_threshold, "Probability above which a key keeps sounding")
         self.repeat = self._spin(

@@ -11,6 +11,7 @@ DEBS=(
   fluid-soundfont-gm                  # FluidR3 GM piano (default playback)
   musescore-general-soundfont-small   # second piano, used in training renders
   timgm6mb-soundfont                  # third piano, held out for transcription tests
+  fluidr3mono-gm-soundfont            # FluidR3 re-cut in mono: one more piano for palette-v2 training renders
   libportaudio2                       # sounddevice
   desktop-file-utils appstream        # validate the .desktop entry and AppStream metainfo (tests/packaging)
   libegl1 libgl1 libfontconfig1 libxkbcommon0 libdbus-1-3   # Qt (offscreen too)

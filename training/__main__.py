@@ -16,6 +16,8 @@ def main(argv: list[str] | None = None) -> int:
     ex.add_argument("run", help="run folder (holds run.json + best.safetensors)")
     ex.add_argument("--to", required=True, help="checkpoint folder, e.g. models/lstm")
     ex.add_argument("--name", default=None, help="display name (default: the folder name)")
+    ex.add_argument("--weights", choices=["best", "last"], default="best",
+                    help="best = lowest validation loss (best.safetensors); last = the final step (last.pt)")
     ev = sub.add_parser("evaluate", help="held-out numbers of an exported checkpoint, written into its card")
     ev.add_argument("checkpoint", help="checkpoint folder, e.g. models/transformer")
     ev.add_argument("--data", action="append", default=None, help="data source (repeatable); default asap")
@@ -42,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "export":
         from training.export import export_run
 
-        print(export_run(args.run, args.to, name=args.name))
+        print(export_run(args.run, args.to, name=args.name, weights=args.weights))
     elif args.command == "tune-decoding":
         from training.audio.evaluate import tune_thresholds, write_decode_defaults
 
@@ -50,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         result = tune_thresholds(args.checkpoint, args.val, tuple(args.onset), tuple(args.frame), repeats,
                                  log=lambda m: print(m, flush=True))
         best = result["best"]
-        print(f"best on {result['shards']} validation shards: onset {best['onset_threshold']} frame "
+        print(f"best on {result['excerpts']} validation excerpts: onset {best['onset_threshold']} frame "
               f"{best['frame_threshold']} repeat {best['repeat_threshold']} -> onset F1 {best['onset_f1']:.4f}, "
               f"onset+offset F1 {best['onset_offset_f1']:.4f}")
         if args.write:

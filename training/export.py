@@ -25,7 +25,11 @@ def _facts(run: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def export_run(run_dir: str | os.PathLike[str], to: str | os.PathLike[str], name: str | None = None) -> Path:
+def export_run(run_dir: str | os.PathLike[str], to: str | os.PathLike[str], name: str | None = None,
+               weights: str = "best") -> Path:
+    """Export a run's best weights (lowest validation loss), or with ``weights="last"`` the weights
+    at the last step (``last.pt``: the end of an annealed schedule is often better than a noisy
+    validation-loss minimum)."""
     from safetensors.torch import load_file
 
     from musestudio.ml.checkpoint import save_checkpoint
@@ -33,7 +37,19 @@ def export_run(run_dir: str | os.PathLike[str], to: str | os.PathLike[str], name
     run_dir = Path(run_dir)
     run = json.loads((run_dir / "run.json").read_text())
     task = get_task(run["task"])
-    state = load_file(str(run_dir / "best.safetensors"))
+    if weights == "last":
+        import torch
+
+        from training.trainer import _untie
+
+        blob = torch.load(run_dir / "last.pt", map_location="cpu", weights_only=True)  # our own file: tensors only
+        state = {k: v.contiguous() for k, v in blob["model"].items()}
+        _untie(state)
+        run["best"] = {"step": f"{blob['state']['step']} (last)", "train_seconds": blob["state"].get("train_seconds", 0)}
+    elif weights == "best":
+        state = load_file(str(run_dir / "best.safetensors"))
+    else:
+        raise ValueError(f"weights must be 'best' or 'last', not {weights!r}")
     val = {k: float(v) for k, v in run.get("best", {}).items() if k.startswith("val_")}
     facts = _facts(run)
     extra = {

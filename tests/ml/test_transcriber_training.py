@@ -207,7 +207,7 @@ def test_tune_decoding_writes_thresholds_the_app_reads(tmp_path: Path, capsys: p
     midi = write_midi(NoteSequence(notes=[Note(60 + i % 12, 0.3 * i, 0.3 * i + 0.25, 80) for i in range(20)]), tmp_path / "v.mid")
     rng = np.random.default_rng(0)
     feats = compute_features((rng.standard_normal(16000 * 7) * 0.1).astype(np.float32), 16000, FeatureConfig())
-    np.savez(val / "shard_0000.npz", features=feats.astype(np.float16))
+    np.savez(val / "shard_0000.npz", features=feats.astype(np.float16), segments=np.array([[0, len(feats)]]))
     meta = {"seconds": 6.0, "features": FeatureConfig().to_dict(),
             "shards": [{"file": "shard_0000.npz", "condition": {}, "excerpts": [{"midi": str(midi), "start": 0.0}]}]}
     (val / "meta.json").write_text(json.dumps(meta))

@@ -104,3 +104,19 @@ def test_export_then_load_and_generate_in_musestudio(model, midi_folder, tmp_pat
     out = generate(seed, GenerationSettings(model=model, checkpoint=str(tmp_path / model), seconds=2, random_seed=0))
     assert out[0].notes and min(n.start for n in out[0].notes) >= seed.duration - 1e-9
     assert score_sequence(seed, model, tmp_path / model)["perplexity"] > 1
+
+
+def test_export_last_exports_the_final_step_weights(midi_folder, tmp_path) -> None:
+    import torch
+    from safetensors.torch import load_file
+
+    from musestudio.ml.checkpoint import load_state_dict, read_info
+
+    _train(tmp_path / "run", midi_folder, tmp_path / "cache", "lstm", "--max-steps", "6")
+    training_main(["export", str(tmp_path / "run"), "--to", str(tmp_path / "last"), "--weights", "last"])
+    last = load_state_dict(read_info(tmp_path / "last"))
+    saved = torch.load(tmp_path / "run" / "last.pt", map_location="cpu", weights_only=True)["model"]
+    assert all(torch.equal(last[k], saved[k]) for k in saved)
+    assert read_info(tmp_path / "last").meta["training"]["best step"].endswith("(last)")
+    best = load_file(str(tmp_path / "run" / "best.safetensors"))
+    assert set(best) == set(last)

@@ -151,21 +151,43 @@ def benchmark_section(path: Path) -> list[str]:
     return lines
 
 
-def validation_references(val_dir: str | os.PathLike[str]) -> list[tuple[Path, NoteSequence]]:
-    """(shard, reference notes on the shard's time line) for a rendered validation cache."""
+def validation_excerpts(val_dir: str | os.PathLike[str]) -> list[tuple[Path, int, int, NoteSequence]]:
+    """(shard, first frame, end frame, reference notes) for every excerpt of a rendered cache.
+
+    Scores are averaged over excerpts, as over the test clips: a mean over whole shards would
+    let a 4-excerpt shard weigh as much as a 20-excerpt one.
+    """
     from musestudio.io.midi import read_midi
-    from training.audio.render import concatenate_excerpts, excerpt, scale_time
+    from training.audio.render import excerpt, scale_time
 
     val_dir = Path(val_dir)
     meta = json.loads((val_dir / "meta.json").read_text())
     out = []
     for shard in meta["shards"]:
-        parts = [excerpt(read_midi(e["midi"]), e["start"], meta["seconds"]) for e in shard["excerpts"]]
-        seq, _ = concatenate_excerpts(parts)
+        with np.load(val_dir / shard["file"]) as data:
+            segments = data["segments"]
         cents = shard["condition"].get("detune_cents") or 0.0
-        if cents:
-            seq = scale_time(seq, 2.0 ** (-cents / 1200.0))
-        out.append((val_dir / shard["file"], seq))
+        for e, (a, b) in zip(shard["excerpts"], segments, strict=True):
+            ref = excerpt(read_midi(e["midi"]), e["start"], meta["seconds"])
+            if cents:
+                ref = scale_time(ref, 2.0 ** (-cents / 1200.0))
+            out.append((val_dir / shard["file"], int(a), int(b), ref))
+    return out
+
+
+def validation_activations(model: Any, frame_rate: float, val_dir: str | os.PathLike[str]) -> list[tuple[Any, NoteSequence]]:
+    """(activations, reference) per validation excerpt; the excerpt's frames start at time 0."""
+    from musestudio.ml.transcribe import activations_from_features
+
+    out = []
+    loaded: dict[Path, np.ndarray] = {}
+    for shard, a, b, ref in validation_excerpts(val_dir):
+        if shard not in loaded:
+            loaded.clear()
+            with np.load(shard) as data:
+                loaded[shard] = data["features"]
+        feats = loaded[shard][a:b].astype(np.float32)
+        out.append((activations_from_features(model, feats, frame_rate), ref))
     return out
 
 
@@ -177,19 +199,15 @@ def tune_thresholds(
     repeat_grid: tuple[float | None, ...] = (None, 0.7, 0.8),
     log: Any = None,
 ) -> dict[str, Any]:
-    """Pick decoding thresholds on validation pieces (never on test): best onset F1 (to 3 places),
-    then onset+offset F1.  Activations are computed once per shard; only decoding is repeated."""
+    """Pick decoding thresholds on validation pieces (never on test): best mean onset F1 over the
+    excerpts (to 3 places), then onset+offset F1.  Activations are computed once; only decoding
+    is repeated."""
     from musestudio.ml.decode import DecodeSettings, decode
-    from musestudio.ml.transcribe import activations_from_features, load_transcriber
+    from musestudio.ml.transcribe import load_transcriber
 
     dirs = [val_dirs] if isinstance(val_dirs, (str, os.PathLike)) else list(val_dirs)
     model, fc = load_transcriber(checkpoint)
-    cached = []
-    for val_dir in dirs:
-        for shard, ref in validation_references(val_dir):
-            with np.load(shard) as data:
-                feats = data["features"].astype(np.float32)
-            cached.append((activations_from_features(model, feats, fc.frame_rate), ref))
+    cached = [pair for val_dir in dirs for pair in validation_activations(model, fc.frame_rate, val_dir)]
     table = []
     for onset in onset_grid:
         for frame in frame_grid:
@@ -204,7 +222,7 @@ def tune_thresholds(
                     log(f"onset {onset} frame {frame} repeat {repeat}: onset F1 {mean['onset_f1']:.4f} "
                         f"on+off F1 {mean['onset_offset_f1']:.4f}")
     best = max(table, key=lambda r: (round(r["onset_f1"], 3), r["onset_offset_f1"]))
-    return {"best": best, "table": table, "shards": len(cached)}
+    return {"best": best, "table": table, "excerpts": len(cached)}
 
 
 def write_decode_defaults(checkpoint: str | os.PathLike[str], best: dict[str, Any], source: str) -> None:

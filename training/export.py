@@ -58,7 +58,9 @@ def export_run(run_dir: str | os.PathLike[str], to: str | os.PathLike[str], name
         "training": {k: v for k, v in facts.items() if k != "config"},
         "metrics": val,
     }
-    return save_checkpoint(to, run["architecture"], run["config"], state, extra=extra, card=task.model_card(val, facts))
+    folder = save_checkpoint(to, run["architecture"], run["config"], state, extra=extra, card=task.model_card(val, facts))
+    _refresh_manifest(Path(folder))  # exporting into models/ replaces files the manifest pins
+    return folder
 
 
 def evaluate_checkpoint(folder: str | os.PathLike[str], args: argparse.Namespace) -> dict[str, float]:

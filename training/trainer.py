@@ -179,6 +179,7 @@ def train(args: argparse.Namespace) -> Path:
         print(f"{task.name}/{args.preset}: {params:,} parameters on {device} x{dist.world_size}", file=sys.stderr)
 
     t_start = time.time() - state["train_seconds"]
+    tty = sys.stderr.isatty()  # progress: one line redrawn in a terminal, a line per report in a log file
     samples = 0
     t_window = time.time()
     stop = False
@@ -207,8 +208,6 @@ def train(args: argparse.Namespace) -> Path:
                 dt = max(time.time() - t_window, 1e-9)
                 rate = samples / dt
                 lr = next(iter(optimizers.values())).param_groups[0]["lr"]
-                # One line, redrawn in a terminal; a line each in a log file.
-                tty = sys.stderr.isatty()
                 print(f"{chr(13) if tty else ''}step {step} loss {metrics['loss']:.4f} lr {lr:.2e} {rate:.1f} samples/s",
                       end="" if tty else "\n", file=sys.stderr, flush=True)
                 assert log is not None
@@ -223,7 +222,7 @@ def train(args: argparse.Namespace) -> Path:
                 else:
                     state["bad_evals"] += 1
                 if dist.is_main:
-                    print(("\n" if sys.stderr.isatty() else "") + f"step {step} " + " ".join(f"{k} {v:.4f}" for k, v in val.items()), file=sys.stderr)
+                    print(("\n" if tty else "") + f"step {step} " + " ".join(f"{k} {v:.4f}" for k, v in val.items()), file=sys.stderr)
                     assert log is not None
                     log.write({"step": step, "time": time.time() - t_start, **val})
                     if improved:
@@ -254,7 +253,7 @@ def train(args: argparse.Namespace) -> Path:
         if not (out / "best.safetensors").is_file():
             val = task.evaluate(model, _limited(val_loader, args.eval_batches, to_device))
             _save_best(out, model, val, state, state["train_seconds"])
-        print(("\n" if sys.stderr.isatty() else "") + f"done after {state['step']} steps, best val_loss {state['best_val']:.4f}", file=sys.stderr)
+        print(("\n" if tty else "") + f"done after {state['step']} steps, best val_loss {state['best_val']:.4f}", file=sys.stderr)
     dist.close()
     return out
 

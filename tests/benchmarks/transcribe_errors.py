@@ -34,23 +34,23 @@ sys.path.insert(0, str(ROOT))
 
 
 def _intervals(seq):  # type: ignore[no-untyped-def]
-    notes = sorted(seq.notes, key=lambda n: (n.start, n.pitch))
-    iv = np.array([[n.start, max(n.end, n.start + 1e-3)] for n in notes]).reshape(-1, 2)
-    pitch = np.array([n.pitch for n in notes], dtype=int)
-    return iv, pitch
+    """Intervals and pitches exactly as the scores see them (same arrays as note_scores), plus MIDI keys."""
+    from musestudio.metrics.transcription import _arrays
+
+    intervals, hz, _ = _arrays(seq)
+    return intervals, hz, seq.as_arrays()["pitch"].astype(int)
 
 
 def categorise(estimate, reference, tol: float = 0.05) -> dict:  # type: ignore[no-untyped-def]
     from mir_eval.transcription import match_notes
-    from mir_eval.util import midi_to_hz
 
     heard = reference.with_sustain_applied()
-    ri, rp = _intervals(heard)
-    ei, ep = _intervals(estimate)
+    ri, r_hz, rp = _intervals(heard)
+    ei, e_hz, ep = _intervals(estimate)
     if not len(ri) or not len(ei):
         return {"false": Counter(), "missed_by_octave": Counter(), "missed_in_chord": 0, "missed": 0, "offsets_ms": [],
                 "missed_over_octave": 0, "reference": len(ri), "estimate": len(ei)}
-    pairs = match_notes(ri, midi_to_hz(rp), ei, midi_to_hz(ep), onset_tolerance=tol, offset_ratio=None)
+    pairs = match_notes(ri, r_hz, ei, e_hz, onset_tolerance=tol, offset_ratio=None)
     hit_r = {r for r, _ in pairs}
     hit_e = {e for _, e in pairs}
     false = Counter()

@@ -230,7 +230,8 @@ def tune_thresholds(
 
 def write_decode_defaults(checkpoint: str | os.PathLike[str], best: dict[str, Any], source: str) -> None:
     """Store tuned thresholds in the checkpoint's config.json ("decode"), where musestudio reads them."""
-    from musestudio.ml.checkpoint import CONFIG_FILE, MANIFEST_FILE, write_manifest
+    from musestudio.ml.checkpoint import CONFIG_FILE
+    from training.export import _refresh_manifest
 
     folder = Path(checkpoint)
     meta = json.loads((folder / CONFIG_FILE).read_text())
@@ -243,5 +244,4 @@ def write_decode_defaults(checkpoint: str | os.PathLike[str], best: dict[str, An
         "validation_onset_offset_f1": round(best["onset_offset_f1"], 4),
     }
     (folder / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-    if (folder.parent / MANIFEST_FILE).is_file():
-        write_manifest(folder.parent)
+    _refresh_manifest(folder)

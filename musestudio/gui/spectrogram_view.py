@@ -16,10 +16,10 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout,
 
 from musestudio.core.progress import CancelToken, Work
 from musestudio.core.project import Project
+from musestudio.dsp.spectrogram import Spectrogram, SpectrogramConfig, audio_spectrogram_work, pitch_to_hz
 from musestudio.gui.pianoroll.axes import PitchAxis, SecondsAxis
 from musestudio.gui.pianoroll.notes_item import NotesItem
 from musestudio.gui.pianoroll.view import style_axes
-from musestudio.gui.spectrogram_data import Spectrogram, SpectrogramConfig, audio_spectrogram_work, pitch_to_hz
 
 COLORMAPS = ("magma", "inferno", "viridis", "plasma", "CET-L1")
 KINDS = (("CQT", "cqt"), ("Mel", "mel"))

@@ -7,7 +7,7 @@ import pytest
 
 from musestudio.core.errors import Cancelled
 from musestudio.core.progress import CancelToken, run_work
-from musestudio.gui.spectrogram_data import SpectrogramConfig, hz_to_pitch, pitch_to_hz, spectrogram_work
+from musestudio.dsp.spectrogram import SpectrogramConfig, hz_to_pitch, pitch_to_hz, spectrogram_work
 
 
 def _tone(hz: float, seconds: float = 1.0, sr: int = 22050) -> np.ndarray:

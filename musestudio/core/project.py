@@ -2,7 +2,9 @@
 
 Qt-free on purpose: the GUI's undo commands change a :class:`Project` through
 the small set of methods here, and tests, the CLI and autosave can read and
-write projects without a display.  A project file (``.msproj``) is JSON,
+write projects without a display.  The document is *evented* (psygnal, as in
+napari): every change emits on ``project.events``, and the views subscribe,
+so an undo command carries data only, never a refresh callback.  A project file (``.msproj``) is JSON,
 written atomically; note times are stored as floats (not ticks), so a
 transcription's millisecond timing survives a save/load round trip exactly.
 """
@@ -10,6 +12,7 @@ transcription's millisecond timing survives a save/load round trip exactly.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import os
@@ -18,6 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from psygnal import Signal
 
 from musestudio.core.errors import InputFileError
 from musestudio.core.notes import Note, NoteSequence, PedalEvent, TrackInfo
@@ -66,6 +71,9 @@ class Layer:
     muted: bool = False
     solo: bool = False
     source: str | None = None  # the file it was read from, if any
+    # A generated candidate: the seed layer's id and where the seed range ended (None otherwise).
+    candidate_of: str | None = None
+    seed_end: float | None = None
     id: str = field(default_factory=_new_id)
 
     def __post_init__(self) -> None:
@@ -86,13 +94,85 @@ class ViewState:
     colormap: str = "magma"
 
 
+class ProjectEvents:
+    """Change notifications of one :class:`Project` (psygnal signals, the model napari's layers use).
+
+    The document emits; views, panels and the autosave subscribe.  Undo
+    commands only change data, so no refresh callback travels with them.
+    All events are emitted synchronously on the thread that changed the
+    document (the UI thread in the app).
+    """
+
+    layers_changed = Signal()  # a layer was added, removed or moved
+    layer_props_changed = Signal(str)  # layer id: name, colour, visibility, mute, solo, kind
+    notes_changed = Signal(str, object)  # layer id, the note selection to show afterwards (a set) or None
+    timing_changed = Signal()  # the project's tempo map / time signatures
+    audio_changed = Signal()  # the attached audio file
+    modified_changed = Signal(bool)  # the document moved away from (True) or back to (False) its saved state
+    saved = Signal(object)  # the Path it was saved to
+
+
+_REVISIONS = itertools.count(1)
+
+
+def _next_revision() -> int:
+    return next(_REVISIONS)
+
+
 @dataclass
 class Project:
+    """The document.  ``modified`` has one source of truth: the saved-state marker.
+
+    Every change gives the document a new *revision*; saving records the
+    revision that is on disk.  An undo command remembers the revisions before
+    and after it and puts them back (:meth:`restore_revision`), so undoing to
+    the saved state makes the project unmodified again, whatever the edit was.
+    """
+
     layers: list[Layer] = field(default_factory=list)
     audio_path: str | None = None
     view: ViewState = field(default_factory=ViewState)
     path: Path | None = None  # where it was last saved; not stored in the file
-    modified: bool = False
+    # The project's own tempo map and metre (None: taken from the first layer with notes).
+    tempo_map: TempoMap | None = None
+    time_signatures: list[TimeSignature] | None = None
+    key_signatures: list[KeySignature] | None = None
+    events: ProjectEvents = field(default_factory=ProjectEvents, init=False, repr=False, compare=False)
+    _revision: int = field(default=0, init=False, repr=False, compare=False)
+    _saved_revision: int = field(default=0, init=False, repr=False, compare=False)
+
+    # --- the saved-state marker ---------------------------------------------------
+    @property
+    def revision(self) -> int:
+        return self._revision
+
+    @property
+    def modified(self) -> bool:
+        return self._revision != self._saved_revision
+
+    @modified.setter
+    def modified(self, value: bool) -> None:
+        # True: unsaved work that no undo step can take back (a restored snapshot, say).
+        if value:
+            self._touch()
+        else:
+            self.mark_saved()
+
+    def mark_saved(self) -> None:
+        was = self.modified
+        self._saved_revision = self._revision
+        if was:
+            self.events.modified_changed.emit(False)
+
+    def restore_revision(self, revision: int) -> None:
+        """Put back the revision an undo step recorded (the document content is already restored)."""
+        was = self.modified
+        self._revision = revision
+        if self.modified != was:
+            self.events.modified_changed.emit(self.modified)
+
+    def _touch(self) -> None:
+        self.restore_revision(_next_revision())
 
     # --- layers -------------------------------------------------------------
     def layer(self, layer_id: str) -> Layer:
@@ -104,28 +184,39 @@ class Project:
     def index_of(self, layer_id: str) -> int:
         return next(i for i, layer in enumerate(self.layers) if layer.id == layer_id)
 
-    def add_layer(
-        self, name: str, sequence: NoteSequence, kind: str = "score", *, index: int | None = None, **props: Any
-    ) -> Layer:
+    def new_layer(self, name: str, sequence: NoteSequence, kind: str = "score", **props: Any) -> Layer:
+        """A layer with a unique name and a fitting colour, NOT yet in the project (undo commands add it)."""
         if "color" not in props:
             same_kind = sum(layer.kind == kind for layer in self.layers)
             if kind not in KIND_COLORS:
                 props["color"] = EXTRA_COLORS[len(self.layers) % len(EXTRA_COLORS)]
             elif same_kind:  # continuation 2, 3, ...: the kind's colour, turned round the hue circle
                 props["color"] = rotate_hue(KIND_COLORS[kind], 40.0 * same_kind)
-        layer = Layer(name=self.unique_name(name), kind=kind, sequence=sequence, **props)
+        return Layer(name=self.unique_name(name), kind=kind, sequence=sequence, **props)
+
+    def add_layer(
+        self, name: str, sequence: NoteSequence, kind: str = "score", *, index: int | None = None, **props: Any
+    ) -> Layer:
+        layer = self.new_layer(name, sequence, kind, **props)
         self.insert_layer(layer, len(self.layers) if index is None else index)
         return layer
 
     def insert_layer(self, layer: Layer, index: int) -> None:
+        had_timing = self.tempo_map is not None or any(la.sequence.notes for la in self.layers)
         self.layers.insert(max(0, min(index, len(self.layers))), layer)
-        self.modified = True
+        self._touch()
+        self.events.layers_changed.emit()
+        if not had_timing and layer.sequence.notes:
+            self.events.timing_changed.emit()  # the first notes bring the ruler its tempo
 
     def remove_layer(self, layer_id: str) -> tuple[Layer, int]:
         """Remove and return the layer and its index (so undo can put it back)."""
         i = self.index_of(layer_id)
         layer = self.layers.pop(i)
-        self.modified = True
+        self._touch()
+        self.events.layers_changed.emit()
+        if self.tempo_map is None:
+            self.events.timing_changed.emit()
         return layer, i
 
     def unique_name(self, name: str) -> str:
@@ -137,25 +228,50 @@ class Project:
             k += 1
         return f"{name} {k}"
 
+    # show/mute/solo are listening and viewing switches, like the zoom: they are saved with the
+    # project but do not count as unsaved edits (otherwise undoing back to the saved state could
+    # not make the project clean again, since these switches are not undo steps).
+    VIEW_PROPS = frozenset({"visible", "muted", "solo"})
+
     def set_layer_props(self, layer_id: str, **props: Any) -> dict[str, Any]:
         """Change name/color/visible/muted/solo/kind; returns the old values for undo."""
         layer = self.layer(layer_id)
         old = {}
         for key, value in props.items():
-            if key not in {"name", "color", "visible", "muted", "solo", "kind"}:
+            if key not in {"name", "color", "visible", "muted", "solo", "kind", "candidate_of", "seed_end"}:
                 raise AttributeError(f"layer has no editable property {key!r}")
             old[key] = getattr(layer, key)
             setattr(layer, key, value)
-        self.modified = True
+        if not set(props) <= self.VIEW_PROPS:
+            self._touch()
+        self.events.layer_props_changed.emit(layer_id)
         return old
 
-    def set_notes(self, layer_id: str, notes: Iterable[Note]) -> list[Note]:
-        """Replace a layer's notes (kept sorted); returns the old notes for undo."""
+    def set_notes(self, layer_id: str, notes: Iterable[Note], *, selection: set[Note] | None = None) -> list[Note]:
+        """Replace a layer's notes (kept sorted); returns the old notes for undo.
+
+        ``selection`` is what the views should select afterwards (it travels in the event).
+        """
         layer = self.layer(layer_id)
         old = list(layer.sequence.notes)
         layer.sequence = layer.sequence.copy(notes=list(notes))
-        self.modified = True
+        self._touch()
+        self.events.notes_changed.emit(layer_id, selection)
+        if self.tempo_map is None and bool(old) != bool(layer.sequence.notes):
+            self.events.timing_changed.emit()
         return old
+
+    def set_audio(self, path: str | None) -> str | None:
+        """Attach (or detach) the audio file; returns the old path for undo."""
+        old = self.audio_path
+        self.audio_path = path
+        self._touch()
+        self.events.audio_changed.emit()
+        return old
+
+    def candidates(self) -> list[Layer]:
+        """Generated continuations still waiting to be accepted or discarded."""
+        return [layer for layer in self.layers if layer.candidate_of is not None]
 
     def audible_layers(self) -> list[Layer]:
         """Layers that playback should sound: solo wins over mute, as on a mixing desk."""
@@ -168,17 +284,67 @@ class Project:
     def duration(self) -> float:
         return max((layer.sequence.duration for layer in self.layers), default=0.0)
 
+    # --- timing ----------------------------------------------------------------
+    def set_timing(
+        self,
+        tempo_map: TempoMap | None,
+        time_signatures: list[TimeSignature] | None = None,
+        key_signatures: list[KeySignature] | None = None,
+    ) -> tuple[TempoMap | None, list[TimeSignature] | None, list[KeySignature] | None]:
+        """Give the project its own tempo map and metre (None: follow the first layer); returns the old ones."""
+        old = (self.tempo_map, self.time_signatures, self.key_signatures)
+        self.tempo_map = tempo_map
+        self.time_signatures = None if time_signatures is None else list(time_signatures)
+        self.key_signatures = None if key_signatures is None else list(key_signatures)
+        self._touch()
+        self.events.timing_changed.emit()
+        return old
+
+    def timing(self) -> NoteSequence:
+        """An empty sequence that carries the project's tempo map, time and key signatures.
+
+        The ruler, the grid, snapping and the MIDI conductor track all read it,
+        so the timing of one file never leaks into another project.
+        """
+        first = next((la.sequence for la in self.layers if la.sequence.notes), None)
+        if first is None and self.layers:
+            first = self.layers[0].sequence
+        base = first if first is not None else NoteSequence()
+        return NoteSequence(
+            tempo_map=self.tempo_map if self.tempo_map is not None else base.tempo_map,
+            time_signatures=list(self.time_signatures if self.time_signatures is not None else base.time_signatures),
+            key_signatures=list(self.key_signatures if self.key_signatures is not None else base.key_signatures),
+            title=base.title,
+        )
+
     def timing_source(self) -> NoteSequence | None:
-        """The sequence whose tempo map and metre the ruler shows (the first layer that has notes)."""
-        for layer in self.layers:
-            if layer.sequence.notes:
-                return layer.sequence
-        return self.layers[0].sequence if self.layers else None
+        """The sequence whose tempo map and metre the ruler shows (see :meth:`timing`); None when empty."""
+        if not self.layers and self.tempo_map is None:
+            return None
+        return self.timing()
+
+    def snapshot(self) -> Project:
+        """A shallow copy that another thread may serialise while the UI goes on editing.
+
+        Sequences are never changed in place (``set_notes`` swaps them), so sharing them is safe.
+        """
+        copy = Project(
+            layers=[dataclasses.replace(layer) for layer in self.layers],
+            audio_path=self.audio_path,
+            view=dataclasses.replace(self.view),
+            path=self.path,
+            tempo_map=self.tempo_map,
+            time_signatures=None if self.time_signatures is None else list(self.time_signatures),
+            key_signatures=None if self.key_signatures is None else list(self.key_signatures),
+        )
+        copy._revision = self._revision
+        copy._saved_revision = self._saved_revision
+        return copy
 
     # --- files ----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         base = self.path.parent if self.path else None
-        return {
+        out: dict[str, Any] = {
             "format": FORMAT_NAME,
             "version": FORMAT_VERSION,
             "audio_path": _relative(self.audio_path, base),
@@ -193,11 +359,21 @@ class Project:
                     "muted": layer.muted,
                     "solo": layer.solo,
                     "source": layer.source,
+                    "candidate_of": layer.candidate_of,
+                    "seed_end": layer.seed_end,
                     "sequence": sequence_to_dict(layer.sequence),
                 }
                 for layer in self.layers
             ],
         }
+        if self.tempo_map is not None:
+            timing = NoteSequence(
+                tempo_map=self.tempo_map,
+                time_signatures=list(self.time_signatures or []),
+                key_signatures=list(self.key_signatures or []),
+            )
+            out["timing"] = sequence_to_dict(timing)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], base: Path | None = None) -> Project:
@@ -215,6 +391,8 @@ class Project:
                 muted=bool(d.get("muted", False)),
                 solo=bool(d.get("solo", False)),
                 source=d.get("source"),
+                candidate_of=None if d.get("candidate_of") is None else str(d["candidate_of"]),
+                seed_end=None if d.get("seed_end") is None else float(d["seed_end"]),
                 id=str(d.get("id") or _new_id()),
             )
             for d in data.get("layers", [])
@@ -222,7 +400,13 @@ class Project:
         audio = data.get("audio_path")
         if audio and base is not None and not os.path.isabs(audio):
             audio = str((base / audio).resolve())
-        return cls(layers=layers, audio_path=audio, view=_view_from_dict(data.get("view", {})))
+        project = cls(layers=layers, audio_path=audio, view=_view_from_dict(data.get("view", {})))
+        if data.get("timing"):
+            timing = sequence_from_dict(data["timing"])
+            project.tempo_map = timing.tempo_map
+            project.time_signatures = timing.time_signatures
+            project.key_signatures = timing.key_signatures
+        return project
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the project atomically (a crash never leaves half a file)."""
@@ -231,11 +415,23 @@ class Project:
         target = Path(path)
         if target.suffix.lower() != PROJECT_EXTENSION:
             target = target.with_suffix(PROJECT_EXTENSION)
-        self.path = target
-        text = json.dumps(self.to_dict(), indent=1, allow_nan=False)
+        revision = self._revision
+        text = json.dumps(self.to_dict_for(target), indent=1, allow_nan=False)
         write_bytes_atomic(target, text.encode("utf-8"))
-        self.modified = False
+        self.path = target
+        self._saved_revision = revision
+        if not self.modified:
+            self.events.modified_changed.emit(False)
+        self.events.saved.emit(target)
         return target
+
+    def to_dict_for(self, target: Path) -> dict[str, Any]:
+        """``to_dict`` with paths relative to where the file will be written."""
+        old, self.path = self.path, target
+        try:
+            return self.to_dict()
+        finally:
+            self.path = old
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Project:
@@ -250,6 +446,45 @@ class Project:
             raise InputFileError(target, f"not a valid musestudio project ({str(exc)[:120] or type(exc).__name__})") from None
         project.path = target
         return project
+
+
+# --- accepting a generated continuation ---------------------------------------------
+ACCEPT_MODES = ("replace", "insert")
+
+
+def accept_continuation(
+    original: NoteSequence, continuation: NoteSequence, seed_end: float, *, mode: str = "replace", gap: float = 0.0
+) -> NoteSequence:
+    """The piece with a continuation written in after ``seed_end``.
+
+    The result is exactly: the original's notes that start before ``seed_end``,
+    then the continuation, then the original's notes after the continuation:
+
+    * ``replace``: the original resumes where the continuation ends (plus ``gap``
+      seconds); its notes in between are left out, so two pieces never sound at once;
+    * ``insert``: nothing of the original is dropped; its notes from ``seed_end``
+      on are moved later by the continuation's length plus ``gap``.
+
+    Pedal events follow the same rule, so an old sustain never blurs the new music.
+    """
+    if mode not in ACCEPT_MODES:
+        raise ValueError(f"accept mode must be one of {ACCEPT_MODES}, not {mode!r}")
+    gap = max(0.0, float(gap))
+    cont_end = max(seed_end, continuation.duration)
+    before = [n for n in original.notes if n.start < seed_end]
+    pedals_before = [p for p in original.pedals if p.time < seed_end]
+    if mode == "replace":
+        resume = cont_end + gap
+        after = [n for n in original.notes if n.start >= resume]
+        pedals_after = [p for p in original.pedals if p.time >= resume]
+    else:
+        shift = cont_end - seed_end + gap
+        after = [n.shifted(dt=shift) for n in original.notes if n.start >= seed_end]
+        pedals_after = [dataclasses.replace(p, time=p.time + shift) for p in original.pedals if p.time >= seed_end]
+    return original.copy(
+        notes=[*before, *continuation.notes, *after],
+        pedals=[*pedals_before, *continuation.pedals, *pedals_after],
+    )
 
 
 # --- (de)serialising sequences ----------------------------------------------------

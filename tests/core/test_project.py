@@ -162,3 +162,126 @@ def test_absurdly_nested_json_is_a_clean_error(tmp_path):
     path.write_text("[" * 200_000 + "]" * 200_000)
     with pytest.raises(InputFileError):
         Project.load(path)
+
+
+# --- the evented document and its saved-state marker ---------------------------------
+
+
+def _recorder(project: Project) -> list[tuple]:
+    seen: list[tuple] = []
+    ev = project.events
+    ev.layers_changed.connect(lambda: seen.append(("layers",)))
+    ev.layer_props_changed.connect(lambda lid: seen.append(("props", lid)))
+    ev.notes_changed.connect(lambda lid, sel: seen.append(("notes", lid, sel)))
+    ev.timing_changed.connect(lambda: seen.append(("timing",)))
+    ev.audio_changed.connect(lambda: seen.append(("audio",)))
+    ev.modified_changed.connect(lambda m: seen.append(("modified", m)))
+    return seen
+
+
+def test_every_change_is_announced():
+    p = Project()
+    seen = _recorder(p)
+    layer = p.add_layer("a", _seq(), "score")
+    assert ("layers",) in seen and ("timing",) in seen and ("modified", True) in seen
+    seen.clear()
+    p.set_notes(layer.id, layer.sequence.notes[:1], selection={layer.sequence.notes[0]})
+    assert seen == [("notes", layer.id, {_seq().notes[0]})]
+    seen.clear()
+    p.set_layer_props(layer.id, name="b")
+    p.set_audio("/x.wav")
+    p.set_timing(TempoMap.constant(90), [TimeSignature(0.0, 6, 8)])
+    assert seen == [("props", layer.id), ("audio",), ("timing",)]
+    assert p.timing().tempo_map.initial_qpm == pytest.approx(90)
+    assert p.timing().time_signature == TimeSignature(0.0, 6, 8)
+
+
+def test_undo_back_to_the_saved_state_is_not_modified(tmp_path):
+    """The saved-state marker: restoring the revision an edit started from makes the project clean again."""
+    p = Project()
+    layer = p.add_layer("a", _seq(), "score")
+    p.save(tmp_path / "a.msproj")
+    assert not p.modified
+    before = p.revision
+    old = p.set_notes(layer.id, [])
+    assert p.modified
+    after = p.revision
+    p.set_notes(layer.id, old)  # what an undo command does ...
+    p.restore_revision(before)  # ... and it puts back the revision it recorded
+    assert not p.modified
+    p.set_notes(layer.id, [])  # redo
+    p.restore_revision(after)
+    assert p.modified
+    # show/mute/solo are listening switches, not edits
+    p.set_notes(layer.id, old)
+    p.restore_revision(before)
+    p.set_layer_props(layer.id, muted=True, solo=True, visible=False)
+    assert not p.modified
+    p.set_layer_props(layer.id, name="renamed")
+    assert p.modified
+    p.modified = False
+    assert not p.modified
+    p.modified = True  # e.g. a restored crash snapshot: unsaved, whatever the undo stack says
+    assert p.modified
+
+
+def test_project_timing_is_its_own_and_round_trips(tmp_path):
+    p = Project()
+    assert p.timing_source() is None
+    p.add_layer("a", _seq(), "score")
+    assert p.timing().tempo_map.changes == _seq().tempo_map.changes  # follows the first layer by default
+    p.set_timing(TempoMap.constant(100, 960), [TimeSignature(0.0, 3, 4), TimeSignature(4.0, 2, 4)])
+    out = Project.load(p.save(tmp_path / "t.msproj"))
+    assert out.tempo_map.initial_qpm == pytest.approx(100)
+    assert out.time_signatures == [TimeSignature(0.0, 3, 4), TimeSignature(4.0, 2, 4)]
+    assert out.timing().time_signatures == out.time_signatures
+
+
+def test_candidates_live_in_the_document(tmp_path):
+    p = Project()
+    seed = p.add_layer("seed", _seq(), "score")
+    cand = p.add_layer("v1", _seq().shift_time(2.0), "continuation", candidate_of=seed.id, seed_end=1.5)
+    assert p.candidates() == [cand]
+    out = Project.load(p.save(tmp_path / "c.msproj"))
+    assert [(la.candidate_of, la.seed_end) for la in out.candidates()] == [(seed.id, 1.5)]
+
+
+def test_snapshot_is_independent_of_later_edits():
+    p = Project()
+    layer = p.add_layer("a", _seq(), "score")
+    snap = p.snapshot()
+    p.set_notes(layer.id, [])
+    p.set_layer_props(layer.id, name="changed")
+    assert len(snap.layers[0].sequence) == 3 and snap.layers[0].name == "a"
+
+
+def _piece() -> NoteSequence:
+    # one note per second from 0 to 9 s, pitch 60+k, plus a pedal down at 2 s and up at 8 s
+    return NoteSequence(notes=[Note(60 + k, float(k), k + 0.5) for k in range(10)],
+                        pedals=[PedalEvent(2.0, 127), PedalEvent(8.0, 0)])
+
+
+def test_accept_replace_writes_before_plus_continuation_plus_rest():
+    from musestudio.core.project import accept_continuation
+
+    cont = NoteSequence(notes=[Note(90, 4.0, 4.5), Note(91, 5.0, 6.2)])  # continuation of a seed ending at 4 s
+    out = accept_continuation(_piece(), cont, seed_end=4.0, mode="replace")
+    # before 4 s: pitches 60..63; the continuation (ends at 6.2 s); then the original from 6.2 s: 67..69
+    assert [n.pitch for n in out.notes] == [60, 61, 62, 63, 90, 91, 67, 68, 69]
+    assert out.notes[-1] == Note(69, 9.0, 9.5)  # the rest stays where it was
+    assert [p.time for p in out.pedals] == [2.0, 8.0]
+    gap = accept_continuation(_piece(), cont, seed_end=4.0, mode="replace", gap=1.0)
+    assert [n.pitch for n in gap.notes] == [60, 61, 62, 63, 90, 91, 68, 69]  # resumes at 7.2 s
+
+
+def test_accept_insert_keeps_every_note_of_the_original():
+    from musestudio.core.project import accept_continuation
+
+    cont = NoteSequence(notes=[Note(90, 4.0, 4.5), Note(91, 5.0, 6.0)])
+    out = accept_continuation(_piece(), cont, seed_end=4.0, mode="insert", gap=0.5)
+    assert len(out) == 10 + 2
+    assert [n.pitch for n in out.notes] == [60, 61, 62, 63, 90, 91, 64, 65, 66, 67, 68, 69]
+    assert out.notes[6] == Note(64, 6.5, 7.0)  # shifted by the continuation's 2 s plus the 0.5 s gap
+    assert [p.time for p in out.pedals] == [2.0, 10.5]
+    with pytest.raises(ValueError):
+        accept_continuation(_piece(), cont, 4.0, mode="sideways")

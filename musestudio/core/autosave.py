@@ -1,9 +1,11 @@
 """Crash recovery: a periodic snapshot of the open project, outside the user's files.
 
-The GUI calls :func:`write_recovery` on a timer (and after edits), deletes the
-snapshot with :func:`clear_recovery` when the user saves or closes cleanly,
-and at start-up asks :func:`find_recovery` whether the last session died with
-unsaved work.  The snapshot never replaces the user's own ``.msproj``: it lives
+Each running instance (each main window) owns a :class:`RecoverySession`: its
+own snapshot file plus a lock file it holds while alive.  The GUI writes the
+snapshot shortly after edits (off the UI thread), clears it when the user saves
+or closes cleanly, and at start-up asks :meth:`RecoverySession.orphans` whether
+an instance died with unsaved work; snapshots of instances still running are
+never offered, overwritten or deleted.  The snapshot never replaces the user's own ``.msproj``: it lives
 in the per-user state folder (platformdirs), or in ``$MUSESTUDIO_STATE_DIR``
 (used by the tests), and it is written atomically so that a crash *during*
 autosave still leaves the previous snapshot readable.
@@ -15,16 +17,20 @@ is tested without a display.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
+import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 from musestudio.core.errors import InputFileError
 
 STATE_DIR_ENV = "MUSESTUDIO_STATE_DIR"
-RECOVERY_FILE = "recovery.msproj"
+RECOVERY_SUFFIX = ".msproj"
+LOCK_SUFFIX = ".lock"
 RECOVERY_KIND = "musestudio-recovery"
 RECOVERY_VERSION = 1
 MAX_RECOVERY_BYTES = 512 * 1024 * 1024  # a snapshot larger than this is not ours
@@ -43,8 +49,155 @@ def state_dir() -> Path:
     return folder
 
 
+class _Lock:
+    """An exclusive lock on a file, held for as long as this process keeps it open.
+
+    The operating system drops it when the process dies (kill -9 included),
+    which is exactly the "is that instance still running?" question; a PID
+    check could not answer it safely (PIDs are reused, and on Windows
+    ``os.kill(pid, 0)`` would end the process).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+                import msvcrt
+
+                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)  # closing drops the lock on every platform
+            self._fd = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+
+def _owner(path: Path) -> str:
+    """The session id a snapshot or lock file belongs to (the name up to the first dot)."""
+    return path.name.split(".", 1)[0]
+
+
+def _session_alive(folder: Path, owner: str) -> bool:
+    lock_path = folder / f"{owner}{LOCK_SUFFIX}"
+    if not lock_path.exists():
+        return False
+    probe = _Lock(lock_path)
+    if probe.acquire():  # nobody holds it: that instance is gone
+        probe.release()
+        return False
+    return True
+
+
+class RecoverySession:
+    """The crash snapshot of ONE running instance (one main window).
+
+    Each session writes only its own file, ``<id>.msproj``, and holds
+    ``<id>.lock`` while it lives, so two instances never overwrite or delete
+    each other's snapshots.  Snapshots whose lock is free were left by an
+    instance that died: :meth:`orphans` lists them, :meth:`claim` takes one
+    over (an atomic rename, so two new instances cannot both restore it).
+    """
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self.folder = folder or state_dir()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.id = f"s{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._lock = _Lock(self.folder / f"{self.id}{LOCK_SUFFIX}")
+        if not self._lock.acquire():  # pragma: no cover - a fresh random name is never locked
+            raise OSError(f"cannot lock {self._lock.path}")
+        self._claims = itertools.count(1)
+
+    @property
+    def path(self) -> Path:
+        return self.folder / f"{self.id}{RECOVERY_SUFFIX}"
+
+    def write(self, project: Any) -> Path:
+        """Snapshot ``project`` (a Project or its ``to_dict()``) atomically; returns the path."""
+        return _write_envelope(self.path, project)
+
+    def clear(self) -> None:
+        """Forget this session's snapshot (after a clean save or close)."""
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    def close(self) -> None:
+        """A clean exit: the snapshot and the lock go."""
+        self.clear()
+        self._lock.release()
+        with contextlib.suppress(FileNotFoundError):
+            self._lock.path.unlink()
+
+    def abandon(self) -> None:
+        """Let go of the lock but keep the snapshot: what a crash does (tests use it)."""
+        self._lock.release()
+
+    def orphans(self) -> list[Path]:
+        """Readable snapshots of instances that are no longer running, newest first."""
+        found: list[tuple[float, Path]] = []
+        for path in self.folder.glob(f"*{RECOVERY_SUFFIX}"):
+            owner = _owner(path)
+            if owner == self.id or _session_alive(self.folder, owner):
+                continue
+            try:
+                data = _read_envelope(path)
+            except InputFileError:
+                continue
+            found.append((float(data.get("saved_at") or 0.0), path))
+        return [p for _t, p in sorted(found, key=lambda x: -x[0])]
+
+    def claim(self, path: Path) -> Path | None:
+        """Take over an orphan snapshot (None if another instance took it first)."""
+        target = self.folder / f"{self.id}.claimed-{next(self._claims)}{RECOVERY_SUFFIX}"
+        try:
+            os.replace(path, target)
+        except FileNotFoundError:
+            return None
+        return target
+
+    def discard(self, path: Path) -> None:
+        """Delete a snapshot this session claimed (or an orphan); never a live instance's file."""
+        owner = _owner(path)
+        if owner != self.id and _session_alive(self.folder, owner):
+            raise PermissionError(f"{path.name} belongs to a running instance")
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        if owner != self.id:
+            with contextlib.suppress(FileNotFoundError):
+                (self.folder / f"{owner}{LOCK_SUFFIX}").unlink()
+
+
+_DEFAULT: RecoverySession | None = None
+
+
+def default_session() -> RecoverySession:
+    """This process's session for the module-level helpers (the CLI and simple callers)."""
+    global _DEFAULT  # noqa: PLW0603 - one session per process, created on first use
+    folder = state_dir()
+    if _DEFAULT is None or _DEFAULT.folder != folder:
+        _DEFAULT = RecoverySession(folder)
+    return _DEFAULT
+
+
 def recovery_path() -> Path:
-    return state_dir() / RECOVERY_FILE
+    return default_session().path
 
 
 def _project_to_dict(project: Any) -> dict[str, Any]:
@@ -74,22 +227,26 @@ def _project_from_dict(data: dict[str, Any], base: Path | None) -> Any:
     raise TypeError("Project cannot be rebuilt from a dict (no Project.from_dict())")
 
 
-def write_recovery(project: Any) -> Path:
-    """Snapshot ``project`` atomically; returns the snapshot's path."""
+def _write_envelope(path: Path, project: Any) -> Path:
     from musestudio.io.atomic import write_bytes_atomic
 
-    source = getattr(project, "path", None)
+    data = project if isinstance(project, dict) else _project_to_dict(project)
+    source = data.get("source_path") if isinstance(project, dict) else getattr(project, "path", None)
     envelope = {
         "kind": RECOVERY_KIND,
         "version": RECOVERY_VERSION,
         "saved_at": time.time(),
         "pid": os.getpid(),
         "source_path": str(source) if source else None,
-        "project": _project_to_dict(project),
+        "project": data,
     }
-    path = recovery_path()
     write_bytes_atomic(path, json.dumps(envelope).encode("utf-8"))
     return path
+
+
+def write_recovery(project: Any) -> Path:
+    """Snapshot ``project`` atomically into this process's own file; returns the snapshot's path."""
+    return default_session().write(project)
 
 
 def _read_envelope(path: Path) -> dict[str, Any]:
@@ -111,15 +268,9 @@ def _read_envelope(path: Path) -> dict[str, Any]:
 
 
 def find_recovery() -> Path | None:
-    """The snapshot left by a session that did not close cleanly, if a usable one exists."""
-    path = recovery_path()
-    if not path.is_file():
-        return None
-    try:
-        _read_envelope(path)
-    except InputFileError:
-        return None
-    return path
+    """The newest snapshot left by an instance that is no longer running, if a usable one exists."""
+    found = default_session().orphans()
+    return found[0] if found else None
 
 
 def recovery_details(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -149,6 +300,5 @@ def load_recovery(path: str | os.PathLike[str]) -> Any:
 
 
 def clear_recovery() -> None:
-    """Forget the snapshot (after a clean save or close)."""
-    with contextlib.suppress(FileNotFoundError):
-        recovery_path().unlink()
+    """Forget this process's snapshot (after a clean save or close)."""
+    default_session().clear()

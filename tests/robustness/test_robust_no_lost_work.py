@@ -127,9 +127,12 @@ def test_autosave_recovery_restores_edits(state_dir: Path, tmp_path: Path) -> No
     moved = [n.shifted(dt=0.25, semitones=2) for n in seed.sequence.notes]
     project.set_notes(seed.id, moved)
     project.add_layer("Continuation", scale(5, 72), "continuation")
-    snapshot = autosave.write_recovery(project)
+    dying = autosave.RecoverySession()
+    snapshot = dying.write(project)
     assert snapshot.parent == state_dir
-    del project  # the app dies here
+    assert autosave.find_recovery() is None  # a running instance's snapshot is never offered
+    dying.abandon()  # the app dies here: its lock goes, its snapshot stays
+    del project
 
     found = autosave.find_recovery()
     assert found == snapshot
@@ -143,15 +146,19 @@ def test_autosave_recovery_restores_edits(state_dir: Path, tmp_path: Path) -> No
     assert restored.modified is True  # and the edits still count as unsaved
     assert autosave.recovery_details(found)["source_path"] == str(saved)
 
-    autosave.clear_recovery()
+    mine = autosave.default_session()
+    mine.discard(found)
     assert autosave.find_recovery() is None
-    autosave.clear_recovery()  # clearing twice is harmless
+    mine.discard(found)  # clearing twice is harmless
+    autosave.clear_recovery()
+    autosave.clear_recovery()
 
 
 def test_damaged_recovery_is_ignored_not_fatal(state_dir: Path) -> None:
     from musestudio.core import autosave
 
-    path = autosave.recovery_path()
+    path = state_dir / "s1-dead.msproj"  # a snapshot of an instance that is gone
+    state_dir.mkdir(parents=True, exist_ok=True)
     nested = b"[" * 100_000 + b"]" * 100_000
     for junk in (b"", b"{not json", b"\xff\xfe\x00", json.dumps({"kind": "something else"}).encode(), nested):
         path.write_bytes(junk)
@@ -164,9 +171,10 @@ def test_recovery_write_failing_keeps_previous_snapshot(state_dir: Path, monkeyp
     project_mod = pytest.importorskip("musestudio.core.project")
     from musestudio.core import autosave
 
+    session = autosave.RecoverySession()
     project = project_mod.Project()
     project.add_layer("First", scale(4), "score")
-    autosave.write_recovery(project)
+    session.write(project)
     project.add_layer("Second", scale(4, 70), "score")
     real_write_bytes = Path.write_bytes
 
@@ -176,9 +184,43 @@ def test_recovery_write_failing_keeps_previous_snapshot(state_dir: Path, monkeyp
 
     with monkeypatch.context() as patch, pytest.raises(Boom):
         patch.setattr(Path, "write_bytes", fail)
-        autosave.write_recovery(project)
+        session.write(project)
+    session.abandon()
     restored = autosave.load_recovery(autosave.find_recovery())
     assert [layer.name for layer in restored.layers] == ["First"]
+
+
+def test_two_instances_keep_separate_snapshots(state_dir: Path) -> None:
+    """Neither instance overwrites, offers or deletes the other's snapshot while it runs."""
+    from musestudio.core import autosave
+    from musestudio.core.project import Project
+
+    a, b = autosave.RecoverySession(), autosave.RecoverySession()
+    pa, pb = Project(), Project()
+    pa.add_layer("A", scale(4), "score")
+    pb.add_layer("B", scale(4, 70), "score")
+    assert a.write(pa) != b.write(pb)
+    assert a.orphans() == [] and b.orphans() == []
+    with pytest.raises(PermissionError):
+        a.discard(b.path)  # "No" in one instance must not delete the other's work
+    assert b.path.is_file()
+    b.abandon()  # B crashes
+    (orphan,) = a.orphans()
+    assert orphan == b.path
+    c = autosave.RecoverySession()  # a third instance races A for the orphan: only one gets it
+    claimed = a.claim(orphan)
+    assert claimed is not None and c.claim(orphan) is None
+    assert [la.name for la in autosave.load_recovery(claimed).layers] == ["B"]
+    assert c.orphans() == []  # a claimed snapshot belongs to A, which is running
+    a.abandon()  # A dies while asking "Restore?": the claimed snapshot is offered again
+    assert {p.name for p in c.orphans()} == {claimed.name, a.path.name}
+    a2 = autosave.RecoverySession()
+    for p in a2.orphans():
+        a2.discard(p)
+    assert a2.orphans() == [] and c.path.parent == state_dir
+    c.close()
+    a2.close()
+    assert not c.path.exists()
 
 
 def test_state_dir_defaults_to_platformdirs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

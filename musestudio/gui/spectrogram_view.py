@@ -19,7 +19,7 @@ from musestudio.core.project import Project
 from musestudio.dsp.spectrogram import Spectrogram, SpectrogramConfig, audio_spectrogram_work, pitch_to_hz
 from musestudio.gui.pianoroll.axes import PitchAxis, SecondsAxis
 from musestudio.gui.pianoroll.notes_item import NotesItem
-from musestudio.gui.pianoroll.view import style_axes
+from musestudio.gui.pianoroll.view import EagerViewBox, style_axes
 
 COLORMAPS = ("magma", "inferno", "viridis", "plasma", "CET-L1")
 KINDS = (("CQT", "cqt"), ("Mel", "mel"))
@@ -51,7 +51,7 @@ class SpectrogramView(QWidget):
         self.project: Project | None = None
         self.data: Spectrogram | None = None
         self._token: CancelToken | None = None
-        self.plot = pg.PlotWidget(axisItems={"left": PitchAxis(), "bottom": SecondsAxis(), "right": HzAxis()})
+        self.plot = pg.PlotWidget(viewBox=EagerViewBox(), axisItems={"left": PitchAxis(), "bottom": SecondsAxis(), "right": HzAxis()})
         pi = self.plot.getPlotItem()
         pi.showAxis("right")
         pi.hideButtons()

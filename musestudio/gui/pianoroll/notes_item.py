@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
+from pyqtgraph.Qt import internals as qt_internals
+from PySide6.QtCore import QLineF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPainterPath, QPen
 
 from musestudio.core.notes import Note, NoteSequence
@@ -21,6 +22,8 @@ CHUNK = 2048
 VELOCITY_SHADES = 8
 NOTE_HEIGHT = 0.84  # of a semitone row; the gap keeps neighbouring notes apart
 RASTER_ABOVE = 8000  # beyond this many visible notes, paint one image instead of rectangles
+OUTLINE_PX = 1.0  # Qt draws 1 px cosmetic lines on a fast path; 1.6 px went through the path stroker (3x slower)
+OUTLINE_RASTER_ALPHA = 120  # outline layers (selection, overlays) zoomed far out: see-through cells
 OUTLINE_BELOW = 600  # outline notes only when zoomed in enough to see them (stroking is slow)
 
 
@@ -49,6 +52,8 @@ class NotesItem(pg.GraphicsObject):
         self.setZValue(z)
         self._color = color
         self._bounds = QRectF()
+        self._lines = qt_internals.PrimitiveArray(QLineF, 4)
+        self.outlines_painted = 0  # notes framed by the last outline paint (tests check it is the visible ones)
         self.set_arrays(np.zeros(0), np.zeros(0), np.zeros(0, np.int16), np.zeros(0, np.int16))
 
     # --- data -------------------------------------------------------------------------
@@ -164,13 +169,43 @@ class NotesItem(pg.GraphicsObject):
         vsum = np.bincount(base + c0, vel, minlength=size) - np.bincount(base + c1, vel, minlength=size)
         count = np.cumsum(count.reshape(128, width + 1), axis=1)[:, :width]
         vsum = np.cumsum(vsum.reshape(128, width + 1), axis=1)[:, :width]
-        lut = np.array([[c.red(), c.green(), c.blue(), 255] for c in velocity_shades(self._color)], np.uint8)
+        alpha = OUTLINE_RASTER_ALPHA if self._outline else 255  # an overlay must not hide what lies under it
+        lut = np.array([[c.red(), c.green(), c.blue(), alpha] for c in velocity_shades(self._color)], np.uint8)
         rgba = np.zeros((128, width, 4), np.uint8)
         on = count > 0
         rgba[on] = lut[velocity_bin(np.round(vsum[on] / count[on]).astype(np.int16))]
         image = QImage(rgba.data, width, 128, width * 4, QImage.Format.Format_RGBA8888)
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
         p.drawImage(QRectF(x0, -0.5, x1 - x0, 128.0), image)
+
+    def _paint_outlines(self, p: QPainter, view: QRectF, chunks: np.ndarray) -> None:
+        """Frames of the notes inside the view only, as one ``drawLines`` call.
+
+        Not a stroked QPainterPath per chunk: stroking 2048 rectangles per chunk
+        with a 1.6 px pen was most of the frame time with a selection or the
+        spectrogram overlay (tests/benchmarks/bench_gui.py); four lines per
+        visible note cost a fraction of that.
+        """
+        a, b = int(self._chunk_edges[chunks.min()]), int(self._chunk_edges[chunks.max() + 1])
+        s, e, pitch = self.start[a:b], self.end[a:b], self.pitch[a:b]
+        y0, y1 = sorted((view.top(), view.bottom()))
+        keep = (e >= view.left()) & (s <= view.right()) & (pitch >= y0 - 1) & (pitch <= y1 + 1)
+        s, e, lo = s[keep], e[keep], pitch[keep] - NOTE_HEIGHT / 2
+        hi = lo + NOTE_HEIGHT
+        n = self.outlines_painted = len(s)
+        if not n:
+            return
+        lines = self._lines
+        lines.resize(4 * n)
+        mem = lines.ndarray().reshape(n, 4, 4)  # per note: bottom, right, top, left edges as (x1, y1, x2, y2)
+        mem[:, 0] = np.stack([s, lo, e, lo], axis=1)
+        mem[:, 1] = np.stack([e, lo, e, hi], axis=1)
+        mem[:, 2] = np.stack([e, hi, s, hi], axis=1)
+        mem[:, 3] = np.stack([s, hi, s, lo], axis=1)
+        pen = QPen(QColor(self._color), OUTLINE_PX)
+        pen.setCosmetic(True)
+        p.setPen(pen)
+        p.drawLines(*lines.drawargs())
 
     def visible_chunks(self, x0: float, x1: float) -> np.ndarray:
         return np.nonzero((self._chunk_lo <= x1) & (self._chunk_hi >= x0))[0]
@@ -187,16 +222,11 @@ class NotesItem(pg.GraphicsObject):
         visible = int(sum(self._chunk_edges[c + 1] - self._chunk_edges[c] for c in chunks))
         px_per_second = abs(p.transform().m11())
         too_thin = visible > 300 and self._median_duration * px_per_second < 2.0  # sub-pixel rects vanish
-        if (visible > RASTER_ABOVE or too_thin) and not self._outline:
+        if visible > RASTER_ABOVE or too_thin:
             self._paint_raster(p, view, chunks)
             return
         if self._outline:
-            pen = QPen(QColor(self._color), 1.6)
-            pen.setCosmetic(True)
-            p.setPen(pen)
-            p.setBrush(Qt.BrushStyle.NoBrush)
-            for c in chunks:
-                p.drawPath(self._path(int(c), 0))
+            self._paint_outlines(p, view, chunks)
             return
         if visible < OUTLINE_BELOW:
             pen = QPen(QColor(0, 0, 0, 150), 1.0)

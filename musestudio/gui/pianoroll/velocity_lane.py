@@ -2,7 +2,18 @@
 
 Drag across the lane to draw velocities (over the selected notes only, when
 there is a selection), as in a DAW's controller lane; the change becomes one
-undo step.  Stems are a single ``connect="pairs"`` curve clipped to the view.
+undo step.
+
+The stems are one :class:`StemsItem` that paints only the notes inside the
+visible time range (a binary search on the sorted onsets).  Not a
+``PlotDataItem(connect="pairs", clipToView=True)``: ``PlotItem.addItem``
+resets ``clipToView`` to the plot's own menu setting (off), so all 100k
+stems were stroked every frame (pinned by
+``tests/gui/test_view_painting.py``), and pyqtgraph's clipping starts one
+point before the view, which with ``connect="pairs"`` can pair the top of
+one stem with the foot of the next.  Zoomed far
+out, when there are more stems than pixels, a column of pixels shows the
+loudest note in it, which is what the eye reads from a dense lane anyway.
 """
 
 from __future__ import annotations
@@ -11,12 +22,109 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from pyqtgraph.Qt import internals as qt_internals
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPen
 
 from musestudio.core.notes import Note
+from musestudio.gui.pianoroll.view import EagerViewBox
+
+DOT_PX = 5  # side of the square drawn on the stem of a selected note
 
 
-class _LaneViewBox(pg.ViewBox):
+class StemsItem(pg.GraphicsObject):
+    """Velocity stems of sorted onsets, painted for the visible range only; selected stems get a dot."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._x = np.zeros(0)
+        self._y = np.zeros(0)
+        self._selected = np.zeros(0, bool)
+        self._color = QColor("#4f9dde")
+        self._dot = QColor("#ffffff")
+        self._bounds = QRectF()
+        self._lines = qt_internals.PrimitiveArray(QLineF, 4)
+        self._points = qt_internals.PrimitiveArray(QPointF, 2)
+        self.stems_painted = 0  # lines drawn by the last paint (tests check it follows the view, not the layer)
+
+    def set_data(self, x: np.ndarray, y: np.ndarray, selected: np.ndarray | None = None) -> None:
+        """``x`` sorted ascending (onsets in seconds), ``y`` velocities, ``selected`` a mask or None."""
+        self._x, self._y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+        self._selected = np.zeros(len(self._x), bool) if selected is None else np.asarray(selected, bool)
+        self.prepareGeometryChange()
+        self._bounds = QRectF(float(self._x[0]), 0.0, float(self._x[-1] - self._x[0]), 127.0) if len(self._x) else QRectF()
+        self.update()
+
+    def set_selected(self, selected: np.ndarray) -> None:
+        self._selected = np.asarray(selected, bool)
+        self.update()
+
+    def set_colors(self, stem: str | None = None, dot: str | None = None) -> None:
+        if stem is not None:
+            self._color = QColor(stem)
+        if dot is not None:
+            self._dot = QColor(dot)
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
+        return self._bounds
+
+    def visible_slice(self, x0: float, x1: float) -> tuple[int, int]:
+        return int(np.searchsorted(self._x, x0, "left")), int(np.searchsorted(self._x, x1, "right"))
+
+    def paint(self, p: QPainter, *args: object) -> None:
+        view = self.viewRect()
+        if view is None or not len(self._x):
+            return
+        a, b = self.visible_slice(view.left(), view.right())
+        if b <= a:
+            return
+        x, y = self._x[a:b], self._y[a:b]
+        px = abs(p.transform().m11())  # pixels per second
+        columns = int(np.ceil(view.width() * px)) + 1
+        if b - a > columns:  # more stems than pixel columns: one line per column, the loudest note
+            x, y = _loudest_per_column(x, y, view.left(), px, columns)
+        pen = QPen(self._color, 2.0)
+        pen.setCosmetic(True)
+        p.setPen(pen)
+        # drawLines over a QLineF buffer filled from numpy: a stroked QPainterPath of the
+        # same stems is ~30x slower with a 2 px pen (measured with tests/benchmarks/bench_gui.py).
+        self.stems_painted = len(x)
+        lines = self._lines
+        lines.resize(len(x))
+        if len(x):
+            mem = lines.ndarray()
+            mem[:, 0] = mem[:, 2] = x
+            mem[:, 1] = 0.0
+            mem[:, 3] = y
+            p.drawLines(*lines.drawargs())
+        sel = np.nonzero(self._selected[a:b])[0]
+        if len(sel):
+            sx, sy = self._x[a:b][sel], self._y[a:b][sel]
+            if len(sx) > columns:  # the same per-column reduction as the stems
+                sx, sy = _loudest_per_column(sx, sy, view.left(), px, columns)
+            dot = QPen(self._dot, DOT_PX)
+            dot.setCosmetic(True)
+            dot.setCapStyle(Qt.PenCapStyle.SquareCap)
+            p.setPen(dot)
+            points = self._points
+            points.resize(len(sx))
+            mem = points.ndarray()
+            mem[:, 0] = sx
+            mem[:, 1] = sy
+            p.drawPoints(*points.drawargs())
+
+
+def _loudest_per_column(x: np.ndarray, y: np.ndarray, left: float, px: float, columns: int) -> tuple[np.ndarray, np.ndarray]:
+    """One stem per pixel column (at its centre) with the largest velocity in it."""
+    col = np.clip(((x - left) * px).astype(np.int64), 0, columns - 1)
+    top = np.zeros(columns)
+    np.maximum.at(top, col, y)
+    used = np.nonzero(top > 0)[0]
+    return left + (used + 0.5) / px, top[used]
+
+
+class _LaneViewBox(EagerViewBox):
     def __init__(self, lane: VelocityLane) -> None:
         super().__init__(enableMenu=False)
         self.lane = lane
@@ -64,10 +172,8 @@ class VelocityLane(pg.PlotWidget):
         self.vb_lane.setLimits(yMin=-8, yMax=138)
         self.setFixedHeight(84)
         self.setToolTip("Velocity: drag across the stems to draw velocities (only over the selection, if any)")
-        self.stems = pg.PlotDataItem(connect="pairs", clipToView=True, pen=pg.mkPen("#4f9dde", width=2))
-        self.selected = pg.ScatterPlotItem(size=6, brush=pg.mkBrush("#ffffff"), pen=None)
+        self.stems = StemsItem()
         self.addItem(self.stems)
-        self.addItem(self.selected)
         self.playhead = pg.InfiniteLine(0.0, angle=90, movable=False, pen=pg.mkPen("#ff5050", width=2))
         self.addItem(self.playhead, ignoreBounds=True)
         roll.playhead.sigPositionChanged.connect(lambda line: self.playhead.setValue(line.value()))
@@ -81,7 +187,7 @@ class VelocityLane(pg.PlotWidget):
 
         self.setBackground("#15171c" if dark else "#fbfbf8")
         style_axes(self.getPlotItem(), dark)
-        self.selected.setBrush(pg.mkBrush("#ffffff" if dark else "#000000"))
+        self.stems.set_colors(dot="#ffffff" if dark else "#000000")
 
     def refresh(self) -> None:
         """Show the active layer's notes (call after edits, selection or layer changes)."""
@@ -93,20 +199,18 @@ class VelocityLane(pg.PlotWidget):
             self._notes = list(layer.sequence.notes)
             self._start = np.fromiter((n.start for n in self._notes), np.float64, len(self._notes))
             self._vel = np.fromiter((n.velocity for n in self._notes), np.float64, len(self._notes))
-            self.stems.setPen(pg.mkPen(layer.color, width=2))
+            self.stems.set_colors(stem=layer.color)
         self._draw()
 
-    def _draw(self) -> None:
-        x = np.repeat(self._start, 2)
-        y = np.zeros_like(x)
-        y[1::2] = self._vel
-        self.stems.setData(x, y)
+    def _selected_mask(self) -> np.ndarray:
         sel = self.roll.selection
-        if sel and self._notes:
-            mask = np.fromiter((n in sel for n in self._notes), bool, len(self._notes))
-            self.selected.setData(self._start[mask], self._vel[mask])
-        else:
-            self.selected.setData([], [])
+        if not sel or not self._notes:
+            return np.zeros(len(self._notes), bool)
+        return np.fromiter((n in sel for n in self._notes), bool, len(self._notes))
+
+    def _draw(self) -> None:
+        """Hand the arrays to the stems item (it paints only what is visible)."""
+        self.stems.set_data(self._start, self._vel, self._selected_mask())
 
     def paint_velocity(self, x0: float, x1: float, value: float, *, finished: bool, nearest: float | None = None) -> None:
         if not self._notes:

@@ -21,7 +21,22 @@ from musestudio.gui.pianoroll.notes_item import NotesItem
 RESIZE_HANDLE_PX = 6
 
 
-class RollViewBox(pg.ViewBox):
+class EagerViewBox(pg.ViewBox):
+    """A ViewBox that applies a new view range to its transform at once, not at paint time.
+
+    pyqtgraph defers ``updateMatrix`` to ``GraphicsView.paintEvent`` (through
+    ``prepareForPaint``); the transform then changes *during* the paint, the
+    scene marks the whole view dirty again, and every pan or zoom frame paints
+    each view twice (Paint events counted in tests/benchmarks/bench_gui.py:
+    2 per frame per view before, 1 after).  Auto-range stays deferred.
+    """
+
+    def updateViewRange(self, forceX: bool = False, forceY: bool = False) -> None:  # noqa: N802,N803 (pyqtgraph API)
+        super().updateViewRange(forceX, forceY)
+        self.updateMatrix()
+
+
+class RollViewBox(EagerViewBox):
     """Mouse editing on top of pyqtgraph's pan/zoom.
 
     Left: click selects (Ctrl toggles, Shift adds), drag on a note moves it,

@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "report": "musestudio.commands.report",
     "models": "musestudio.commands.models",
     "gui": "musestudio.commands.gui",
+    "listening-test": "musestudio.commands.listening_test",
 }
 
 DEBUG_ENV = "MUSESTUDIO_DEBUG"

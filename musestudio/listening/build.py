@@ -39,8 +39,8 @@ from musestudio.listening.manifest import (
     CLIPS_DIR,
     HUMAN,
     Clip,
+    ListeningManifest,
     ListeningTestError,
-    TestManifest,
     new_clip_id,
     new_test_id,
     save_manifest,
@@ -210,7 +210,7 @@ def build_test_work(
     sources: list[Source],
     settings: BuildSettings,
     cancel: CancelToken | None = None,
-) -> Work[TestManifest]:
+) -> Work[ListeningManifest]:
     """Generate, render, match and write every clip; returns the saved manifest."""
     settings.validate()
     target = Path(folder)
@@ -302,7 +302,7 @@ def build_test_work(
         ]
         from musestudio.io.synth import describe_renderer
 
-        manifest = TestManifest(
+        manifest = ListeningManifest(
             test_id=new_test_id(),
             title=settings.title,
             created=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -337,5 +337,5 @@ def build_test_work(
 
 def build_test(
     folder: str | os.PathLike[str], sources: list[Source], settings: BuildSettings, on_progress=None, cancel=None  # type: ignore[no-untyped-def]
-) -> TestManifest:
+) -> ListeningManifest:
     return run_work(build_test_work(folder, sources, settings, cancel), on_progress, cancel)

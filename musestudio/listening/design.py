@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from musestudio.listening.manifest import TestManifest
+from musestudio.listening.manifest import ListeningManifest
 
 
 def williams_rows(k: int) -> list[list[int]]:
@@ -41,11 +41,11 @@ def williams_rows(k: int) -> list[list[int]]:
     return rows
 
 
-def _rng(manifest: TestManifest, *salt: int) -> np.random.Generator:
+def _rng(manifest: ListeningManifest, *salt: int) -> np.random.Generator:
     return np.random.default_rng([int(manifest.random_seed) & 0xFFFFFFFF, *salt])
 
 
-def schedule(manifest: TestManifest, slot: int) -> list[str]:
+def schedule(manifest: ListeningManifest, slot: int) -> list[str]:
     """The clip ids participant ``slot`` hears, in order."""
     if slot < 0:
         raise ValueError("slot must be >= 0")
@@ -69,7 +69,7 @@ def schedule(manifest: TestManifest, slot: int) -> list[str]:
     return order
 
 
-def category_order(manifest: TestManifest, slot: int) -> list[str]:
+def category_order(manifest: ListeningManifest, slot: int) -> list[str]:
     """Categories in the order ``slot`` hears them (used by tests and the design check)."""
     by_id = {c.id: c.category for c in manifest.clips}
     return [by_id[cid] for cid in schedule(manifest, slot)]

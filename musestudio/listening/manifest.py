@@ -70,7 +70,7 @@ class Clip:
 
 
 @dataclass
-class TestManifest:
+class ListeningManifest:
     test_id: str
     title: str
     created: str
@@ -102,7 +102,7 @@ class TestManifest:
         return {"format": FORMAT, "version": VERSION, **data}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], where: object = MANIFEST_NAME) -> TestManifest:
+    def from_json(cls, data: dict[str, Any], where: object = MANIFEST_NAME) -> ListeningManifest:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise InputFileError(where, "not a musestudio listening-test manifest")
         if int(data.get("version", 0)) > VERSION:
@@ -128,14 +128,14 @@ def new_clip_id(taken: set[str]) -> str:
             return cid
 
 
-def save_manifest(folder: str | os.PathLike[str], manifest: TestManifest) -> Path:
+def save_manifest(folder: str | os.PathLike[str], manifest: ListeningManifest) -> Path:
     path = Path(folder) / MANIFEST_NAME
     text = json.dumps(manifest.to_json(), indent=1, allow_nan=True)
     write_bytes_atomic(path, text.encode("utf-8"))
     return path
 
 
-def load_manifest(folder: str | os.PathLike[str]) -> TestManifest:
+def load_manifest(folder: str | os.PathLike[str]) -> ListeningManifest:
     folder = Path(folder)
     if not folder.is_dir():
         raise InputFileError(folder, "not a listening-test folder (no such folder)")
@@ -146,7 +146,7 @@ def load_manifest(folder: str | os.PathLike[str]) -> TestManifest:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputFileError(path, f"damaged manifest ({exc})") from None
-    return TestManifest.from_json(data, path)
+    return ListeningManifest.from_json(data, path)
 
 
 def write_secret(folder: str | os.PathLike[str]) -> bytes:

@@ -37,8 +37,8 @@ from musestudio.listening.manifest import (
     DIMENSION_LABELS,
     DIMENSIONS,
     MOS_LABELS,
+    ListeningManifest,
     ListeningTestError,
-    TestManifest,
     load_manifest,
     read_secret,
 )
@@ -68,7 +68,7 @@ def _script_json(data: Any) -> str:
     return json.dumps(data, separators=(",", ":")).replace("<", "\\u003c")
 
 
-def page_data(manifest: TestManifest, key: bytes, slots: int) -> dict[str, Any]:
+def page_data(manifest: ListeningManifest, key: bytes, slots: int) -> dict[str, Any]:
     """Everything the page's script knows: ids, orders and texts; no category or source."""
     return {
         "test_id": manifest.test_id,

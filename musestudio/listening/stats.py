@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from musestudio.listening.manifest import DIMENSIONS, TestManifest, category_label
+from musestudio.listening.manifest import DIMENSIONS, ListeningManifest, category_label
 
 MEASURES = (*DIMENSIONS, "overall", "judged_human")
 CONFIDENCE = 0.95
@@ -244,7 +244,7 @@ def analyze(
     return Analysis(summaries, tests, len(participants), len(records))
 
 
-def records_from_answers(manifest: TestManifest, rows: Iterable[object]) -> list[Record]:
+def records_from_answers(manifest: ListeningManifest, rows: Iterable[object]) -> list[Record]:
     """Store rows (:class:`musestudio.listening.store.AnswerRow`) -> analysis records."""
     category = {c.id: c.category for c in manifest.clips}
     out = []
@@ -256,7 +256,7 @@ def records_from_answers(manifest: TestManifest, rows: Iterable[object]) -> list
     return out
 
 
-def analyze_test(folder: object, *, n_resamples: int = N_RESAMPLES, random_seed: int = 0) -> tuple[TestManifest, Analysis]:
+def analyze_test(folder: object, *, n_resamples: int = N_RESAMPLES, random_seed: int = 0) -> tuple[ListeningManifest, Analysis]:
     """Load a test folder's manifest and results and analyse them."""
     from musestudio.listening.manifest import load_manifest
     from musestudio.listening.store import ResultsStore

@@ -22,8 +22,8 @@ from musestudio.listening.manifest import (
     MOS_MAX,
     MOS_MIN,
     RESULTS_NAME,
+    ListeningManifest,
     ListeningTestError,
-    TestManifest,
 )
 
 SCHEMA = """
@@ -161,7 +161,7 @@ class ResultsStore:
         return slot
 
     def start_session(
-        self, manifest: TestManifest, *, participant: str | None = None, slot: int | None = None, source: str = "app"
+        self, manifest: ListeningManifest, *, participant: str | None = None, slot: int | None = None, source: str = "app"
     ) -> Session:
         from musestudio.listening.design import schedule
 

@@ -228,7 +228,7 @@ def _project_from_dict(data: dict[str, Any], base: Path | None) -> Any:
 
 
 def _write_envelope(path: Path, project: Any) -> Path:
-    from musestudio.io.atomic import write_bytes_atomic
+    from musestudio.core.atomic import write_bytes_atomic
 
     data = project if isinstance(project, dict) else _project_to_dict(project)
     source = data.get("source_path") if isinstance(project, dict) else getattr(project, "path", None)

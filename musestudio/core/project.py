@@ -410,7 +410,7 @@ class Project:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the project atomically (a crash never leaves half a file)."""
-        from musestudio.io.atomic import write_bytes_atomic
+        from musestudio.core.atomic import write_bytes_atomic
 
         target = Path(path)
         if target.suffix.lower() != PROJECT_EXTENSION:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from musestudio.core.atomic import atomic_path
 from musestudio.core.errors import InputFileError, OutputFileError
-from musestudio.io.atomic import atomic_path
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff")
 MAX_IN_MEMORY_SECONDS = 3 * 3600  # whole-file loads beyond this are refused; stream instead

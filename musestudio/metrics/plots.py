@@ -7,23 +7,19 @@ without Qt, and matplotlib writes PNGs directly.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from musestudio.core.keys import estimate_key
 from musestudio.core.notes import NoteSequence
 from musestudio.metrics import symbolic
-
-if TYPE_CHECKING:
-    from musestudio.metrics.report import ReportData
+from musestudio.metrics.report_data import ReportData
+from musestudio.metrics.report_labels import HUMAN, ROW_LABELS
 
 DEGREE_NAMES = ("1", "♭2", "2", "♭3", "3", "4", "♯4", "5", "♭6", "6", "♭7", "7")
 
 
 def _outputs(data: ReportData) -> dict[str, list[tuple[NoteSequence, NoteSequence]]]:
-    from musestudio.metrics.report import HUMAN, ROW_LABELS
-
     out = {}
     for row in data.rows:
         pairs = [(ex.seed, ex.human if row == HUMAN else ex.generated[row]) for ex in data.examples]

@@ -13,6 +13,7 @@ DEBS=(
   timgm6mb-soundfont                  # third piano, held out for transcription tests
   fluidr3mono-gm-soundfont            # FluidR3 re-cut in mono: one more piano for palette-v2 training renders
   libportaudio2                       # sounddevice
+  chromium chromium-driver            # headless browser test of the listening-test HTML page (tests/listening)
   desktop-file-utils appstream        # validate the .desktop entry and AppStream metainfo (tests/packaging)
   libegl1 libgl1 libfontconfig1 libxkbcommon0 libdbus-1-3   # Qt (offscreen too)
   xvfb libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxkbcommon-x11-0

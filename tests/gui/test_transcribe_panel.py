@@ -44,15 +44,24 @@ class FakeWindow:
         self.settings = SimpleNamespace(transcriber_checkpoint=str(checkpoint))
         self.runs = 0
         self.errors: list[str] = []
+        self.merge_keys: list[object] = []
+        self.labels: list[str] = []
+        self.queue: list | None = None  # None: run work at once; a list: hold it until run_queued()
 
     def add_layer(self, name: str, seq: NoteSequence, kind: str = "continuation", **props: object):  # type: ignore[no-untyped-def]
         return self.project.add_layer(name, seq, kind, **props)
 
-    def set_layer_notes(self, layer_id: str, notes, text: str = "") -> None:  # type: ignore[no-untyped-def]
+    def set_layer_notes(self, layer_id: str, notes, text: str = "", merge_key=None) -> None:  # type: ignore[no-untyped-def]
         self.project.set_notes(layer_id, list(notes))
+        self.merge_keys.append(merge_key)
 
     def run_work(self, work, on_done, on_error=None, *, cancel=None, label=""):  # type: ignore[no-untyped-def]
-        self.runs += 1
+        self.labels.append(label)
+        if label == "Transcribing":
+            self.runs += 1
+        if self.queue is not None:
+            self.queue.append((work, on_done))
+            return None
         try:
             result = run_work(work, None, cancel)
         except Exception as exc:  # mirrors the real worker: errors go to on_error
@@ -61,6 +70,11 @@ class FakeWindow:
             return None
         on_done(result)
         return None
+
+    def run_next(self) -> None:
+        """Finish the oldest held job, as a worker thread would."""
+        work, on_done = self.queue.pop(0)
+        on_done(run_work(work))
 
     def show_error(self, message: str) -> None:
         self.errors.append(message)
@@ -122,12 +136,66 @@ def test_teacher_mode_scores_and_marks_errors(panel) -> None:  # type: ignore[no
     assert len(colours) == 2
 
 
-def test_match_notes_counts() -> None:
-    from musestudio.gui.panels.transcribe_panel import match_notes
+def test_thresholds_merge_into_one_undo_step_and_hand_edits_are_kept(panel) -> None:  # type: ignore[no-untyped-def]
+    widget, window = panel
+    widget.start()
+    (first,) = [lay for lay in window.project.layers if lay.kind == "transcription"]
+    widget.onset.setValue(0.3)
+    widget.redecode()
+    assert window.merge_keys == ["threshold"]  # the window merges consecutive "threshold" steps
+    # The user edits the transcription by hand (deletes its notes, adds one).
+    edited = [Note(60, 0.1, 0.4, 90)]
+    window.project.set_notes(first.id, edited)
+    widget.onset.setValue(0.2)
+    widget.redecode()
+    layers = [lay for lay in window.project.layers if lay.kind == "transcription"]
+    assert len(layers) == 2
+    assert list(window.project.layer(first.id).sequence.notes) == edited  # never overwritten
+    assert widget.layer_id == layers[1].id and layers[1].name == "Transcription 2"
+    assert "edits" in widget.status.text() and "Transcription 2" in widget.status.text()
+    # Later threshold changes go on updating the new take.
+    widget.onset.setValue(0.9)
+    widget.redecode()
+    assert len([lay for lay in window.project.layers if lay.kind == "transcription"]) == 2
+    assert list(window.project.layer(first.id).sequence.notes) == edited
 
-    ref = NoteSequence([Note(60, 0.0, 0.5), Note(62, 1.0, 1.5), Note(64, 2.0, 2.5)])
-    est = NoteSequence([Note(60, 0.02, 0.4), Note(62, 1.2, 1.5), Note(70, 3.0, 3.5)])
-    missed, false_alarms, s = match_notes(est, ref)
-    assert [n.pitch for n in missed] == [62, 64]
-    assert [n.pitch for n in false_alarms] == [62, 70]
-    assert s["precision"] == pytest.approx(1 / 3) and s["recall"] == pytest.approx(1 / 3)
+
+def test_threshold_changes_coalesce_and_the_latest_wins(panel) -> None:  # type: ignore[no-untyped-def]
+    widget, window = panel
+    widget.start()
+    window.queue = []
+    for value in (0.2, 0.3, 0.4, 0.95):
+        widget.onset.setValue(value)
+        widget.redecode()
+    assert len(window.queue) == 1  # one decode runs; the other requests wait and merge
+    window.run_next()  # that decode (0.2) finishes: outdated, dropped, and the latest (0.95) starts
+    assert len(window.queue) == 1
+    window.run_next()
+    assert not window.queue
+    assert window.merge_keys == ["threshold"]  # the outdated decoding never reached the layer
+    assert not widget.busy
+    from musestudio.ml.decode import decode
+
+    expected = decode(widget.activations, widget.settings())
+    layer = window.project.layer(widget.layer_id)
+    assert widget.onset.value() == pytest.approx(0.95)
+    assert [n.pitch for n in layer.sequence.notes] == [n.pitch for n in expected.notes]
+
+
+def test_a_transcription_is_never_offered_as_a_reference(panel) -> None:  # type: ignore[no-untyped-def]
+    widget, window = panel
+    window.project.add_layer("score", NoteSequence([Note(60, 0.5, 1.0, 80)]), "score")
+    window.project.add_layer("old take", NoteSequence([Note(60, 0.5, 1.0, 80)]), "transcription")
+    widget.start()
+    widget._layers_changed()
+    offered = [widget.reference_box.itemText(i) for i in range(widget.reference_box.count())]
+    assert offered == ["(none)", "score"]
+
+
+def test_fixed_tempo_is_written_into_the_transcription(panel) -> None:  # type: ignore[no-untyped-def]
+    widget, window = panel
+    widget.tempo.setValue(96)
+    widget.start()
+    layer = window.project.layer(widget.layer_id)
+    assert layer.sequence.tempo_map.initial_qpm == pytest.approx(96)
+    assert "96 BPM" in widget.status.text()

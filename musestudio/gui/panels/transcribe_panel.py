@@ -1,18 +1,31 @@
 """The Transcribe dock: audio loaded in the spectrogram view -> a transcription layer.
 
 Inference runs once, in a worker (progress bar + Cancel), and its activations
-are cached here; every decoding control re-decodes the cached activations on
-the UI thread (a few milliseconds with :func:`musestudio.ml.decode.decode`),
-so moving a threshold updates the result instantly.
+are cached here.  Every decoding control re-decodes the cached activations,
+also in a worker: on a 10-minute recording decoding plus the teacher-mode
+matching take seconds, which would freeze the window.  Requests coalesce: while
+one decode runs, further changes only mark the panel dirty, and when it ends
+the latest settings are decoded (results of outdated settings are dropped).
+Consecutive threshold changes are one undo step (``merge_key``).
+
+Hand edits are never overwritten: if the transcription layer's notes are not
+one of the decodings this panel wrote (the user moved, added or deleted
+notes), a re-decode goes into a new layer ("Transcription 2") and the status
+line says so, as a DAW keeps an edited take and records a new one.
 
 Teacher mode: with a reference layer chosen, the panel shows note precision,
-recall and F1 (mir_eval, 50 ms onset tolerance) and can add the missed notes
-and the false alarms as two layers in their own colours, drawn over the
-spectrogram and the piano roll like any layer.
+recall and F1 (:func:`musestudio.metrics.teacher.match_notes`, 50 ms onsets)
+and can add the missed notes and the false alarms as two layers in their own
+colours, drawn above the other layers.
+
+Tempo: a transcription gets a tempo map so that bars and MusicXML make sense:
+``Auto`` runs the beat tracker (:func:`musestudio.ml.beats.analyze`), or a
+fixed BPM is used.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QTimer
@@ -29,40 +42,79 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from musestudio.core.progress import CancelToken, Progress, Work
 from musestudio.gui.panels.base import Panel, PanelContext
 
 NO_REFERENCE = "(none)"
 MISSED_COLOR = "#e04848"  # red: in the reference, not transcribed
 FALSE_ALARM_COLOR = "#f2c230"  # yellow: transcribed, not in the reference
 REDECODE_MS = 30
+TEMPO_AUTO = 0  # the tempo spin box's special value: track the beats
+WRITTEN_KEPT = 16  # decodings remembered to tell our own writes (and their undos) from hand edits
 
 
-def match_notes(estimate: Any, reference: Any, onset_tolerance: float = 0.05) -> tuple[list[Any], list[Any], dict[str, float]]:
-    """(missed reference notes, false-alarm estimate notes, onset P/R/F1) via mir_eval's matching."""
-    import numpy as np
-    from mir_eval.transcription import match_notes as mir_match
-    from mir_eval.util import midi_to_hz
+@dataclass
+class DecodeOutcome:
+    """What a decode/score job hands back to the UI thread."""
 
-    est, ref = list(estimate.notes), list(reference.notes)
-    if not est or not ref:
-        p = r = f = 1.0 if not est and not ref else 0.0
-        return ref, est, {"precision": p, "recall": r, "f1": f}
+    result: Any = None  # NoteSequence, or None when only scoring was asked for
+    match: Any = None  # TeacherMatch, or None without a reference
+    scored_against: Any = None  # the reference NoteSequence object that was matched
+    tempo_note: str = ""  # why the tempo is what it is (tracked, fixed, or why tracking failed)
 
-    def arrays(notes: list[Any]) -> tuple[Any, Any]:
-        iv = np.array([[n.start, max(n.end, n.start + 1e-3)] for n in notes])
-        return iv, midi_to_hz(np.array([n.pitch for n in notes], float))
 
-    ri, rp = arrays(ref)
-    ei, ep = arrays(est)
-    pairs = mir_match(ri, rp, ei, ep, onset_tolerance=onset_tolerance, offset_ratio=None)
-    hit_ref = {i for i, _ in pairs}
-    hit_est = {j for _, j in pairs}
-    p = len(pairs) / len(est)
-    r = len(pairs) / len(ref)
-    f = 2 * p * r / (p + r) if p + r else 0.0
-    missed = [n for i, n in enumerate(ref) if i not in hit_ref]
-    false_alarms = [n for j, n in enumerate(est) if j not in hit_est]
-    return missed, false_alarms, {"precision": p, "recall": r, "f1": f}
+def decode_and_match_work(
+    activations: Any,
+    settings: Any,
+    previous: Any,
+    reference: Any,
+    tempo_bpm: float,
+    cancel: CancelToken | None = None,
+) -> Work[DecodeOutcome]:
+    """Decode (when ``activations`` is given), set the tempo, then match against ``reference`` (when given).
+
+    Pure work off the UI thread: reads numpy arrays and immutable note
+    sequences only, and returns new objects.
+    """
+    out = DecodeOutcome()
+    seq = previous
+    if activations is not None:
+        from musestudio.ml.decode import decode
+
+        yield Progress(0, 3, "decoding")
+        seq = out.result = decode(activations, settings)
+        if cancel is not None:
+            cancel.check()
+        yield Progress(1, 3, "tempo")
+        out.result, out.tempo_note = with_tempo(seq, tempo_bpm)
+        seq = out.result
+    if cancel is not None:
+        cancel.check()
+    if reference is not None and seq is not None:
+        from musestudio.metrics.teacher import match_notes
+
+        yield Progress(2, 3, "matching against the reference")
+        out.match = match_notes(seq, reference)
+        out.scored_against = reference
+    yield Progress(3, 3, "")
+    return out
+
+
+def with_tempo(seq: Any, tempo_bpm: float) -> tuple[Any, str]:
+    """The sequence with a tempo map: tracked from its notes (``tempo_bpm`` 0) or a constant BPM."""
+    from musestudio.core.errors import MusestudioError
+    from musestudio.core.timing import TempoMap
+
+    if tempo_bpm > 0:
+        return seq.copy(tempo_map=TempoMap.constant(float(tempo_bpm))), f"tempo {tempo_bpm:g} BPM (fixed)"
+    from musestudio.ml.beats import analyze, with_tempo_map
+
+    try:
+        analysis = analyze(seq)
+    except MusestudioError as exc:  # too few notes, one chord...: keep the default tempo, say why
+        return seq, f"tempo not tracked: {exc}"
+    tracked = with_tempo_map(seq, analysis)
+    return tracked, f"tempo tracked ({tracked.tempo_map.initial_qpm:.0f} BPM at the start)"
 
 
 class TranscribePanel(Panel):
@@ -100,7 +152,17 @@ class TranscribePanel(Panel):
         pitch_row.addWidget(self.high)
         self.pedal = QCheckBox("Sustain pedal as CC64", self)
         self.pedal.setChecked(d.use_pedal)
+        self.tempo = QSpinBox(self)
+        self.tempo.setRange(TEMPO_AUTO, 300)
+        self.tempo.setSpecialValueText("Auto (track the beats)")
+        self.tempo.setSuffix(" BPM")
+        self.tempo.setValue(TEMPO_AUTO)
+        self.tempo.setToolTip(
+            "Tempo of the transcription, for bars in the ruler and in MusicXML/MIDI export: "
+            "Auto tracks the beats of the played notes; a number sets a fixed tempo"
+        )
         self.reference_box = QComboBox(self)
+        self.reference_box.setToolTip("A score or performance to compare the transcription with (not a transcription)")
         form = QFormLayout()
         form.addRow("Onset threshold", self.onset)
         form.addRow("Frame threshold", self.frame)
@@ -108,6 +170,7 @@ class TranscribePanel(Panel):
         form.addRow("Minimum note length", self.min_note)
         form.addRow("Pitch range", pitch_row)
         form.addRow(self.pedal)
+        form.addRow("Tempo", self.tempo)
         form.addRow("Reference (teacher mode)", self.reference_box)
 
         self.run_button = QPushButton("Transcribe audio", self)
@@ -126,12 +189,17 @@ class TranscribePanel(Panel):
         layout.addStretch(1)
 
         self.activations: Any = None
-        self.result: Any = None  # the NoteSequence decoded with the current settings
-        self.layer_id: str | None = None
-        self.job: Any = None
+        self.result: Any = None  # the NoteSequence decoded with the latest applied settings
+        self.layer_id: str | None = None  # the layer re-decodes write into
+        self.job: bool | None = None  # True while inference runs
         self.cancel: Any = None
-        self.missed: list[Any] = []
-        self.false_alarms: list[Any] = []
+        self.match: Any = None  # TeacherMatch of result against the reference, or None
+        self.tempo_note = ""
+        self._written: list[tuple[Any, ...]] = []  # notes of the decodings written into layer_id (newest last)
+        self._decoding = False  # a decode/score job is running
+        self._want_decode = False  # settings changed since the running/last decode started
+        self._want_score = False  # the reference (or the result) changed since the last scoring
+        self._scored: tuple[Any, Any] = (None, None)  # (result, reference sequence) of the shown scores
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(REDECODE_MS)
@@ -141,16 +209,29 @@ class TranscribePanel(Panel):
         self.mark_button.clicked.connect(self.mark_errors)
         for w in (self.onset, self.frame, self.repeat):
             w.valueChanged.connect(self._schedule)
-        for w in (self.min_note, self.low, self.high):
+        for w in (self.min_note, self.low, self.high, self.tempo):
             w.valueChanged.connect(self._schedule)
         self.pedal.toggled.connect(self._schedule)
         self.reference_box.currentIndexChanged.connect(self.update_scores)
         ev = context.events
         ev.layers_changed.connect(self._layers_changed)
-        ev.project_changed.connect(self._layers_changed)
+        ev.project_changed.connect(self._project_changed)
         ev.audio_changed.connect(self._audio_changed)
         self._layers_changed()
         self._update_buttons()
+
+    @property
+    def missed(self) -> list[Any]:
+        return list(self.match.missed) if self.match is not None else []
+
+    @property
+    def false_alarms(self) -> list[Any]:
+        return list(self.match.false_alarms) if self.match is not None else []
+
+    @property
+    def busy(self) -> bool:
+        """Inference, decoding or scoring is running (tests wait on this)."""
+        return self.job is not None or self._decoding or self._timer.isActive()
 
     def _spin(self, value: float, tip: str) -> QDoubleSpinBox:
         box = QDoubleSpinBox(self)
@@ -183,14 +264,21 @@ class TranscribePanel(Panel):
         busy = self.job is not None
         self.run_button.setText("Cancel" if busy else "Transcribe audio")
         self.run_button.setEnabled(busy or bool(self.context.audio_path()))
-        self.mark_button.setEnabled(self.result is not None and self._reference() is not None)
+        self.mark_button.setEnabled(self.match is not None and self._reference() is not None)
 
     def _audio_changed(self) -> None:
         self.activations = None
         self.result = None
+        self.match = None
         self.layer_id = None
+        self._written = []
         self.status.setText("Ready to transcribe." if self.context.audio_path() else "Load an audio file to transcribe it.")
         self._update_buttons()
+
+    def _project_changed(self) -> None:
+        """A new or reopened project: its layers are not this panel's decodings."""
+        self._audio_changed()
+        self._layers_changed()
 
     def _layers_changed(self) -> None:
         keep = self.reference_box.currentData()
@@ -198,7 +286,8 @@ class TranscribePanel(Panel):
         self.reference_box.clear()
         self.reference_box.addItem(NO_REFERENCE, None)
         for layer in self.context.project.layers:
-            if layer.id != self.layer_id and layer.kind not in ("missed", "false_alarm"):
+            # A transcription is never a reference: not itself, not another take of the same audio.
+            if layer.id != self.layer_id and layer.kind not in ("transcription", "missed", "false_alarm"):
                 self.reference_box.addItem(layer.name, layer.id)
         index = self.reference_box.findData(keep) if keep is not None else 0
         self.reference_box.setCurrentIndex(max(index, 0))
@@ -208,7 +297,6 @@ class TranscribePanel(Panel):
     # --- inference -------------------------------------------------------------------
     def start(self) -> None:
         """Run inference in a worker, or cancel the running one."""
-        from musestudio.core.progress import CancelToken
         from musestudio.ml.transcribe import run_inference_work
 
         if self.job is not None and self.cancel is not None:
@@ -221,7 +309,8 @@ class TranscribePanel(Panel):
         self.cancel = CancelToken()
         self.status.setText("Transcribing…")
         work = run_inference_work(path, self._checkpoint(), self.cancel)
-        self.job = self.context.run_work(work, self._done, self._failed, cancel=self.cancel, label="Transcribing")
+        self.job = True  # set before run_work: a synchronous runner (tests) calls _done before returning
+        self.context.run_work(work, self._done, self._failed, cancel=self.cancel, label="Transcribing")
         self._update_buttons()
 
     def _checkpoint(self) -> Any:
@@ -231,7 +320,8 @@ class TranscribePanel(Panel):
     def _done(self, activations: Any) -> None:
         self.job = None
         self.activations = activations
-        self.layer_id = None
+        self.layer_id = None  # a new transcription: a new layer
+        self._written = []
         self.redecode()
         self._update_buttons()
 
@@ -240,28 +330,108 @@ class TranscribePanel(Panel):
         self.status.setText(f"Not transcribed: {message}")
         self._update_buttons()
 
-    # --- decoding --------------------------------------------------------------------------
+    # --- decoding (in a worker, coalesced) ---------------------------------------------
     def redecode(self) -> None:
-        """Decode the cached activations with the current settings (no new inference)."""
-        from musestudio.ml.decode import decode
-
+        """Decode the cached activations with the current settings (no new inference), off the UI thread."""
         self._timer.stop()
         if self.activations is None:
             return
-        self.result = decode(self.activations, self.settings())
-        seq = self.result
-        setter = getattr(self.context, "set_layer_notes", None)
-        layer_exists = self.layer_id is not None and any(lay.id == self.layer_id for lay in self.context.project.layers)
-        if layer_exists and setter is not None:
-            setter(self.layer_id, seq.notes, "Re-decode transcription")
-        else:
-            # Without an undoable notes setter, each result becomes its own layer.
-            self.layer_id = self.context.add_layer("Transcription", seq, "transcription").id
-        self.status.setText(
-            f"{len(seq.notes)} notes, {len(seq.pedals) // 2} pedal presses in {self.activations.duration:.1f} s of audio"
+        self._want_decode = True
+        self._launch()
+
+    def update_scores(self) -> None:
+        """Score the current result against the chosen reference (off the UI thread), if either changed."""
+        ref = self._reference()
+        if ref is None or self.result is None:
+            self.match = None
+            self._scored = (None, None)
+            self.scores.setText("")
+            self._update_buttons()
+            return
+        if self._scored[0] is self.result and self._scored[1] is ref.sequence:
+            return  # already scored exactly these two
+        self._want_score = True
+        self._launch()
+
+    def _launch(self) -> None:
+        if self._decoding or not (self._want_decode or self._want_score):
+            return
+        decode = self._want_decode
+        self._want_decode = self._want_score = False
+        ref = self._reference()
+        reference = ref.sequence if ref is not None else None
+        if not decode and (
+            self.result is None or reference is None or (self._scored[0] is self.result and self._scored[1] is reference)
+        ):
+            return  # nothing to score, or these two are scored already
+        self._decoding = True
+        if decode:
+            self.status.setText("Decoding…")
+        elif reference is not None:
+            self.scores.setText("Scoring…")
+        work = decode_and_match_work(
+            self.activations if decode else None, self.settings(), self.result, reference, float(self.tempo.value())
         )
-        self.update_scores()
+        self.context.run_work(work, self._decoded, self._decode_failed, label="Decoding" if decode else "Scoring")
+
+    def _decoded(self, outcome: DecodeOutcome) -> None:
+        if self._want_decode and outcome.result is not None:
+            self._decoding = False
+            self._launch()  # settings moved on while this ran: the latest wins, this one is dropped
+            return
+        if outcome.result is not None:
+            self.tempo_note = outcome.tempo_note
+            self._apply(outcome.result)  # still "decoding": the layer change this causes starts no second scoring
+        self._decoding = False
+        ref = self._reference()
+        if outcome.scored_against is not None and ref is not None and ref.sequence is outcome.scored_against:
+            self.match = outcome.match
+            self._scored = (self.result, outcome.scored_against)
+            self._show_scores(ref.name)
+        elif ref is not None and self.result is not None:
+            self._want_score = True  # the reference changed while this ran
+        else:
+            self.match = None
+            self.scores.setText("")
         self._update_buttons()
+        self._launch()
+
+    def _decode_failed(self, message: str) -> None:
+        self._decoding = False
+        self.status.setText(f"Not decoded: {message}")
+        self._update_buttons()
+        self._launch()
+
+    def _apply(self, seq: Any) -> None:
+        """Put a decoding into the transcription layer, or into a new one if the user edited that layer."""
+        project = self.context.project
+        self.result = seq
+        kept = ""
+        layer = None
+        if self.layer_id is not None:
+            try:
+                layer = project.layer(self.layer_id)
+            except KeyError:
+                layer = None
+        if layer is not None and tuple(layer.sequence.notes) not in self._written:
+            kept = layer.name  # hand edits: keep that layer as it is
+            layer = None
+        if layer is not None:
+            self.context.set_layer_notes(layer.id, list(seq.notes), "Re-decode transcription", merge_key="threshold")
+            written = tuple(project.layer(layer.id).sequence.notes)
+        else:
+            new = self.context.add_layer("Transcription", seq, "transcription")
+            self.layer_id = new.id
+            self._written = []
+            written = tuple(new.sequence.notes)
+        self._written = [*self._written[-(WRITTEN_KEPT - 1) :], written]
+        status = f"{len(seq.notes)} notes, {len(seq.pedals) // 2} pedal presses in {self.activations.duration:.1f} s of audio"
+        if self.tempo_note:
+            status += f"; {self.tempo_note}"
+        if kept:
+            new_name = project.layer(self.layer_id).name
+            status = f"Your edits to “{kept}” are kept; the new decoding is in “{new_name}”. " + status
+        self.status.setText(status)
 
     def _reference(self) -> Any:
         layer_id = self.reference_box.currentData()
@@ -272,30 +442,17 @@ class TranscribePanel(Panel):
         except KeyError:
             return None
 
-    def update_scores(self) -> None:
-        ref = self._reference()
-        if ref is None or self.result is None:
-            self.scores.setText("")
-            self.missed, self.false_alarms = [], []
-            self._update_buttons()
-            return
-        self.missed, self.false_alarms, s = match_notes(self.result, ref.sequence)
+    def _show_scores(self, name: str) -> None:
+        m = self.match
         self.scores.setText(
-            f"Against “{ref.name}” (50 ms onsets): precision {s['precision']:.3f}, recall {s['recall']:.3f}, "
-            f"F1 {s['f1']:.3f}; {len(self.missed)} missed, {len(self.false_alarms)} false alarms"
+            f"Against “{name}” (50 ms onsets): precision {m.precision:.3f}, recall {m.recall:.3f}, "
+            f"F1 {m.f1:.3f}; {len(m.missed)} missed, {len(m.false_alarms)} false alarms"
         )
-        self._update_buttons()
 
     def mark_errors(self) -> None:
         from musestudio.core.notes import NoteSequence
 
-        if self._reference() is None or self.result is None:
+        if self._reference() is None or self.match is None:
             return
-        self._add_coloured("Missed notes", NoteSequence(notes=list(self.missed)), "missed", MISSED_COLOR)
-        self._add_coloured("False alarms", NoteSequence(notes=list(self.false_alarms)), "false_alarm", FALSE_ALARM_COLOR)
-
-    def _add_coloured(self, name: str, seq: Any, kind: str, color: str) -> None:
-        try:
-            self.context.add_layer(name, seq, kind, color=color)  # type: ignore[call-arg]
-        except TypeError:  # a context without layer properties: the project picks distinct colours
-            self.context.add_layer(name, seq, kind)
+        self.context.add_layer("Missed notes", NoteSequence(notes=self.missed), "missed", color=MISSED_COLOR)
+        self.context.add_layer("False alarms", NoteSequence(notes=self.false_alarms), "false_alarm", color=FALSE_ALARM_COLOR)

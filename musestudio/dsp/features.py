@@ -23,6 +23,16 @@ from typing import Any
 import numpy as np
 
 SCALES = ("log", "mel")
+LOUDNESS_MODES = ("none", "running")
+# Running-loudness constants (see LoudnessNormalizer).  The reference is about the level of a
+# typical training render's frames, so a model trained without normalisation starts near home.
+LOUDNESS_REF_DB = -45.0
+LOUDNESS_ATTACK_S = 0.2
+LOUDNESS_RELEASE_S = 8.0
+LOUDNESS_REL_GATE_DB = 40.0  # frames this far below the estimate (decays, room tails) do not move it
+LOUDNESS_ABS_GATE_DB = -110.0  # digital silence never moves it
+LOUDNESS_MAX_GAIN_DB = 60.0
+LOUDNESS_MIN_GAIN_DB = -30.0
 
 
 @dataclass(frozen=True)
@@ -38,10 +48,13 @@ class FeatureConfig:
     bins_per_octave: int = 24  # log scale only: two bins per semitone
     fmax: float = 8000.0  # mel scale only
     log_scale: float = 1e4  # features are log1p(log_scale * magnitude): silence is exactly 0
+    loudness: str = "none"  # "running": scale by a causal running loudness estimate first
 
     def __post_init__(self) -> None:
         if self.scale not in SCALES:
             raise ValueError(f"scale must be one of {SCALES}, not {self.scale!r}")
+        if self.loudness not in LOUDNESS_MODES:
+            raise ValueError(f"loudness must be one of {LOUDNESS_MODES}, not {self.loudness!r}")
         if self.n_fft <= 0 or self.hop_length <= 0 or self.n_bins <= 0 or self.sample_rate <= 0:
             raise ValueError("n_fft, hop_length, n_bins and sample_rate must be positive")
 
@@ -101,11 +114,58 @@ def filterbank(config: FeatureConfig) -> np.ndarray:
     return weights.astype(np.float32)
 
 
-def frames_from_padded(padded: np.ndarray, config: FeatureConfig) -> np.ndarray:
+class LoudnessNormalizer:
+    """Causal running loudness of feature frames; the gain each frame gets.
+
+    Per frame, the level is the mean power of its filterbank magnitudes in dB.
+    Frames above an absolute gate and no more than ``LOUDNESS_REL_GATE_DB`` below
+    the estimate move it, quickly up (attack 0.2 s) and slowly down (release
+    8 s), so the estimate follows the playing level, not each note's decay, and
+    dynamics within a phrase survive.  The first gated frame sets it.  Working in
+    dB makes it gain-equivariant; the gain is clamped to
+    [LOUDNESS_MIN_GAIN_DB, LOUDNESS_MAX_GAIN_DB].
+
+    Hand-written rather than a LUFS meter (pyloudnorm): it must run frame by frame
+    on the features' own magnitudes and carry its state across streaming chunks.
+    """
+
+    def __init__(self, config: FeatureConfig) -> None:
+        rate = config.frame_rate
+        self.attack = 1.0 - float(np.exp(-1.0 / (LOUDNESS_ATTACK_S * rate)))
+        self.release = 1.0 - float(np.exp(-1.0 / (LOUDNESS_RELEASE_S * rate)))
+        self.estimate: float | None = None
+
+    @staticmethod
+    def levels(mag: np.ndarray) -> np.ndarray:
+        """dB level of each frame of filterbank magnitudes [frames, bins]."""
+        power = np.mean(np.square(np.asarray(mag, dtype=np.float64)), axis=1)
+        return 10.0 * np.log10(power + 1e-30)
+
+    def gains(self, mag: np.ndarray) -> np.ndarray:
+        """Linear gains [frames] for these frames, updating the running state."""
+        levels = self.levels(mag)
+        out = np.empty(len(levels), dtype=np.float64)
+        est = self.estimate
+        for i, level in enumerate(levels.tolist()):
+            if level > LOUDNESS_ABS_GATE_DB and (est is None or level > est - LOUDNESS_REL_GATE_DB):
+                if est is None:
+                    est = level
+                else:
+                    est += (self.attack if level > est else self.release) * (level - est)
+            gain_db = 0.0 if est is None else min(LOUDNESS_MAX_GAIN_DB, max(LOUDNESS_MIN_GAIN_DB, LOUDNESS_REF_DB - est))
+            out[i] = gain_db
+        self.estimate = est
+        return np.power(10.0, out / 20.0)
+
+
+def frames_from_padded(padded: np.ndarray, config: FeatureConfig, normalizer: LoudnessNormalizer | None = None) -> np.ndarray:
     """Features [frames, n_bins] of samples that already carry their context.
 
     ``padded`` must start ``n_fft // 2`` samples before the first frame's centre;
-    one frame is produced per full window (``1 + (len - n_fft) // hop``).
+    one frame is produced per full window (``1 + (len - n_fft) // hop``).  With
+    ``config.loudness == "running"`` the frames are loudness-normalised by
+    ``normalizer`` (a fresh one when not given: this call is the whole clip);
+    streaming passes the same normaliser for every stretch of one file.
     """
     import torch
 
@@ -119,7 +179,12 @@ def frames_from_padded(padded: np.ndarray, config: FeatureConfig) -> np.ndarray:
         mag = spec.abs().T  # [frames, n_fft//2+1]
         mag = mag * (2.0 / float(window.sum()))  # a full-scale sine peaks near 1
         fb = torch.from_numpy(filterbank(config))
-        out = torch.log1p(config.log_scale * (mag @ fb.T))
+        bands = mag @ fb.T
+        if config.loudness == "running":
+            norm = normalizer if normalizer is not None else LoudnessNormalizer(config)
+            gains = torch.from_numpy(norm.gains(bands.numpy()).astype(np.float32))
+            bands = bands * gains[:, None]
+        out = torch.log1p(config.log_scale * bands)
     return out.numpy()
 
 

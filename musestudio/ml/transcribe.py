@@ -18,7 +18,6 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,35 +26,12 @@ import numpy as np
 from musestudio.core.errors import ModelError
 from musestudio.core.notes import NoteSequence
 from musestudio.core.progress import CancelToken, Progress, Work, run_work
+from musestudio.ml.activations import Activations  # its own module; still importable from here
 from musestudio.ml.decode import DecodeSettings, decode
 
 CHUNK_FRAMES = 2048  # ~65 s at 31.25 frames/s per model call
 BLOCK_SECONDS = 30.0
 HEADS = ("onset", "frame", "offset", "velocity")
-
-
-@dataclass
-class Activations:
-    """Per-frame model outputs: probabilities in [0, 1] (velocity as a fraction of 127).
-
-    onset/frame/offset/velocity are [frames, 88] (key 0 = A0, MIDI 21); pedal is
-    [frames].  Frame ``i`` is centred at ``i / frame_rate`` seconds.
-    """
-
-    onset: np.ndarray
-    frame: np.ndarray
-    offset: np.ndarray
-    velocity: np.ndarray
-    pedal: np.ndarray
-    frame_rate: float
-
-    @property
-    def n_frames(self) -> int:
-        return int(self.onset.shape[0])
-
-    @property
-    def duration(self) -> float:
-        return self.n_frames / self.frame_rate
 
 
 def default_checkpoint() -> Path:
@@ -163,9 +139,10 @@ def run_inference_work(
     """Activations for a file path, a mono array at the model's rate, or ``(samples, sample_rate)``."""
     import torch
 
-    from musestudio.dsp.features import frames_from_padded
+    from musestudio.dsp.features import LoudnessNormalizer, frames_from_padded
 
     model, fc = load_transcriber(checkpoint)
+    normalizer = LoudnessNormalizer(fc)  # one running loudness for the whole stream (used if fc.loudness says so)
     hop, n_fft, half = fc.hop_length, fc.n_fft, fc.n_fft // 2
     context = model.receptive_frames + 4
     blocks, expected_seconds = _blocks(audio, fc.sample_rate, fc)
@@ -214,7 +191,7 @@ def run_inference_work(
             avail = min(avail, 0 if total_samples == 0 else 1 + total_samples // hop)
         if avail > first_new:
             seg = samples[first_new * hop - sample_base : (avail - 1) * hop + n_fft - sample_base]
-            feats = np.concatenate([feats, frames_from_padded(seg, fc)])
+            feats = np.concatenate([feats, frames_from_padded(seg, fc, normalizer)])
             drop = avail * hop - sample_base  # samples before the next frame's window are done with
             samples = samples[drop:]
             sample_base += drop
@@ -295,7 +272,7 @@ def write_note_events(seq: NoteSequence, path: str | os.PathLike[str]) -> Path:
     import csv
     import io
 
-    from musestudio.io.atomic import write_bytes_atomic
+    from musestudio.core.atomic import write_bytes_atomic
 
     buf = io.StringIO()
     w = csv.writer(buf)

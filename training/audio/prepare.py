@@ -22,13 +22,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=60.0, help="excerpt length")
     p.add_argument("--per-group", type=int, default=20, help="excerpts rendered per FluidSynth call / shard")
     p.add_argument("--seed", type=int, default=3, help="training excerpts/conditions draw (use another for an extra cache)")
-    p.add_argument("--palette", choices=("v1", "v2"), default="v1",
+    p.add_argument("--palette", choices=("v1", "v2", "v3"), default="v1",
                    help="training conditions: v1 = FluidR3 + MuseScore Lite, FluidSynth rooms; v2 adds FluidR3Mono, "
-                        "random peaking EQ and synthetic long-tail rooms (TimGM6mb and the test room stay held out)")
+                        "random peaking EQ and synthetic long-tail rooms; v3 varies the instrument, room and signal chain "
+                        "(training/audio/augment.py).  TimGM6mb and the test room stay held out")
+    p.add_argument("--preset", default="desktop", help="transcriber preset whose feature config the cache uses")
     p.add_argument("--pairs", type=Path, help="folder of real audio + MIDI pairs (e.g. MAESTRO) to cache instead")
     p.add_argument("--asap", help="ASAP root (default ../shared/data/asap or $MUSESTUDIO_ASAP)")
     args = p.parse_args(argv)
     log = lambda msg: print(msg, flush=True)  # noqa: E731
+    from training.tasks.transcriber import feature_config
+
+    config = feature_config(args.preset)
     if args.pairs:
         build_pairs_cache(args.pairs, args.cache / "pairs", log=log)
         return 0
@@ -37,10 +42,12 @@ def main(argv: list[str] | None = None) -> int:
         log(f"test: {len(pairs)} held-out clips in {args.cache / 'test'}")
     if args.validation:
         build_rendered_cache(args.cache / "validation", "validation", n_excerpts=args.validation, seconds=args.seconds,
-                             per_group=args.per_group, seed=2, palette=args.palette, asap_root=args.asap, log=log)
+                             per_group=args.per_group, seed=2, palette=args.palette, asap_root=args.asap, log=log,
+                             config=config)
     if args.train:
         build_rendered_cache(args.cache / "train", "train", n_excerpts=args.train, seconds=args.seconds,
-                             per_group=args.per_group, seed=args.seed, palette=args.palette, asap_root=args.asap, log=log)
+                             per_group=args.per_group, seed=args.seed, palette=args.palette, asap_root=args.asap, log=log,
+                             config=config)
     return 0
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from musestudio.core.notes import SUSTAIN_CC, NoteSequence, PedalEvent, TrackInfo
+from training.audio.augment import CODECS, Instrument
 
 SF_FLUID = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 # The "small" package's file, named directly: MuseScore_General.sf3 is an alternatives link that
@@ -37,7 +38,7 @@ TRAIN_SOUNDFONTS = (SF_FLUID, SF_MUSESCORE)
 EXTRA_TRAIN_SOUNDFONTS = (SF_FLUID_MONO,)
 TEST_SOUNDFONTS = (SF_TIMGM,)
 TRAIN_ROOM_SIZE_MAX = 0.6  # the held-out room (0.9) lies outside the training range
-PALETTES = ("v1", "v2")
+PALETTES = ("v1", "v2", "v3")
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,23 @@ class RenderCondition:
     ir_wet: float = 0.3  # share of the reverberant signal in the mix
     ir_lowpass_hz: float = 6000.0  # damping of the synthetic room's tail
     peaks: tuple[tuple[float, float, float], ...] = ()  # (Hz, dB, Q) peaking filters: another piano's colour
+    # Palette v3 (training/audio/augment.py); the defaults change nothing, so v1/v2 render as before.
+    instrument: Instrument | None = None  # tuning, velocity curve, brightness, start jitter (via the MIDI)
+    resonance_db: float | None = None  # sympathetic resonance, dB below the piano
+    pedal_noise_db: float | None = None  # pedal thumps, dB re. the piano's RMS
+    room_rt60: float | None = None  # early reflections + diffuse tail (booth 0.15 s .. hall 3 s)
+    room_reflections_ms: float = 10.0
+    room_drr_db: float = 3.0  # direct-to-reverberant ratio: the microphone's distance
+    room_lowpass_hz: float = 6000.0
+    compress_ratio: float = 1.0
+    compress_threshold_db: float = -20.0
+    noise_colour: str = "white"
+    hum_db: float | None = None  # mains hum, dB re. the piano's RMS
+    hum_hz: float = 50.0
+    record_rate: int | None = None  # band-limited as if recorded at this rate (8000, 11025)
+    level_dbfs: float | None = None  # peak level of the recording
+    codec: str | None = None  # "mp3", "vorbis" or "opus"
+    codec_quality: float = 0.5  # soundfile compression level (0 best .. 1 smallest)
     name: str = ""
 
     def fluidsynth_settings(self) -> dict[str, str | float | int]:
@@ -88,6 +106,8 @@ def random_train_condition(rng: random.Random, palette: str = "v1") -> RenderCon
     """
     if palette not in PALETTES:
         raise ValueError(f"unknown palette {palette!r}; choose from {', '.join(PALETTES)}")
+    if palette == "v3":
+        return _v3_condition(rng)
     if palette == "v2":
         fonts = TRAIN_SOUNDFONTS + tuple(f for f in EXTRA_TRAIN_SOUNDFONTS if soundfont_available(f))
         base = _v1_condition(rng, fonts)
@@ -102,6 +122,63 @@ def random_train_condition(rng: random.Random, palette: str = "v1") -> RenderCon
         peaks = tuple((150.0 * 40.0 ** rng.random(), rng.uniform(-6.0, 6.0), rng.uniform(0.7, 2.0)) for _ in range(3))
         return dataclasses.replace(base, peaks=peaks)
     return _v1_condition(rng, TRAIN_SOUNDFONTS)
+
+
+def v3_soundfonts() -> tuple[str, ...]:
+    """Every usable Debian piano except the held-out TimGM6mb (and csound's sf_GMbank, its twin)."""
+    return TRAIN_SOUNDFONTS + tuple(f for f in EXTRA_TRAIN_SOUNDFONTS if soundfont_available(f))
+
+
+def _v3_condition(rng: random.Random) -> RenderCondition:
+    """Palette v3: every training piano (GM programs 0-3) varied as an instrument, in a random room, through a
+    random signal chain (see training/audio/augment.py).  The held-out FluidSynth hall is never drawn: rooms
+    are either FluidSynth's at room size <= TRAIN_ROOM_SIZE_MAX or synthetic."""
+    offset = rng.uniform(-8.0, 8.0) if rng.random() < 0.5 else 0.0
+    spread = rng.uniform(0.0, 4.0) if rng.random() < 0.5 else 0.0
+    instrument = Instrument(
+        program=rng.choice((0, 0, 0, 1, 1, 2, 3)),
+        stretch_cents=rng.uniform(0.0, 15.0),
+        channel_detune=tuple(offset + rng.gauss(0.0, spread) for _ in range(12)),
+        velocity_gamma=float(np.exp(rng.uniform(np.log(0.6), np.log(1.6)))),
+        brightness_cents=rng.uniform(0.0, 3000.0) if rng.random() < 0.5 else 0.0,
+        start_jitter_samples=rng.randrange(0, 400) if rng.random() < 0.5 else 0,
+    )
+    room = rng.random()
+    fluid_reverb = room < 0.2
+    rt60 = float(np.exp(rng.uniform(np.log(0.15), np.log(3.0))))
+    codec = rng.choice(CODECS) if rng.random() < 0.3 else None
+    record_rate = rng.choice((8000, 11025)) if rng.random() < 0.25 else None
+    return RenderCondition(
+        soundfont=rng.choice(v3_soundfonts()),
+        program=instrument.program,
+        reverb=fluid_reverb,
+        room_size=rng.uniform(0.0, TRAIN_ROOM_SIZE_MAX),
+        damping=rng.uniform(0.0, 1.0),
+        reverb_level=rng.uniform(0.05, 0.6),
+        reverb_width=rng.uniform(0.0, 100.0),
+        gain=rng.uniform(0.3, 0.8),
+        eq_low_db=rng.uniform(-6.0, 6.0),
+        eq_high_db=rng.uniform(-10.0, 4.0),
+        noise_snr_db=rng.uniform(15.0, 50.0) if rng.random() < 0.6 else None,
+        peaks=tuple((150.0 * 40.0 ** rng.random(), rng.uniform(-6.0, 6.0), rng.uniform(0.7, 2.0)) for _ in range(3)),
+        instrument=instrument,
+        resonance_db=rng.uniform(-40.0, -20.0) if rng.random() < 0.6 else None,
+        pedal_noise_db=rng.uniform(-40.0, -22.0) if rng.random() < 0.5 else None,
+        room_rt60=rt60 if 0.2 <= room < 0.9 else None,
+        room_reflections_ms=3.0 + rt60 * rng.uniform(8.0, 25.0),
+        room_drr_db=rng.uniform(-8.0, 12.0),
+        room_lowpass_hz=rng.uniform(2500.0, 9000.0),
+        compress_ratio=rng.uniform(2.0, 6.0) if rng.random() < 0.4 else 1.0,
+        compress_threshold_db=rng.uniform(-30.0, -10.0),
+        noise_colour=rng.choice(("white", "pink", "brown")),
+        hum_db=rng.uniform(-50.0, -30.0) if rng.random() < 0.3 else None,
+        hum_hz=rng.choice((50.0, 60.0)),
+        record_rate=record_rate,
+        level_dbfs=rng.uniform(-45.0, 0.0),
+        codec=codec,
+        codec_quality=rng.uniform(0.2, 0.9),
+        name="train v3",
+    )
 
 
 def _v1_condition(rng: random.Random, fonts: tuple[str, ...]) -> RenderCondition:
@@ -152,6 +229,8 @@ def render(seq: NoteSequence, condition: RenderCondition, sample_rate: int, rng:
     from musestudio.io.audio import resample
     from musestudio.io.synth import render_with_fluidsynth
 
+    if condition.instrument is not None:
+        return _render_v3(seq, condition, sample_rate, rng)
     audio = render_with_fluidsynth(
         with_program(seq, condition.program),
         condition.soundfont,
@@ -178,6 +257,68 @@ def render(seq: NoteSequence, condition: RenderCondition, sample_rate: int, rng:
     if peak > 1.0:  # keep within full scale as a recording would be
         audio = audio / peak
     return audio.astype(np.float32), labels
+
+
+def render_midi_bytes(data: bytes, duration: float, condition: RenderCondition, sample_rate: int) -> np.ndarray:
+    """Mono audio of a MIDI file (bytes) through FluidSynth with the condition's font, gain and reverb."""
+    import shutil
+    import tempfile
+
+    from musestudio.core.errors import MusestudioError
+    from musestudio.io.audio import load_audio
+    from musestudio.io.synth import RENDER_TAIL_SECONDS, _run_with_size_limit
+
+    exe = shutil.which("fluidsynth")
+    if exe is None:
+        raise MusestudioError("FluidSynth is not installed (apt-get install fluidsynth)")
+    with tempfile.TemporaryDirectory(prefix="musestudio-v3-") as tmp:
+        mid, wav = Path(tmp) / "in.mid", Path(tmp) / "out.wav"
+        mid.write_bytes(data)
+        cmd = [exe, "-ni", "-q", "-F", str(wav), "-r", str(int(sample_rate)), "-g", f"{condition.gain:.3f}"]
+        settings = {"synth.chorus.active": 0, "audio.file.format": "s16", **condition.fluidsynth_settings()}
+        for k, v in settings.items():
+            cmd += ["-o", f"{k}={v}"]
+        cmd += [condition.soundfont, str(mid)]
+        seconds = duration + RENDER_TAIL_SECONDS
+        result = _run_with_size_limit(cmd, wav, limit_bytes=int(seconds * sample_rate * 4 * 1.5) + (1 << 20))
+        if result is None or not wav.exists():
+            raise MusestudioError("FluidSynth failed or did not finish")
+        audio, _ = load_audio(wav)
+    return audio[: int(seconds * sample_rate)]
+
+
+def _render_v3(seq: NoteSequence, c: RenderCondition, sample_rate: int, rng: np.random.Generator) -> tuple[np.ndarray, NoteSequence]:
+    """Palette v3: the varied instrument, then room, EQ, compression, noise, band limit, level and codec."""
+    from training.audio import augment
+
+    assert c.instrument is not None
+    audio = render_midi_bytes(augment.instrument_midi(seq, c.instrument, rng), seq.duration, c, sample_rate)
+    if c.resonance_db is not None:
+        audio = augment.add_resonance(audio, seq, sample_rate, c.resonance_db, rng)
+    if c.pedal_noise_db is not None:
+        audio = augment.add_pedal_noise(audio, seq, sample_rate, c.pedal_noise_db, rng)
+    if c.room_rt60:
+        audio = augment.apply_room(audio, sample_rate, c.room_rt60, c.room_reflections_ms, c.room_drr_db,
+                                   c.room_lowpass_hz, rng)
+    audio = equalize(audio, sample_rate, c.eq_low_db, c.eq_high_db)
+    for freq, gain_db, q in c.peaks:
+        audio = peaking(audio, sample_rate, freq, gain_db, q)
+    if c.compress_ratio > 1.0:
+        audio = augment.compress(audio, sample_rate, c.compress_threshold_db, c.compress_ratio)
+    rms = augment._rms(audio)
+    if c.noise_snr_db is not None and rms > 0:
+        audio = audio + augment.coloured_noise(len(audio), c.noise_colour, rng) * rms * 10 ** (-c.noise_snr_db / 20)
+    if c.hum_db is not None and rms > 0:
+        audio = audio + augment.hum(len(audio), sample_rate, c.hum_hz, rng) * rms * 10 ** (c.hum_db / 20)
+    audio = np.asarray(audio, dtype=np.float32)
+    if c.record_rate:
+        audio = augment.band_limit(audio, sample_rate, c.record_rate)
+    peak = float(np.abs(audio).max()) if len(audio) else 0.0
+    if peak > 0:
+        audio = audio * (10 ** ((c.level_dbfs if c.level_dbfs is not None else -1.0) / 20) / peak)
+    if c.codec:
+        audio = augment.lossy(audio, sample_rate, c.codec, c.codec_quality)
+    return np.clip(audio, -1.0, 1.0).astype(np.float32), seq
 
 
 def scale_time(seq: NoteSequence, factor: float) -> NoteSequence:

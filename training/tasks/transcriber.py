@@ -27,7 +27,8 @@ from training.tasks.base import Task
 PRESETS: dict[str, dict[str, Any]] = {
     # Small enough to train on a 2-core CPU and to run >100x real time: harmonic stacking
     # (sub-octave + harmonics 2-8 as input channels) and four dilated temporal blocks (~1 s of context).
-    "desktop": {"features": {}, "model": {"onset_pos_weight": 8.0, "harmonics": (0.5, 2, 3, 4, 5, 6, 7, 8),
+    # Features are loudness-normalised since v5 (musestudio/dsp/features.py); v4 and older had none.
+    "desktop": {"features": {"loudness": "running"}, "model": {"onset_pos_weight": 8.0, "harmonics": (0.5, 2, 3, 4, 5, 6, 7, 8),
                                           "temporal_layers": 4}},
     # The reference paper's set-up: mel spectrogram, a wider CNN and dense layer.
     "paper": {

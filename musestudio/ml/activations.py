@@ -1,0 +1,36 @@
+"""The transcriber's per-frame outputs, in a module of their own.
+
+:mod:`musestudio.ml.transcribe` produces them and :mod:`musestudio.ml.decode`
+consumes them; keeping the type here lets both import it without importing
+each other (the cycle issue #17 pointed out).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Activations:
+    """Per-frame model outputs: probabilities in [0, 1] (velocity as a fraction of 127).
+
+    onset/frame/offset/velocity are [frames, 88] (key 0 = A0, MIDI 21); pedal is
+    [frames].  Frame ``i`` is centred at ``i / frame_rate`` seconds.
+    """
+
+    onset: np.ndarray
+    frame: np.ndarray
+    offset: np.ndarray
+    velocity: np.ndarray
+    pedal: np.ndarray
+    frame_rate: float
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.onset.shape[0])
+
+    @property
+    def duration(self) -> float:
+        return self.n_frames / self.frame_rate

@@ -2,14 +2,24 @@
 
 All numbers come from :func:`musestudio.metrics.compute_metrics` (the same
 function the CLI and the report use); this panel only chooses the inputs and
-draws.  Metrics are cheap (tens of milliseconds for a few thousand notes), so
-they are computed on the UI thread, debounced so that a burst of edits
-recomputes once.
+draws.  On a 10-minute piece the metrics take a second or more, so they are
+computed in a worker thread (:func:`metrics_work`), never on the UI thread,
+and only when needed:
+
+* debounced, so that a burst of edits recomputes once;
+* only when the notes shown actually changed (a layer's sequence is replaced
+  on every edit, so identity tells), not on every change to any layer;
+* only while the panel is visible (a dock tabbed behind another catches up
+  when it is shown);
+* coalesced: while one computation runs, newer requests wait and the latest
+  one runs next.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, QTimer
@@ -24,12 +34,42 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from musestudio.core.progress import Progress, Work
 from musestudio.gui.panels.base import Panel, PanelContext
 
 FOLLOW_CURRENT = "(current layer)"
 NO_REFERENCE = "(none)"
 DEBOUNCE_MS = 150
 DURATION_BINS = np.logspace(-2, 1, 25)  # 10 ms .. 10 s, log-spaced
+
+
+@dataclass
+class MetricsOutcome:
+    results: dict[str, float] = field(default_factory=dict)
+    reference_results: dict[str, float] = field(default_factory=dict)
+    pitch_classes: list[np.ndarray] = field(default_factory=list)  # per shown sequence (layer, then reference)
+    durations: list[np.ndarray] = field(default_factory=list)  # share of notes per DURATION_BINS bin
+
+
+def metrics_work(seq: Any, ref: Any) -> Work[MetricsOutcome]:
+    """Everything the panel shows, computed off the UI thread (the drawing stays on it)."""
+    from musestudio.metrics import compute_metrics
+    from musestudio.metrics.symbolic import note_durations, pitch_class_histogram
+
+    out = MetricsOutcome()
+    yield Progress(0, 2, "metrics")
+    out.results = compute_metrics(seq, ref) if seq is not None else {}
+    yield Progress(1, 2, "metrics")
+    out.reference_results = compute_metrics(ref) if ref is not None else {}
+    for s in (seq, ref):
+        if s is None:
+            continue
+        out.pitch_classes.append(pitch_class_histogram(s))
+        d = note_durations(s)
+        counts = np.histogram(np.clip(d, 0.01, 10.0), bins=DURATION_BINS)[0] if d.size else np.zeros(0)
+        out.durations.append(counts / counts.sum() if counts.size and counts.sum() else counts)
+    yield Progress(2, 2, "")
+    return out
 
 
 class MetricsPanel(Panel):
@@ -85,6 +125,10 @@ class MetricsPanel(Panel):
         self._timer.timeout.connect(self.refresh)
         self.results: dict[str, float] = {}
         self.reference_results: dict[str, float] = {}
+        self._running = False
+        self._dirty = False  # inputs may have changed since the last computation started
+        self._computed: tuple[Any, ...] | None = None  # the inputs of the results shown
+        self.computations = 0  # how many times metrics were computed (tests check that no-ops stay no-ops)
 
         ev = context.events
         ev.project_changed.connect(self._layers_changed)
@@ -140,22 +184,62 @@ class MetricsPanel(Panel):
         return seq.slice(*rng) if rng else seq
 
     # --- computing and drawing -------------------------------------------------------
-    def refresh(self) -> None:
-        """Recompute the metrics of the chosen layer (and reference) and redraw."""
-        from musestudio.metrics import compute_metrics
+    @property
+    def busy(self) -> bool:
+        return self._running or self._timer.isActive()
 
-        self._timer.stop()
+    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt override)
+        super().showEvent(event)
+        if self._dirty:
+            self.schedule()
+
+    def _inputs(self) -> tuple[Any, Any, Any, Any, tuple[Any, ...]]:
         layer = self._layer(self.layer_box, follow_current=True)
         ref_layer = self._layer(self.reference_box, follow_current=False)
-        seq, ref = self._sequence(layer), self._sequence(ref_layer)
-        try:
-            self.results = compute_metrics(seq, ref) if seq is not None else {}
-            self.reference_results = compute_metrics(ref) if ref is not None else {}
-        except Exception as exc:  # a metric must never take the window down
+        rng = self.context.selected_time_range() if self.selection_only.isChecked() else None
+        key = (
+            getattr(layer, "id", None), getattr(layer, "sequence", None), getattr(ref_layer, "id", None),
+            getattr(ref_layer, "sequence", None), rng,
+        )  # fmt: skip
+        return layer, ref_layer, self._sequence(layer), self._sequence(ref_layer), key
+
+    def refresh(self) -> None:
+        """Recompute the metrics of the chosen layer (and reference) in a worker, then redraw."""
+        from musestudio.gui.worker import start_job
+
+        self._timer.stop()
+        self._dirty = True
+        if self._running:
+            return  # the running computation restarts with the latest inputs when it ends
+        if not self.isVisible():
+            return  # computed when the panel is shown
+        layer, ref_layer, seq, ref, key = self._inputs()
+        if self._computed is not None and _same(key, self._computed):
+            self._dirty = False
+            return
+        self._dirty = False
+        self._running = True
+        self.computations += 1
+
+        def done(outcome: MetricsOutcome) -> None:
+            self._running = False
+            self._computed = key
+            self.results, self.reference_results = outcome.results, outcome.reference_results
+            self._fill_table()
+            self._draw(outcome, layer, ref_layer, seq, ref)
+            if self._dirty:
+                self.refresh()
+
+        def failed(message: str, _details: str) -> None:  # a metric must never take the window down
+            self._running = False
+            self._computed = key
             self.results, self.reference_results = {}, {}
-            self.context.show_status(f"metrics: {type(exc).__name__}: {exc}")
-        self._fill_table()
-        self._draw(seq, ref, layer, ref_layer)
+            self.context.show_status(f"metrics: {message}")
+            self._fill_table()
+            if self._dirty:
+                self.refresh()
+
+        self._job = start_job(metrics_work(seq, ref), done, failed, label="metrics")
 
     def _fill_table(self) -> None:
         from musestudio.metrics import METRICS
@@ -174,24 +258,23 @@ class MetricsPanel(Panel):
                 cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(row, col, cell)
 
-    def _draw(self, seq: object, ref: object, layer: object, ref_layer: object) -> None:
+    def _draw(self, outcome: MetricsOutcome, layer: Any, ref_layer: Any, seq: Any, ref: Any) -> None:
         import pyqtgraph as pg
-
-        from musestudio.metrics.symbolic import note_durations, pitch_class_histogram
 
         self.pc_plot.clear()
         self.duration_plot.clear()
-        shown = [(s, lay) for s, lay in ((seq, layer), (ref, ref_layer)) if s is not None]
+        shown = [lay for s, lay in ((seq, layer), (ref, ref_layer)) if s is not None]
         width = 0.8 / max(len(shown), 1)
-        for i, (s, lay) in enumerate(shown):
+        edges = np.log10(DURATION_BINS)
+        for i, (lay, pcs, durations) in enumerate(zip(shown, outcome.pitch_classes, outcome.durations)):
             color = getattr(lay, "color", "") or "#888888"
             name = getattr(lay, "name", "")
             x = np.arange(12) + (i - (len(shown) - 1) / 2) * width
-            bars = pg.BarGraphItem(x=x, height=pitch_class_histogram(s), width=width, brush=color, name=name)
-            self.pc_plot.addItem(bars)
-            d = note_durations(s)
-            if d.size:
-                counts, edges = np.histogram(np.clip(d, 0.01, 10.0), bins=DURATION_BINS)
-                self.duration_plot.plot(
-                    np.log10(edges), counts / counts.sum(), stepMode="center", pen=pg.mkPen(color, width=2), name=name
-                )
+            self.pc_plot.addItem(pg.BarGraphItem(x=x, height=pcs, width=width, brush=color, name=name))
+            if durations.size:
+                self.duration_plot.plot(edges, durations, stepMode="center", pen=pg.mkPen(color, width=2), name=name)
+
+
+def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    """Inputs equal by identity for sequences (replaced on every edit), by value for ids and ranges."""
+    return len(a) == len(b) and all(x is y or (not hasattr(x, "notes") and x == y) for x, y in zip(a, b))

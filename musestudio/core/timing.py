@@ -10,10 +10,13 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 from fractions import Fraction
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from musestudio.core.notes import NoteSequence
 
 DEFAULT_PPQ = 480
 DEFAULT_QPM = 120.0
@@ -162,3 +165,59 @@ class TempoMap:
     def scaled(self, factor: float) -> TempoMap:
         """Same ticks, every tempo multiplied by ``factor`` (faster when > 1)."""
         return TempoMap(self.ppq, [TempoChange(c.tick, qpm_to_us(c.qpm * factor)) for c in self.changes])
+
+
+#: Grid test: an onset within 15 ms of the tempo map's sixteenth grid is "on the grid".
+GRID_TOLERANCE_S = 0.015
+GRID_SHARE = 0.8
+
+
+def onsets_on_grid(tempo_map: TempoMap, onsets: Sequence[float], *, divisions: int = 4, share: float = GRID_SHARE,
+                   limit: int = 2000) -> bool:
+    """True when at least ``share`` of the (first ``limit``) onsets sit within 15 ms of the map's
+    ``1/divisions``-beat grid (or its triplet grid): the file's own tempo map is then trustworthy."""
+    import numpy as np
+
+    t = np.asarray(list(onsets)[:limit], dtype=np.float64)
+    if len(t) < 4:
+        return False
+    beats = tempo_map.seconds_to_ticks_array(t) / tempo_map.ppq
+    hits = np.zeros(len(t), dtype=bool)
+    for div in (divisions, 3):
+        snapped = np.round(beats * div) / div
+        back = tempo_map.ticks_to_seconds_array(snapped * tempo_map.ppq)
+        hits |= np.abs(back - t) <= GRID_TOLERANCE_S
+    return bool(hits.mean() >= share)
+
+
+def estimate_beat_seconds(seq: NoteSequence, *, low_bpm: float = 50.0, high_bpm: float = 180.0) -> float:
+    """Beat length of a performance from the autocorrelation of its onset train (a fallback where the
+    learned tracker is not wanted: no torch, or too few notes for it).
+
+    A log-normal prior centred on 100 BPM breaks ties between metrical
+    levels (half and double tempo score alike in an autocorrelation).
+    """
+    import numpy as np
+
+    onsets = np.array([n.start for n in seq.notes])
+    if len(onsets) < 8:
+        return 60.0 / seq.tempo_map.initial_qpm
+    fs = 100.0
+    frames = int(np.ceil(onsets.max() * fs)) + 2
+    env = np.zeros(frames)
+    np.add.at(env, np.round(onsets * fs).astype(int), 1.0)
+    # Smooth slightly so that near-simultaneous chord notes reinforce each other.
+    kernel = np.exp(-0.5 * (np.arange(-3, 4) / 1.5) ** 2)
+    env = np.convolve(env, kernel, mode="same")
+    env -= env.mean()
+    n = 1 << int(np.ceil(np.log2(2 * len(env))))
+    spec = np.fft.rfft(env, n)
+    ac = np.fft.irfft(spec * np.conj(spec), n)[: len(env)]
+    lags = np.arange(len(ac)) / fs
+    valid = (lags >= 60.0 / high_bpm) & (lags <= 60.0 / low_bpm)
+    if not valid.any() or ac[valid].max() <= 0:
+        return 60.0 / seq.tempo_map.initial_qpm
+    bpm = 60.0 / np.maximum(lags, 1e-9)
+    prior = np.exp(-0.5 * (np.log2(bpm / 100.0) / 0.6) ** 2)
+    score = np.where(valid, ac * prior, -np.inf)
+    return float(lags[int(np.argmax(score))])

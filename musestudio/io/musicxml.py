@@ -3,9 +3,11 @@
 Reading converts the parsed score to MIDI in memory and reuses the MIDI
 reader, so ties, tempo marks and repeats are resolved the way music21 does it.
 
-Writing turns *performance* timing (rubato, unquantized onsets) into a
-readable piano score: estimate a beat, quantize to sixteenths, split the notes
-into a grand staff at middle C and let music21 make measures and ties.
+Writing turns a sequence into a readable piano score on its tempo map: music21
+quantizes onsets and durations to sixteenths and triplets, the notes are split
+into a grand staff at middle C with up to four voices per staff, and music21
+makes measures and ties.  A performance should first get a tracked tempo map
+(``musestudio.ml.beats.ensure_tempo_map``), so that its bars are the played bars.
 """
 
 from __future__ import annotations
@@ -19,10 +21,8 @@ import numpy as np
 
 from musestudio.core.errors import InputFileError, OutputFileError
 from musestudio.core.notes import Note, NoteSequence
-from musestudio.core.timing import TempoMap
 
 MUSICXML_EXTENSIONS = (".musicxml", ".xml", ".mxl")
-GRID_DIVISIONS = 4  # sixteenth notes when the beat is a quarter note
 SPLIT_PITCH = 60  # middle C goes to the treble staff
 # A big orchestral score is a few MB of XML; far more is a zip bomb, not music.
 MAX_MXL_UNCOMPRESSED = 64 * 1024 * 1024
@@ -59,6 +59,11 @@ def read_musicxml(path: str | os.PathLike[str]) -> NoteSequence:
             raise InputFileError(path, "not a MusicXML file (it is not XML)")
     try:
         score = converter.parse(str(path), format="musicxml", forceSource=True)
+        if any(True for _ in score.recurse().getElementsByClass("Voice")):
+            # music21's MIDI translation loses ties of chords inside voices (a tied chord sounds
+            # twice: tests/io/test_musicxml.py round-trips our own multi-voice export); one part
+            # per voice keeps every tie within one line.
+            score = score.voicesToParts()
         try:
             data = translate.music21ObjectToMidiFile(score).writestr()
         except Exception:
@@ -113,122 +118,153 @@ def strip_repeats(score) -> None:  # type: ignore[no-untyped-def]
             site.remove(sp)
 
 
-# --- beat estimation --------------------------------------------------------
+# --- notation ---------------------------------------------------------------
+
+#: Grids music21's quantizer may snap to, per quarter note: sixteenths and eighth-note triplets.
+QUANTIZE_DIVISORS = (4, 3)
+MAX_VOICES = 4  # per staff
 
 
-def estimate_beat_seconds(seq: NoteSequence, *, low_bpm: float = 50.0, high_bpm: float = 180.0) -> float:
-    """Beat length of a performance, from the autocorrelation of its onset train.
+def beat_position_function(seq: NoteSequence):  # type: ignore[no-untyped-def]
+    """seconds -> quarter notes on the file's own tempo map, or on an estimated constant beat.
 
-    A log-normal prior centred on 100 BPM breaks ties between metrical
-    levels (half and double tempo score alike in an autocorrelation).
+    The caller (``musestudio.ml.beats.ensure_tempo_map``) gives a performance a
+    tracked tempo map first; a file that reaches this writer without one (its
+    notes off its own grid and only the default tempo) falls back to one
+    constant beat from the onsets' autocorrelation.
     """
-    onsets = np.array([n.start for n in seq.notes])
-    if len(onsets) < 8:
-        return 60.0 / seq.tempo_map.initial_qpm
-    fs = 100.0
-    frames = int(np.ceil(onsets.max() * fs)) + 2
-    env = np.zeros(frames)
-    np.add.at(env, np.round(onsets * fs).astype(int), 1.0)
-    # Smooth slightly so that near-simultaneous chord notes reinforce each other.
-    kernel = np.exp(-0.5 * (np.arange(-3, 4) / 1.5) ** 2)
-    env = np.convolve(env, kernel, mode="same")
-    env -= env.mean()
-    n = 1 << int(np.ceil(np.log2(2 * len(env))))
-    spec = np.fft.rfft(env, n)
-    ac = np.fft.irfft(spec * np.conj(spec), n)[: len(env)]
-    lags = np.arange(len(ac)) / fs
-    valid = (lags >= 60.0 / high_bpm) & (lags <= 60.0 / low_bpm)
-    if not valid.any() or ac[valid].max() <= 0:
-        return 60.0 / seq.tempo_map.initial_qpm
-    bpm = 60.0 / np.maximum(lags, 1e-9)
-    prior = np.exp(-0.5 * (np.log2(bpm / 100.0) / 0.6) ** 2)
-    score = np.where(valid, ac * prior, -np.inf)
-    return float(lags[int(np.argmax(score))])
+    from musestudio.core.timing import estimate_beat_seconds, onsets_on_grid
 
-
-def _grid_fit(seq: NoteSequence, divisions: int = GRID_DIVISIONS) -> float:
-    """Share of onsets within 15 ms of the file's own sixteenth grid."""
-    if not seq.notes:
-        return 1.0
     tm = seq.tempo_map
-    beats = np.array([tm.seconds_to_beats(n.start) for n in seq.notes[:2000]])
-    err_beats = np.abs(beats * divisions - np.round(beats * divisions)) / divisions
-    err_s = err_beats * 60.0 / tm.initial_qpm
-    return float(np.mean(err_s < 0.015))
+    tracked = len(tm.changes) > 1 or bool(seq.time_signatures)
+    if tracked or onsets_on_grid(tm, [n.start for n in seq.notes]):
+        return lambda t: tm.seconds_to_tick_float(t) / tm.ppq
+    beat = estimate_beat_seconds(seq)
+    t0 = seq.start_time
+    return lambda t: (t - t0) / beat
 
 
-def quantized_beats(seq: NoteSequence) -> tuple[list[tuple[Note, float, float]], float]:
-    """Each note with its (onset, duration) in quarter notes on a sixteenth grid, and the QPM used.
+def _quantized(notes: list[Note], to_ql) -> list[tuple[float, float, list[Note]]]:  # type: ignore[no-untyped-def]
+    """(offset, duration, notes) chords on music21's sixteenth/triplet grid."""
+    from music21 import note, stream
 
-    A file whose tempo map already fits its notes (a score MIDI) keeps it;
-    a performance gets a constant beat estimated from its onsets.
-    """
-    if _grid_fit(seq) > 0.8:
-        tm = seq.tempo_map
+    flat = stream.Stream()
+    for n in notes:
+        on = max(to_ql(n.start), 0.0)
+        el = note.Note(n.pitch, quarterLength=max(to_ql(n.end) - on, 0.05))
+        el.editorial.source = n  # kept through quantize, so the original velocity survives
+        flat.insert(on, el)
+    flat.quantize(QUANTIZE_DIVISORS, processOffsets=True, processDurations=True, inPlace=True)
+    groups: dict[tuple[float, float], list[Note]] = {}
+    smallest = 1.0 / max(QUANTIZE_DIVISORS)
+    for el in flat.notes:
+        dur = float(el.quarterLength) if el.quarterLength > 0 else smallest
+        groups.setdefault((float(el.offset), dur), []).append(el.editorial.source)
+    return sorted((on, dur, ns) for (on, dur), ns in groups.items())
 
-        def to_beats(t: float) -> float:
-            return tm.seconds_to_beats(t)
 
-        qpm = tm.initial_qpm
-    else:
-        beat = estimate_beat_seconds(seq)
-        t0 = seq.start_time
+def _voices(chords: list[tuple[float, float, list[Note]]]) -> list[list[tuple[float, float, list[Note]]]]:
+    """Chords into voices: each goes to the first voice free at its onset, so a held bass under a moving
+    melody keeps its length.  Past ``MAX_VOICES`` the earliest-ending voice is cut short (or joined)."""
+    voices: list[list[tuple[float, float, list[Note]]]] = []
+    for on, dur, ns in chords:
+        free = [v for v in voices if v[-1][0] + v[-1][1] <= on + 1e-9]
+        if free:
+            free[0].append((on, dur, ns))
+        elif len(voices) < MAX_VOICES:
+            voices.append([(on, dur, ns)])
+        else:
+            v = min(voices, key=lambda v: v[-1][0] + v[-1][1])
+            last_on, last_dur, last_ns = v[-1]
+            if on - last_on > 1e-9:
+                v[-1] = (last_on, on - last_on, last_ns)
+                v.append((on, dur, ns))
+            else:
+                v[-1] = (last_on, max(last_dur, dur), last_ns + ns)
+    return voices
 
-        def to_beats(t: float) -> float:
-            return (t - t0) / beat
 
-        qpm = 60.0 / beat
-    q = 1.0 / GRID_DIVISIONS
-    out = []
-    for n in seq.notes:
-        on = round(to_beats(n.start) / q) * q
-        off = round(to_beats(n.end) / q) * q
-        out.append((n, max(on, 0.0), max(off - on, q)))
-    return out, qpm
+def _element(dur: float, ns: list[Note]):  # type: ignore[no-untyped-def]
+    from music21 import chord, note
+
+    pitches = sorted({n.pitch for n in ns})
+    el = note.Note(pitches[0], quarterLength=dur) if len(pitches) == 1 else chord.Chord(pitches, quarterLength=dur)
+    el.volume.velocity = int(round(np.mean([n.velocity for n in ns])))
+    return el
+
+
+def _meter_stream(seq: NoteSequence, to_ql):  # type: ignore[no-untyped-def]
+    from music21 import meter, stream
+
+    ms = stream.Stream()
+    sigs = seq.time_signatures or [seq.time_signature]
+    for ts in sigs:
+        ms.insert(round(max(to_ql(ts.time), 0.0) * 12) / 12, meter.TimeSignature(f"{ts.numerator}/{ts.denominator}"))
+    return ms
+
+
+def _staff(chords, meter_stream, total: float, clef_obj, part_id: str):  # type: ignore[no-untyped-def]
+    """A PartStaff whose measures hold one music21 Voice per voice (ties across bar lines by music21)."""
+    from music21 import stream
+
+    part = stream.PartStaff(id=part_id)
+    per_voice = []
+    for voice in _voices(chords) or [[]]:
+        flat = stream.Stream()
+        for on, dur, ns in voice:
+            flat.insert(on, _element(dur, ns))
+        flat.makeRests(fillGaps=True, refStreamOrTimeRange=[0.0, total], inPlace=True, timeRangeFromBarDuration=False)
+        measures = flat.makeMeasures(meterStream=meter_stream, refStreamOrTimeRange=[0.0, total])
+        measures.makeTies(inPlace=True)
+        per_voice.append(list(measures.getElementsByClass(stream.Measure)))
+    for k, first in enumerate(per_voice[0]):
+        m = stream.Measure(number=first.number)
+        if first.timeSignature is not None:
+            m.timeSignature = first.timeSignature
+        if k == 0:
+            m.insert(0, clef_obj)
+        for v, measures in enumerate(per_voice):
+            if k >= len(measures):
+                continue
+            src = measures[k]
+            if len(per_voice) == 1:
+                for el in src.notesAndRests:
+                    m.insert(el.offset, el)
+            else:
+                voice = stream.Voice(id=str(v + 1))
+                for el in src.notesAndRests:
+                    voice.insert(el.offset, el)
+                m.insert(0, voice)
+        part.append(m)
+    return part
 
 
 def sequence_to_music21(seq: NoteSequence, title: str | None = None):  # type: ignore[no-untyped-def]
-    """A two-staff piano score with quantized rhythm."""
-    from music21 import chord, clef, key, layout, metadata, meter, note, stream, tempo
+    """A two-staff piano score: notes on their beats, quantized to sixteenths and triplets by music21,
+    split at middle C, up to four voices per staff, ties across bar lines."""
+    from music21 import clef, key, layout, metadata, stream, tempo
 
     seq = seq.without_duplicates()
-    placed, qpm = quantized_beats(seq)
-    ts = seq.time_signature
+    to_ql = beat_position_function(seq)
+    meter_stream = _meter_stream(seq, to_ql)
+    chords_up = _quantized([n for n in seq.notes if n.pitch >= SPLIT_PITCH], to_ql)
+    chords_down = _quantized([n for n in seq.notes if n.pitch < SPLIT_PITCH], to_ql)
+    end = max([on + d for on, d, _ in chords_up + chords_down] or [1.0])
     score = stream.Score()
     score.metadata = metadata.Metadata(title=title or seq.title or "musestudio export")
-    upper, lower = stream.PartStaff(), stream.PartStaff()
-    upper.partName, lower.partName = "Piano", "Piano"
+    upper = _staff(chords_up, meter_stream, end, clef.TrebleClef(), "upper")
+    lower = _staff(chords_down, meter_stream, end, clef.BassClef(), "lower")
+    upper.partName = lower.partName = "Piano"
     ks = seq.key_signature
-    for part, cl in ((upper, clef.TrebleClef()), (lower, clef.BassClef())):
-        part.insert(0, cl)
-        part.insert(0, meter.TimeSignature(f"{ts.numerator}/{ts.denominator}"))
-        if ks is not None:
-            part.insert(0, key.Key(ks.key.replace("b", "-"), ks.mode))
-    upper.insert(0, tempo.MetronomeMark(number=round(qpm)))
-
-    for part, notes in (
-        (upper, [p for p in placed if p[0].pitch >= SPLIT_PITCH]),
-        (lower, [p for p in placed if p[0].pitch < SPLIT_PITCH]),
-    ):
-        groups: dict[float, list[tuple[Note, float]]] = {}
-        for n, on, dur in notes:
-            groups.setdefault(on, []).append((n, dur))
-        onsets = sorted(groups)
-        for i, on in enumerate(onsets):
-            members = groups[on]
-            dur = max(d for _, d in members)
-            if i + 1 < len(onsets):
-                # One voice per staff: a chord lasts until the next onset at most.
-                dur = min(dur, onsets[i + 1] - on)
-            pitches = sorted({n.pitch for n, _ in members})
-            vel = int(round(np.mean([n.velocity for n, _ in members])))
-            if len(pitches) == 1:
-                el = note.Note(pitches[0], quarterLength=dur)
-            else:
-                el = chord.Chord(pitches, quarterLength=dur)
-            el.volume.velocity = vel
-            part.insert(on, el)
-        part.makeRests(fillGaps=True, inPlace=True, timeRangeFromBarDuration=False)
+    first_upper = upper.getElementsByClass(stream.Measure).first()
+    if ks is not None:
+        for part in (upper, lower):
+            m = part.getElementsByClass(stream.Measure).first()
+            if m is not None:
+                m.insert(0, key.Key(ks.key.replace("b", "-"), ks.mode))
+    if first_upper is not None:
+        qpm = seq.tempo_map.qpm_at(seq.start_time)
+        first_upper.insert(0, tempo.MetronomeMark(number=round(qpm)))
     score.insert(0, upper)
     score.insert(0, lower)
     score.insert(0, layout.StaffGroup([upper, lower], symbol="brace", barTogether=True))
@@ -236,7 +272,7 @@ def sequence_to_music21(seq: NoteSequence, title: str | None = None):  # type: i
 
 
 def write_musicxml(seq: NoteSequence, path: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
-    from musestudio.io.atomic import atomic_path
+    from musestudio.core.atomic import atomic_path
 
     path = Path(path)
     if not seq.notes:
@@ -272,9 +308,7 @@ def count_score_notes(path: str | os.PathLike[str]) -> int:
 
 __all__ = [
     "MUSICXML_EXTENSIONS",
-    "TempoMap",
     "count_score_notes",
-    "estimate_beat_seconds",
     "read_musicxml",
     "sequence_to_music21",
     "write_musicxml",

@@ -19,6 +19,7 @@ ARCHITECTURES: dict[str, str] = {
     "transformer": "musestudio.ml.models.transformer:TransformerConfig:TransformerModel",
     "gan": "musestudio.ml.models.gan:GANConfig:GANModel",
     "transcriber": "musestudio.ml.models.transcriber:TranscriberConfig:TranscriberModel",
+    "beat_tracker": "musestudio.ml.models.beat_tracker:BeatTrackerConfig:BeatTrackerModel",
 }
 
 

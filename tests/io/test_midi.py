@@ -54,6 +54,14 @@ def sequence_events(seq, drums: bool = False) -> tuple[list, list]:
     return ons, sorted((n.pitch, tm.seconds_to_tick(n.end)) for n in notes)
 
 
+def scaled_events(events, factor):
+    """Events with their ticks multiplied by ``factor`` (files are written at 960 PPQ)."""
+    ons, offs = events
+    return (sorted((p, round(t * factor), v) for p, t, v in ons),
+            sorted([None if o is None else (o[0], round(o[1] * factor)) for o in offs],
+                   key=lambda v: (v is None, v or (0, 0))))
+
+
 def assert_same_events(a, b):
     """Same on and off events, tick for tick; a None off (never switched off) matches any end."""
     from collections import Counter
@@ -73,12 +81,13 @@ def test_round_trip_keeps_every_note(name, sample_midis, tmp_path):
     ours = sequence_events(seq)
     assert_same_events(ours, reference_events(src))  # we read what mido reads
     out = write_midi(seq, tmp_path / "out.mid")
-    assert_same_events(reference_events(out), ours)  # and write it back unchanged
     again = read_midi(out)
+    assert_same_events(reference_events(out), sequence_events(again))  # what we write is what mido reads
     timing = sorted((n.pitch, n.start, n.end, n.velocity) for n in again.notes)
     for x, y in zip(timing, sorted((n.pitch, n.start, n.end, n.velocity) for n in seq.notes)):
         assert x[0] == y[0] and x[3] == y[3] and abs(x[1] - y[1]) < 1e-3 and abs(x[2] - y[2]) < 1e-3
-    assert again.tempo_map.ppq == seq.tempo_map.ppq
+    assert len(again.notes) == len(seq.notes)
+    assert again.tempo_map.ppq == 960  # every file is written at 960 PPQ (note times within 2 ms)
     flat = [x for change in seq.tempo_map.tempo_changes_seconds() for x in change]
     assert [x for change in again.tempo_map.tempo_changes_seconds() for x in change] == pytest.approx(flat)
     assert [(t.numerator, t.denominator) for t in again.time_signatures] == [
@@ -96,7 +105,42 @@ def test_type0_drums_and_pedals_kept_apart(sample_midis, tmp_path):
     out = read_midi(write_midi(seq, tmp_path / "t.mid"))
     assert [n.pitch for n in out.drum_notes] == [36]
     assert [(p.controller, p.value) for p in out.pedals] == [(p.controller, p.value) for p in seq.pedals]
-    assert_same_events(reference_events(tmp_path / "t.mid", True), reference_events(sample_midis["type0"], True))
+    src_ppq = read_midi(sample_midis["type0"]).tempo_map.ppq
+    assert_same_events(reference_events(tmp_path / "t.mid", True),
+                       scaled_events(reference_events(sample_midis["type0"], True), 960 / src_ppq))
+
+
+def test_tempo_map_round_trip_conductor_track_and_2ms(tmp_path):
+    """A performance with a tempo change on every beat: track 0 holds only tempo/meter/key, notes keep their times."""
+    import mido
+    import numpy as np
+
+    from musestudio.core.notes import Note, NoteSequence
+    from musestudio.core.timing import TempoChange, TempoMap, TimeSignature
+
+    rng = np.random.default_rng(3)
+    ibis = rng.uniform(0.4, 0.8, 200)
+    changes = [TempoChange(960 * k, round(ibi * 1e6)) for k, ibi in enumerate(ibis)]
+    tm = TempoMap(ppq=960, changes=changes)
+    starts = np.sort(rng.uniform(0.0, float(ibis.sum()), 500))
+    notes = [Note(int(rng.integers(30, 90)), float(t), float(t + rng.uniform(0.05, 1.0)), 70) for t in starts]
+    sigs = [TimeSignature(0.0, 1, 4), TimeSignature(tm.tick_to_seconds(960), 3, 4)]
+    seq = NoteSequence(notes=notes, tempo_map=tm, time_signatures=sigs)
+    out = write_midi(seq, tmp_path / "perf.mid")
+    mf = mido.MidiFile(str(out))
+    assert mf.type == 1 and mf.ticks_per_beat == 960
+    conductor = mf.tracks[0]
+    assert not [m for m in conductor if m.type in ("note_on", "note_off")]
+    assert sum(m.type == "set_tempo" for m in conductor) == len(tm.changes)
+    assert [(m.numerator, m.denominator) for m in conductor if m.type == "time_signature"] == [(1, 4), (3, 4)]
+    assert all(m.type not in ("set_tempo", "time_signature") for t in mf.tracks[1:] for m in t)
+    again = read_midi(out)
+    assert len(again.notes) == len(seq.notes)
+    for attr in ("start", "end"):  # onsets and offsets apart: MIDI pairs overlapping same-key notes first-in, first-out
+        got = sorted((n.pitch, getattr(n, attr)) for n in again.notes)
+        want = sorted((n.pitch, getattr(n, attr)) for n in seq.notes)
+        assert [g[0] for g in got] == [w[0] for w in want]
+        assert max(abs(g[1] - w[1]) for g, w in zip(got, want)) < 0.002
 
 
 def test_write_uses_requested_ppq_and_tempo(tmp_path):
@@ -149,5 +193,8 @@ def test_asap_round_trip(asap_dir, tmp_path):
         seq = read_midi(src)
         out = write_midi(seq, tmp_path / "asap.mid")
         assert_same_events(sequence_events(seq), reference_events(src))
-        assert_same_events(reference_events(out), reference_events(src))
+        # 384 -> 960 PPQ is not a whole factor: a tick may round either way (<= 0.26 ms)
+        got, want = reference_events(out), scaled_events(reference_events(src), 960 / seq.tempo_map.ppq)
+        assert [(p, v) for p, _, v in got[0]] == [(p, v) for p, _, v in want[0]]
+        assert max(abs(a[1] - b[1]) for a, b in zip(got[0], want[0])) <= 1
         assert len(read_midi(out).pedals) == len(seq.pedals)

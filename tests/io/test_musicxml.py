@@ -7,7 +7,8 @@ import pytest
 from musestudio.core.errors import InputFileError, OutputFileError
 from musestudio.core.notes import Note, NoteSequence
 from musestudio.io.midi import read_midi
-from musestudio.io.musicxml import count_score_notes, estimate_beat_seconds, read_musicxml, write_musicxml
+from musestudio.core.timing import TempoMap, TimeSignature, estimate_beat_seconds
+from musestudio.io.musicxml import count_score_notes, read_musicxml, write_musicxml
 
 
 def test_read_demo_matches_its_midi(demo_musicxml, demo_midi):
@@ -51,6 +52,54 @@ def test_export_performance_is_quantized_and_two_staves(tmp_path):
     # Quantized: every onset is on the sixteenth grid.
     assert all((n.offset * 4) % 1 == 0 for n in upper.flatten().notes)
     assert abs(count_score_notes(out) - len(notes)) <= 0.02 * len(notes)
+
+
+def _parse(path):
+    from music21 import converter
+
+    return converter.parse(str(path))
+
+
+def test_held_bass_under_moving_melody_gets_its_own_voice(tmp_path):
+    """A whole-note C3 under four quarter notes: the bass keeps its four beats (a second voice)."""
+    tm = TempoMap.constant(120.0)  # a beat is 0.5 s
+    melody = [Note(72 + i, 0.5 * i, 0.5 * (i + 1), 80) for i in range(4)]
+    bass = [Note(48, 0.0, 2.0, 60), Note(55, 0.5, 1.0, 60)]  # and a short inner note under it
+    seq = NoteSequence(notes=melody + bass, tempo_map=tm, time_signatures=[TimeSignature(0.0, 4, 4)])
+    score = _parse(write_musicxml(seq, tmp_path / "voices.musicxml"))
+    lower = score.parts[1]
+    c3 = [n for n in lower.recurse().notes if n.isNote and n.pitch.midi == 48]
+    assert [float(n.quarterLength) for n in c3] == [4.0]
+    first = lower.getElementsByClass("Measure").first()
+    assert len(first.voices) >= 2
+    assert abs(count_score_notes(tmp_path / "voices.musicxml") - len(seq.notes)) == 0
+
+
+def test_triplets_and_ties_across_barlines(tmp_path):
+    tm = TempoMap.constant(60.0)  # a beat is 1 s
+    third = 1.0 / 3.0
+    notes = [Note(72 + i, i * third, (i + 1) * third, 80) for i in range(3)]  # a triplet on beat 1
+    notes.append(Note(79, 3.0, 5.0, 80))  # beat 4 held over the bar line (2 beats)
+    seq = NoteSequence(notes=notes, tempo_map=tm, time_signatures=[TimeSignature(0.0, 4, 4)])
+    score = _parse(write_musicxml(seq, tmp_path / "trip.musicxml"))
+    upper = score.parts[0]
+    trip = [n for n in upper.recurse().notes if n.duration.tuplets]
+    assert len(trip) == 3
+    held = [n for n in upper.recurse().notes if n.isNote and n.pitch.midi == 79]
+    assert [n.tie.type for n in held] == ["start", "stop"]
+    assert count_score_notes(tmp_path / "trip.musicxml") == 4
+
+
+def test_time_signature_and_pickup_follow_the_tempo_map(tmp_path):
+    tm = TempoMap.constant(120.0)
+    notes = [Note(60 + (i % 3), 0.5 * i, 0.5 * i + 0.4, 80) for i in range(13)]
+    sigs = [TimeSignature(0.0, 1, 4), TimeSignature(0.5, 3, 4)]  # one-beat pickup, then 3/4
+    seq = NoteSequence(notes=notes, tempo_map=tm, time_signatures=sigs)
+    score = _parse(write_musicxml(seq, tmp_path / "pickup.musicxml"))
+    measures = list(score.parts[0].getElementsByClass("Measure"))
+    assert float(measures[0].barDuration.quarterLength) == 1.0
+    assert float(measures[1].barDuration.quarterLength) == 3.0
+    assert len(measures) == 1 + 4  # 1 pickup beat + 12 beats of 3/4
 
 
 def test_mxl_export(demo_midi, tmp_path):

@@ -12,6 +12,7 @@ TASKS: dict[str, str] = {
     "transformer": "training.tasks.symbolic:TransformerTask",
     "gan": "training.tasks.gan:GANTask",
     "transcriber": "training.tasks.transcriber:TranscriberTask",
+    "beats": "training.tasks.beats:BeatTrackerTask",
 }
 
 

@@ -1,0 +1,590 @@
+"""Beats, downbeats, meter, tempo map and key of a performance, from its notes alone.
+
+Layers, as for transcription:
+
+- :func:`note_features` (notes -> frame features) and :func:`run_activations`
+  (features -> per-frame beat and downbeat probabilities, the learned part:
+  :mod:`musestudio.ml.models.beat_tracker`);
+- :func:`decode_beats` and :func:`decode_meter` (activations -> beat times,
+  bar positions; pure and tested on hand-built activations);
+- :func:`build_tempo_map` (beats + bars -> a MIDI tempo map whose bar lines fall
+  on the performed downbeats while every note keeps its time);
+- :func:`analyze` (a :class:`NoteSequence` -> :class:`BeatAnalysis`) and
+  :func:`with_tempo_map`.
+
+The decoders are written here rather than taken from madmom (the field's
+DBN beat decoder): madmom does not install on Python 3.11 with current NumPy,
+and its frame-level bar-pointer HMM costs seconds per 10 minutes of music in
+NumPy, where the candidate dynamic programme below, which only visits
+activation peaks, takes a few milliseconds (``tests/benchmarks/bench_beats.py``
+times :func:`analyze`).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from musestudio.core.errors import ModelError, MusestudioError
+from musestudio.core.keys import Key, estimate_key
+from musestudio.core.notes import Note, NoteSequence
+from musestudio.core.timing import KeySignature, TempoChange, TempoMap, TimeSignature
+
+FRAME_RATE = 50.0
+N_KEYS = 88
+LOWEST_KEY = 21
+PPQ = 960
+#: Longest performance analysed (the features and the model are chunked, so memory is flat,
+#: but hours of music are not a performance; a clear error beats minutes of work).
+MAX_SECONDS = 4 * 3600.0
+MIN_NOTES = 4
+MIN_ONSETS = 3
+#: Model chunks: frames per call, and context frames on each side (> the TCN's reach of 1,024).
+CHUNK_FRAMES = 30_000
+CONTEXT_FRAMES = 1_100
+
+
+class AnalysisError(MusestudioError):
+    """The notes cannot carry a beat analysis (too few, one chord, too long)."""
+
+
+@dataclass
+class DecodeParams:
+    """Decoder settings; the defaults were chosen on the validation split (see the model card)."""
+
+    candidate_threshold: float = 0.02  # activation peaks below this are not candidate beats
+    fill_gap: float = 0.30  # s; stretches without peaks get a candidate every fill_step
+    fill_step: float = 0.10
+    min_ioi: float = 0.18  # s between beats (333 beats/min)
+    max_ioi: float = 2.0  # s between beats (30 beats/min)
+    tempo_penalty: float = 6.0  # per unit of |log(interval ratio)| between consecutive beats
+    restart_penalty: float = 8.0  # starting a new chain after a break
+    obs_weight: float = 1.0
+    snap_seconds: float = 0.035  # move a beat onto a note onset this close
+    meters: tuple[int, ...] = (2, 3, 4)
+    meter_change: float = 1e-3  # probability of a meter change at a bar line
+    bar_reset: float = 1e-4  # probability of an irregular bar (restart at a downbeat)
+    ternary_threshold: float = 0.0  # log-ratio of triplet to duplet onset phases above which beats divide in 3
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DecodeParams:
+        known = {f: d[f] for f in cls.__dataclass_fields__ if f in d}
+        if "meters" in known:
+            known["meters"] = tuple(int(m) for m in known["meters"])
+        return cls(**known)
+
+
+@dataclass
+class BeatAnalysis:
+    """Beats and bars of a performance, and a tempo map that puts them on a MIDI grid."""
+
+    beats: np.ndarray  # seconds
+    downbeats: np.ndarray  # seconds, a subset of beats
+    time_signatures: list[TimeSignature]
+    key_signatures: list[KeySignature]
+    tempo_map: TempoMap
+    beat_positions: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # 0 = downbeat
+    beats_per_bar: int = 4
+    ternary: bool = False  # beats divide in three (6/8, 9/8, 12/8)
+
+    @property
+    def time_signature(self) -> TimeSignature:
+        return self.time_signatures[0]
+
+    @property
+    def key(self) -> KeySignature | None:
+        return self.key_signatures[0] if self.key_signatures else None
+
+    def median_bpm(self) -> float:
+        if len(self.beats) < 2:
+            return 0.0
+        return float(60.0 / np.median(np.diff(self.beats)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "beats": [round(float(b), 4) for b in self.beats],
+            "downbeats": [round(float(b), 4) for b in self.downbeats],
+            "time_signatures": [
+                {"time": round(t.time, 4), "numerator": t.numerator, "denominator": t.denominator}
+                for t in self.time_signatures
+            ],
+            "key_signatures": [{"time": round(k.time, 4), "key": k.key, "mode": k.mode} for k in self.key_signatures],
+            "tempo": [{"time": round(t, 4), "qpm": round(q, 3)} for t, q in self.tempo_map.tempo_changes_seconds()],
+            "median_bpm": round(self.median_bpm(), 2),
+        }
+
+
+# --------------------------------------------------------------------------- features
+
+def note_arrays(seq: NoteSequence) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(pitch, start, end, velocity) arrays of the pitched notes, sorted by start."""
+    notes = sorted(seq.notes, key=lambda n: (n.start, n.pitch))
+    pitch = np.fromiter((n.pitch for n in notes), dtype=np.int64, count=len(notes))
+    start = np.fromiter((n.start for n in notes), dtype=np.float64, count=len(notes))
+    end = np.fromiter((n.end for n in notes), dtype=np.float64, count=len(notes))
+    vel = np.fromiter((n.velocity for n in notes), dtype=np.float64, count=len(notes))
+    return pitch, start, end, vel
+
+
+def note_features(
+    pitch: np.ndarray, start: np.ndarray, end: np.ndarray, velocity: np.ndarray,
+    first_frame: int, n_frames: int, frame_rate: float = FRAME_RATE,
+) -> np.ndarray:
+    """Frames [first_frame, first_frame + n_frames) -> float32 [n_frames, 176].
+
+    Columns 0-87: the loudest onset velocity (/127) of each key in the frame;
+    columns 88-175: 1 where the key sounds.  Keys outside the piano are folded
+    onto its nearest octave.
+    """
+    out = np.zeros((n_frames, 2 * N_KEYS), dtype=np.float32)
+    if n_frames <= 0 or len(pitch) == 0:
+        return out
+    key = pitch - LOWEST_KEY
+    key = np.where(key < 0, key % 12, key)
+    key = np.where(key >= N_KEYS, N_KEYS - 12 + (key - N_KEYS) % 12, key)
+    on = np.floor(start * frame_rate + 0.5).astype(np.int64) - first_frame
+    off = np.maximum(np.floor(end * frame_rate + 0.5).astype(np.int64) - first_frame, on + 1)
+    sel = (on < n_frames) & (off > 0)
+    on, off, key, vel = on[sel], off[sel], key[sel], velocity[sel]
+    inside = on >= 0
+    np.maximum.at(out, (on[inside], key[inside]), (vel[inside] / 127.0).astype(np.float32))
+    # Sounding keys: +1 at the onset frame, -1 after the offset, cumulative sum down the frames.
+    diff = np.zeros((n_frames + 1, N_KEYS), dtype=np.int32)
+    np.add.at(diff, (np.clip(on, 0, n_frames), key), 1)
+    np.add.at(diff, (np.clip(off, 0, n_frames), key), -1)
+    out[:, N_KEYS:] = (np.cumsum(diff[:-1], axis=0) > 0).astype(np.float32)
+    return out
+
+
+# --------------------------------------------------------------------------- model
+
+def default_checkpoint() -> Path:
+    """The shipped tracker (``models/beat_tracker``, or $MUSESTUDIO_MODELS/beat_tracker)."""
+    from musestudio.ml.catalog import models_dir
+
+    return Path(models_dir()) / "beat_tracker"
+
+
+@functools.lru_cache(maxsize=2)
+def _load(folder: str) -> tuple[Any, DecodeParams]:
+    from musestudio.ml.checkpoint import load_model, read_manifest
+
+    path = Path(folder)
+    manifest = read_manifest(path.parent) if path.parent.is_dir() else {}
+    model, info = load_model(path, manifest or None)
+    if info.architecture != "beat_tracker":
+        raise ModelError(f"{path}: is a {info.architecture} checkpoint, not a beat tracker")
+    try:
+        params = DecodeParams.from_dict(info.meta.get("decode") or {})
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"{path}: invalid decode settings ({exc})") from None
+    return model, params
+
+
+def load_tracker(checkpoint: str | os.PathLike[str] | None = None) -> tuple[Any, DecodeParams]:
+    """(model in eval mode, decoder settings); cached."""
+    folder = Path(checkpoint) if checkpoint is not None else default_checkpoint()
+    if not folder.exists():
+        raise ModelError(f"{folder}: beat tracker checkpoint not found")
+    return _load(str(folder.resolve()))
+
+
+def run_activations(model: Any, arrays: tuple[np.ndarray, ...], n_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """Beat and downbeat probabilities per frame, computed in overlapping chunks (flat memory)."""
+    import torch
+
+    beat = np.zeros(n_frames, dtype=np.float32)
+    down = np.zeros(n_frames, dtype=np.float32)
+    fps = float(model.config.frame_rate)
+    with torch.inference_mode():
+        for lo in range(0, n_frames, CHUNK_FRAMES):
+            hi = min(lo + CHUNK_FRAMES, n_frames)
+            a, b = max(0, lo - CONTEXT_FRAMES), min(n_frames, hi + CONTEXT_FRAMES)
+            feats = note_features(*arrays, first_frame=a, n_frames=b - a, frame_rate=fps)
+            out, _ = model({"features": torch.from_numpy(feats)[None]})
+            beat[lo:hi] = out["beat"][0, lo - a : hi - a].numpy()
+            down[lo:hi] = out["downbeat"][0, lo - a : hi - a].numpy()
+    return beat, down
+
+
+# --------------------------------------------------------------------------- beat decoding
+
+def _peaks(act: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Local maxima above ``threshold``: (fractional frame, height), parabolic sub-frame refinement."""
+    if len(act) < 3:
+        return np.zeros(0), np.zeros(0)
+    mid = act[1:-1]
+    idx = np.flatnonzero((mid >= act[:-2]) & (mid > act[2:]) & (mid > threshold)) + 1
+    left, centre, right = act[idx - 1], act[idx], act[idx + 1]
+    denom = left - 2 * centre + right
+    with np.errstate(divide="ignore", invalid="ignore"):
+        offset = np.where(np.abs(denom) > 1e-9, 0.5 * (left - right) / denom, 0.0)
+    return idx + np.clip(offset, -0.5, 0.5), centre
+
+
+def beat_candidates(act: np.ndarray, frame_rate: float, params: DecodeParams) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate beat times (s) and their activation: the peaks, plus a regular fill across long gaps."""
+    frames, heights = _peaks(act, params.candidate_threshold)
+    times = frames / frame_rate
+    if len(act) == 0:
+        return times, heights
+    # Long stretches without a peak (held chords, rests) still need beats: offer a regular comb there.
+    edges = np.concatenate([[0.0], times, [len(act) / frame_rate]])
+    extra = []
+    for a, b in zip(edges[:-1], edges[1:]):
+        if b - a > params.fill_gap:
+            extra.append(np.arange(a + params.fill_step, b - params.fill_step / 2, params.fill_step))
+    if extra:
+        fill = np.concatenate(extra)
+        fill_h = act[np.clip(np.rint(fill * frame_rate).astype(np.int64), 0, len(act) - 1)]
+        times = np.concatenate([times, fill])
+        heights = np.concatenate([heights, fill_h])
+        order = np.argsort(times, kind="stable")
+        times, heights = times[order], heights[order]
+    return times, heights
+
+
+def decode_beats(times: np.ndarray, heights: np.ndarray, params: DecodeParams | None = None) -> np.ndarray:
+    """Choose the beats among candidates: the chain that best trades activation against tempo changes.
+
+    A chain's score is the sum of its beats' log-odds minus ``tempo_penalty *
+    |log(interval / previous interval)|`` per beat, so skipping a real beat
+    (its interval doubles) and adding an off-beat (negative log-odds, and the
+    interval halves) both cost.  The state is the last two beats (i, j), which
+    is what a tempo needs; predecessors are limited to ``[min_ioi, max_ioi]``,
+    so the work is linear in the number of candidates.  A chain may break and
+    restart (a fermata, a long rest) at ``restart_penalty``.
+    """
+    p = params or DecodeParams()
+    n = len(times)
+    if n == 0:
+        return np.zeros(0)
+    a = np.clip(heights, 0.02, 0.98)
+    obs = p.obs_weight * (np.log(a) - np.log1p(-a))
+    lo = np.searchsorted(times, times - p.max_ioi, side="left")
+    hi = np.searchsorted(times, times - p.min_ioi, side="right")
+    kmax = int(max(1, np.max(hi - lo)))
+    neg = -np.inf
+    # score[j, k]: best chain ending (lo[j]+k, j); back[j, k]: predecessor slot of lo[j]+k, -1 start
+    score = np.full((n, kmax), neg)
+    back = np.full((n, kmax), -1, dtype=np.int64)
+    restart_from = np.full((n, kmax), -1, dtype=np.int64)
+    best_end = np.full(n, neg)  # best chain ending at j (any predecessor), or a lone beat
+    prefix_best = np.full(n + 1, neg)  # max(best_end[:i])
+    prefix_arg = np.full(n + 1, -1, dtype=np.int64)
+    for j in range(n):
+        ii = np.arange(lo[j], hi[j])
+        if len(ii):
+            d = times[j] - times[ii]  # [K]
+            # start a chain at i: alone (0) or after the best earlier chain (minus the restart cost)
+            before = prefix_best[ii]
+            start = np.where(before - p.restart_penalty > 0, before - p.restart_penalty, 0.0)
+            start_from = np.where(before - p.restart_penalty > 0, prefix_arg[ii], -1)
+            start = start + obs[ii]
+            # continue a chain (h, i)
+            prev = score[ii]  # [K, kmax]
+            dprev = times[ii][:, None] - times[np.clip(lo[ii][:, None] + np.arange(kmax)[None, :], 0, n - 1)]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.abs(np.log(d[:, None] / dprev))
+            cont = prev - p.tempo_penalty * np.where(np.isfinite(ratio), ratio, np.inf)
+            k_best = np.argmax(cont, axis=1)
+            cont_best = cont[np.arange(len(ii)), k_best]
+            use_cont = cont_best > start
+            score[j, : len(ii)] = obs[j] + np.where(use_cont, cont_best, start)
+            back[j, : len(ii)] = np.where(use_cont, k_best, -1)
+            restart_from[j, : len(ii)] = np.where(use_cont, -1, start_from)
+            best_end[j] = np.max(score[j, : len(ii)])
+        if prefix_best[j] >= best_end[j]:
+            prefix_best[j + 1], prefix_arg[j + 1] = prefix_best[j], prefix_arg[j]
+        else:
+            prefix_best[j + 1], prefix_arg[j + 1] = best_end[j], j
+    # Backtrack from the best chain end, through restarts.
+    chosen: list[int] = []
+    j = int(np.argmax(best_end)) if np.isfinite(best_end).any() else -1
+    if j < 0:
+        return times[[int(np.argmax(heights))]]
+    while j >= 0:
+        k = int(np.argmax(score[j]))
+        while True:
+            chosen.append(j)
+            i = int(lo[j] + k)
+            kb, rf = int(back[j, k]), int(restart_from[j, k])
+            if kb >= 0:
+                j, k = i, kb
+                continue
+            chosen.append(i)
+            j = rf
+            break
+    return np.unique(times[np.array(chosen, dtype=np.int64)])
+
+
+def fill_and_extend(beats: np.ndarray, first_onset: float, last_onset: float) -> np.ndarray:
+    """Fill gaps of about a whole number of beats, then extend the grid over the first and last notes."""
+    if len(beats) < 2:
+        return beats
+    out = [beats[0]]
+    d = np.diff(beats)
+    for k, gap in enumerate(d):
+        local = np.median(d[max(0, k - 4) : k + 5])
+        m = int(round(gap / local)) if local > 0 else 1
+        if m >= 2 and abs(gap / m - local) < 0.25 * local:
+            out.extend(beats[k] + gap * np.arange(1, m) / m)
+        out.append(beats[k + 1])
+    b = np.array(out)
+    first, last = np.median(np.diff(b[:5])), np.median(np.diff(b[-5:]))
+    head = []
+    t = b[0] - first
+    while t > first_onset - 0.5 * first and t > -1e-9 and len(head) < 64:
+        head.append(t)
+        t -= first
+    tail = []
+    t = b[-1] + last
+    while t < last_onset + 0.5 * last and len(tail) < 64:
+        tail.append(t)
+        t += last
+    return np.concatenate([np.array(head[::-1]), b, np.array(tail)])
+
+
+def snap_to_onsets(beats: np.ndarray, onsets: np.ndarray, tolerance: float) -> np.ndarray:
+    """Move each beat onto the nearest note onset within ``tolerance`` seconds (played beats sit on notes)."""
+    if len(onsets) == 0 or tolerance <= 0:
+        return beats
+    idx = np.clip(np.searchsorted(onsets, beats), 1, len(onsets) - 1)
+    left, right = onsets[idx - 1], onsets[idx]
+    nearest = np.where(np.abs(beats - left) <= np.abs(right - beats), left, right)
+    snapped = np.where(np.abs(nearest - beats) <= tolerance, nearest, beats)
+    return np.unique(snapped)
+
+
+# --------------------------------------------------------------------------- meter
+
+def sample_at(act: np.ndarray, times: np.ndarray, frame_rate: float, radius: int = 2) -> np.ndarray:
+    """Max of ``act`` within ``radius`` frames of each time."""
+    if len(act) == 0:
+        return np.zeros(len(times))
+    centre = np.rint(times * frame_rate).astype(np.int64)
+    offs = np.arange(-radius, radius + 1)
+    idx = np.clip(centre[:, None] + offs[None, :], 0, len(act) - 1)
+    return act[idx].max(axis=1)
+
+
+def decode_meter(down: np.ndarray, params: DecodeParams | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Bar position of each beat (0 = downbeat) and the meter in force, by Viterbi over (meter, position).
+
+    ``down`` is the downbeat probability at each beat.  Positions advance one
+    per beat; at a bar line the meter usually stays (``1 - meter_change``);
+    a bar may be cut short (``bar_reset``), as in a performed fermata or an
+    irregular bar.
+    """
+    p = params or DecodeParams()
+    states = [(m, k) for m in p.meters for k in range(m)]
+    s = len(states)
+    n = len(down)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    d = np.clip(down, 1e-3, 1 - 1e-3)
+    emit_on, emit_off = np.log(d), np.log1p(-d)
+    is_down = np.array([k == 0 for _, k in states])
+    trans = np.full((s, s), -np.inf)
+    stay = math.log(1 - p.meter_change - p.bar_reset)
+    for a, (m, k) in enumerate(states):
+        for b, (m2, k2) in enumerate(states):
+            if k < m - 1 and m2 == m and k2 == k + 1:
+                trans[a, b] = math.log(1 - p.bar_reset)
+            elif k == m - 1 and k2 == 0:
+                trans[a, b] = stay if m2 == m else math.log(p.meter_change / max(1, len(p.meters) - 1))
+            if k < m - 1 and k2 == 0:
+                trans[a, b] = np.logaddexp(trans[a, b], math.log(p.bar_reset / len(p.meters)))
+    v = np.where(is_down, emit_on[0], emit_off[0]) - math.log(s)
+    back = np.zeros((n, s), dtype=np.int64)
+    for t in range(1, n):
+        cand = v[:, None] + trans  # [from, to]
+        back[t] = np.argmax(cand, axis=0)
+        v = cand[back[t], np.arange(s)] + np.where(is_down, emit_on[t], emit_off[t])
+    path = np.zeros(n, dtype=np.int64)
+    path[-1] = int(np.argmax(v))
+    for t in range(n - 1, 0, -1):
+        path[t - 1] = back[t, path[t]]
+    positions = np.array([states[q][1] for q in path], dtype=np.int64)
+    meters = np.array([states[q][0] for q in path], dtype=np.int64)
+    return positions, meters
+
+
+def triplet_ratio(beats: np.ndarray, onsets: np.ndarray) -> float:
+    """log of (onsets near 1/3, 2/3 of a beat) / (onsets near 1/2), +1 smoothing: > 0 suggests compound time."""
+    if len(beats) < 2 or len(onsets) == 0:
+        return 0.0
+    k = np.searchsorted(beats, onsets, side="right") - 1
+    ok = (k >= 0) & (k < len(beats) - 1)
+    k, t = k[ok], onsets[ok]
+    phase = (t - beats[k]) / (beats[k + 1] - beats[k])
+    thirds = np.sum((np.abs(phase - 1 / 3) < 0.05) | (np.abs(phase - 2 / 3) < 0.05))
+    halves = np.sum(np.abs(phase - 0.5) < 0.05)
+    return float(np.log((thirds + 1.0) / (halves + 1.0)))
+
+
+# --------------------------------------------------------------------------- tempo map
+
+def meter_signature(beats_per_bar: int, ternary: bool) -> tuple[int, int]:
+    """(numerator, denominator) of a bar of ``beats_per_bar`` beats: 3/4, or 6/8 when beats divide in three."""
+    return (3 * beats_per_bar, 8) if ternary else (beats_per_bar, 4)
+
+
+def build_tempo_map(
+    beats: np.ndarray, positions: np.ndarray, meters: np.ndarray, *, ternary: bool = False, ppq: int = PPQ,
+) -> tuple[TempoMap, list[TimeSignature]]:
+    """A tempo map with one beat between consecutive tracked beats, and bar lines on their downbeats.
+
+    Ticks before the first beat: whole beats at the first beat's tempo back to
+    time 0 (the first of them stretched so that tick 0 is time 0), grouped
+    into a pickup bar.  Tempi are rounded to whole microseconds per quarter
+    with the rounding error carried into the next beat, so beat k falls on
+    its tracked time to within a microsecond however long the piece.
+    """
+    beats = np.asarray(beats, dtype=np.float64)
+    if len(beats) < 2:
+        raise AnalysisError("too few beats to build a tempo map")
+    beat_ticks = ppq * 3 // 2 if ternary else ppq
+    first_ioi = beats[1] - beats[0]
+    pre = 0
+    if beats[0] > 1e-3:
+        pre = max(1, int(math.floor(beats[0] / first_ioi + 1e-9)))
+    times = np.concatenate([np.linspace(0.0, beats[0], pre + 1)[:-1] if pre else np.zeros(0), beats])
+    if pre:  # even virtual beats, except that the first absorbs the remainder
+        rest = beats[0] - (pre - 1) * first_ioi
+        times[:pre] = np.concatenate([[0.0], rest + first_ioi * np.arange(pre - 1)])
+    # Bar starts (indices into `times`) and the meter of each bar.
+    pos = np.concatenate([np.full(pre, -1), np.asarray(positions, dtype=np.int64)])
+    met = np.concatenate([np.full(pre, int(meters[0]) if len(meters) else 4), np.asarray(meters, dtype=np.int64)])
+    starts = [int(i) for i in np.flatnonzero(pos == 0)]
+    if not starts:
+        starts = [pre]
+    first_bar = starts[0]
+    m0 = int(met[first_bar])
+    lead = [first_bar - m0 * q for q in range(1, first_bar // m0 + 1)]
+    starts = sorted(set([*lead, *starts]))
+    if starts[0] > 0:
+        starts = [0, *starts]
+    # Tempo: beat k -> k+1 spans beat_ticks ticks.
+    changes = []
+    realized = 0.0
+    for k in range(len(times) - 1):
+        target = times[k + 1]
+        us = max(1, round((target - realized) * 1e6 * ppq / beat_ticks))
+        changes.append(TempoChange(k * beat_ticks, us))
+        realized += us * beat_ticks / (ppq * 1e6)
+    merged = [changes[0]]
+    for c in changes[1:]:
+        if c.us_per_quarter != merged[-1].us_per_quarter:
+            merged.append(c)
+    tempo_map = TempoMap(ppq=ppq, changes=merged)
+    signatures: list[TimeSignature] = []
+    last: tuple[int, int] | None = None
+    for b, s in enumerate(starts):
+        length = (starts[b + 1] - s) if b + 1 < len(starts) else int(met[s])
+        sig = meter_signature(max(1, length), ternary)
+        if sig != last:
+            signatures.append(TimeSignature(tempo_map.tick_to_seconds(s * beat_ticks), sig[0], sig[1]))
+            last = sig
+    return tempo_map, signatures
+
+
+# --------------------------------------------------------------------------- keys
+
+KEY_WINDOW_BARS = 16
+
+
+def key_signature_of(key: Key, time: float = 0.0) -> KeySignature:
+    from musestudio.core.keys import PITCH_CLASS_NAMES
+
+    return KeySignature(time, PITCH_CLASS_NAMES[key.tonic], key.mode)
+
+
+def estimate_keys(notes: list[Note], downbeats: np.ndarray) -> list[KeySignature]:
+    """The piece's key, then a change wherever ``KEY_WINDOW_BARS``-bar windows agree on another key for two windows running."""
+    overall = estimate_key(notes)
+    if overall is None:
+        return []
+    out = [key_signature_of(overall, 0.0)]
+    if len(downbeats) < 3 * KEY_WINDOW_BARS:
+        return out
+    starts = np.array([n.start for n in notes])
+    windows = []
+    for w in range(0, len(downbeats) - KEY_WINDOW_BARS, KEY_WINDOW_BARS):
+        a, b = downbeats[w], downbeats[min(w + KEY_WINDOW_BARS, len(downbeats) - 1)]
+        sel = [notes[i] for i in np.flatnonzero((starts >= a) & (starts < b))]
+        windows.append((a, estimate_key(sel) if sel else None))
+    current = overall
+    for (t, k1), (_, k2) in zip(windows, windows[1:]):
+        if k1 is not None and k1 == k2 and k1 != current:
+            out.append(key_signature_of(k1, float(t)))
+            current = k1
+    return out
+
+
+# --------------------------------------------------------------------------- analysis
+
+def check_input(seq: NoteSequence) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    arrays = note_arrays(seq)
+    pitch, start, end, _ = arrays
+    if len(pitch) < MIN_NOTES:
+        raise AnalysisError(f"too few notes to find a beat ({len(pitch)}; at least {MIN_NOTES} are needed)")
+    if not (np.all(np.isfinite(start)) and np.all(np.isfinite(end))):
+        raise AnalysisError("note times are not finite numbers")
+    onsets = np.unique(np.round(start, 2))
+    if len(onsets) < MIN_ONSETS:
+        raise AnalysisError("the notes are a single chord: there is no rhythm to find a beat in")
+    if float(np.max(end)) > MAX_SECONDS:
+        raise AnalysisError(
+            f"the music lasts {float(np.max(end)) / 3600:.1f} h; beat analysis handles up to {MAX_SECONDS / 3600:.0f} h"
+        )
+    return arrays
+
+
+def analyze(seq: NoteSequence, *, checkpoint: str | os.PathLike[str] | None = None,
+            params: DecodeParams | None = None) -> BeatAnalysis:
+    """Beats, downbeats, meter, tempo map and key of a performance (or any MIDI) from its notes."""
+    arrays = check_input(seq)
+    model, tuned = load_tracker(checkpoint)
+    p = params or tuned
+    fps = float(model.config.frame_rate)
+    n_frames = int(math.ceil(float(np.max(arrays[2])) * fps)) + int(fps)
+    beat_act, down_act = run_activations(model, arrays, n_frames)
+    return analysis_from_activations(seq, beat_act, down_act, fps, p)
+
+
+def analysis_from_activations(seq: NoteSequence, beat_act: np.ndarray, down_act: np.ndarray, frame_rate: float,
+                              params: DecodeParams | None = None) -> BeatAnalysis:
+    """The decoding half of :func:`analyze` (pure: no model)."""
+    p = params or DecodeParams()
+    _, start, _, _ = note_arrays(seq)
+    onsets = np.unique(start)
+    times, heights = beat_candidates(beat_act, frame_rate, p)
+    beats = decode_beats(times, heights, p)
+    beats = snap_to_onsets(beats, onsets, p.snap_seconds)
+    beats = fill_and_extend(beats, float(onsets[0]), float(onsets[-1]))
+    if len(beats) < 2:  # nothing periodic was found: one beat per second over the notes
+        beats = np.arange(onsets[0], max(onsets[-1], onsets[0] + 1.0) + 1e-9, 1.0)
+    positions, meters = decode_meter(sample_at(down_act, beats, frame_rate), p)
+    ternary = triplet_ratio(beats, onsets) > p.ternary_threshold
+    tempo_map, signatures = build_tempo_map(beats, positions, meters, ternary=ternary)
+    downbeats = beats[positions == 0]
+    values, counts = np.unique(meters, return_counts=True)
+    beats_per_bar = int(values[np.argmax(counts)])
+    keys = estimate_keys(sorted(seq.notes, key=lambda n: n.start), downbeats)
+    return BeatAnalysis(beats, downbeats, signatures, keys, tempo_map, positions, beats_per_bar, ternary)
+
+
+def with_tempo_map(seq: NoteSequence, analysis: BeatAnalysis) -> NoteSequence:
+    """The same notes at the same times, with the analysis's tempo map, meters and keys."""
+    return seq.copy(
+        tempo_map=analysis.tempo_map,
+        time_signatures=list(analysis.time_signatures),
+        key_signatures=list(analysis.key_signatures),
+    )

@@ -1,0 +1,92 @@
+"""Beat and downbeat tracker for symbolic performances: a non-causal TCN over a piano roll.
+
+The input is a frame-rate piano roll of the performance (see
+:func:`musestudio.ml.beats.note_features`): per frame, the velocity of each
+key's onsets and whether each key sounds.  A 1x1 convolution mixes the 88 keys
+into ``channels`` features; a stack of residual, dilated 1-D convolutions over
+time (dilations 1, 2, 4, ... 256 with kernel 5: about 40 s of context at
+50 frames/s) follows, as in the TCN beat trackers of the audio literature,
+which suits performance MIDI as well: beats are inferred from the periodicity
+of onsets, accents and bass notes over several bars.  Two heads give, per
+frame, the probability of a beat and of a downbeat.  A third, piece-level
+head is not used: the meter comes from decoding the downbeat activation.
+
+``forward(batch)`` returns ``(outputs, losses)``; losses only when the batch
+carries targets.  No file I/O here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional
+
+N_KEYS = 88
+
+
+@dataclass
+class BeatTrackerConfig:
+    n_keys: int = N_KEYS
+    in_channels: int = 2 * N_KEYS  # onset velocity + sounding, per key
+    channels: int = 64
+    kernel: int = 5
+    dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+    dropout: float = 0.1
+    frame_rate: float = 50.0
+    beat_pos_weight: float = 4.0  # beats are ~4% of frames; up-weight them
+    downbeat_pos_weight: float = 8.0
+    downbeat_weight: float = 1.0
+
+
+class _Block(nn.Module):
+    """Residual dilated conv: x + W2 * gelu(W1 *_d x)."""
+
+    def __init__(self, channels: int, kernel: int, dilation: int, dropout: float) -> None:
+        super().__init__()
+        pad = dilation * (kernel - 1) // 2
+        self.conv = nn.Conv1d(channels, channels, kernel, padding=pad, dilation=dilation)
+        self.mix = nn.Conv1d(channels, channels, 1)
+        self.norm = nn.GroupNorm(1, channels)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: [B, C, T]
+        return x + self.drop(self.mix(functional.gelu(self.norm(self.conv(x)))))
+
+
+class BeatTrackerModel(nn.Module):
+    def __init__(self, config: BeatTrackerConfig) -> None:
+        super().__init__()
+        if config.kernel % 2 != 1:
+            raise ValueError("kernel must be odd (centred, non-causal convolutions)")
+        self.config = config
+        self.inp = nn.Conv1d(config.in_channels, config.channels, 1)
+        self.blocks = nn.ModuleList(_Block(config.channels, config.kernel, d, config.dropout) for d in config.dilations)
+        self.head = nn.Conv1d(config.channels, 2, 1)
+
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        """features [B, T, in_channels] -> logits [B, T, 2] (beat, downbeat)."""
+        x = self.inp(features.transpose(1, 2))  # [B, C, T]
+        for block in self.blocks:
+            x = block(x)
+        return self.head(x).transpose(1, 2)  # [B, T, 2]
+
+    def forward(self, batch: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        cfg = self.config
+        logits = self.logits(batch["features"])  # [B, T, 2]
+        outputs = {"beat": torch.sigmoid(logits[..., 0]), "downbeat": torch.sigmoid(logits[..., 1])}
+        losses: dict[str, torch.Tensor] = {}
+        if "beat" in batch:
+            mask = batch.get("mask")
+            weight = mask if mask is not None else None
+            losses["beat"] = functional.binary_cross_entropy_with_logits(
+                logits[..., 0], batch["beat"], weight=weight,
+                pos_weight=torch.tensor(cfg.beat_pos_weight, device=logits.device),
+            )
+            losses["downbeat"] = cfg.downbeat_weight * functional.binary_cross_entropy_with_logits(
+                logits[..., 1], batch["downbeat"], weight=weight,
+                pos_weight=torch.tensor(cfg.downbeat_pos_weight, device=logits.device),
+            )
+        return outputs, losses

@@ -1,0 +1,168 @@
+"""Score the beat tracker on an ASAP split, and choose its decoder settings on validation.
+
+``python -m training.beats_eval evaluate models/beat_tracker --split test``
+``python -m training.beats_eval tune runs/beats_v1/export --write``  (validation only)
+
+Scores, per performance, then averaged over performances:
+
+- beat and downbeat F-measure: ``mir_eval.beat.f_measure`` (+-70 ms; mir_eval
+  ignores the first 5 s of both lists, as the field does);
+- meter: the tracked beats per bar and beat division (2 or 3) equal the first
+  annotated time signature's (ASAP counts 6/8 as two beats a bar, so 6/8 vs
+  3/4 is a real difference here; 2/4 vs 4/4 is one too);
+- key: ASAP annotates key *signatures* (sharps/flats), not modes, so the
+  estimated key counts as right when its signature is the annotated one
+  (A minor and C major share one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from musestudio.core.notes import Note, NoteSequence
+from musestudio.ml.beats import DecodeParams, analysis_from_activations, load_tracker, run_activations
+from training.data.beats import Annotated, load_split
+
+MAJOR_TONIC_OF_SHARPS = {s: (7 * s) % 12 for s in range(-7, 8)}
+
+
+def item_sequence(item: Annotated) -> NoteSequence:
+    return NoteSequence([Note(int(p), float(s), float(e), int(v)) for p, s, e, v in
+                         zip(item.pitch, item.start, item.end, item.velocity)])
+
+
+def signature_tonic(key_name: str, mode: str) -> int:
+    from musestudio.core.keys import parse_key
+
+    k = parse_key(f"{key_name} {mode}")
+    return k.tonic if k.mode == "major" else (k.tonic + 3) % 12
+
+
+def score_item(item: Annotated, analysis: Any) -> dict[str, float]:
+    import mir_eval
+
+    ref_b = mir_eval.beat.trim_beats(item.beats)
+    ref_d = mir_eval.beat.trim_beats(item.downbeats)
+    out = {
+        "beat_f": float(mir_eval.beat.f_measure(ref_b, mir_eval.beat.trim_beats(analysis.beats))),
+        "downbeat_f": float(mir_eval.beat.f_measure(ref_d, mir_eval.beat.trim_beats(analysis.downbeats))),
+        "meter_correct": float(analysis.beats_per_bar == item.beats_per_bar and analysis.ternary == item.ternary),
+        "beats_per_bar_correct": float(analysis.beats_per_bar == item.beats_per_bar),
+    }
+    if item.key_sharps is not None and analysis.key is not None:
+        out["key_correct"] = float(signature_tonic(analysis.key.key, analysis.key.mode)
+                                   == MAJOR_TONIC_OF_SHARPS.get(item.key_sharps, -1))
+    return out
+
+
+def activations_for(folder: str, items: list[Annotated]) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    model, _ = load_tracker(folder)
+    fps = float(model.config.frame_rate)
+    out = []
+    for it in items:
+        arrays = (it.pitch.astype(np.int64), it.start, it.end, it.velocity.astype(np.float64))
+        n = int(np.ceil(float(it.end.max()) * fps)) + int(fps)
+        beat, down = run_activations(model, arrays, n)
+        out.append((beat, down, fps))
+    return out
+
+
+def mean_scores(rows: list[dict[str, float]]) -> dict[str, float]:
+    keys = sorted({k for r in rows for k in r})
+    return {k: float(np.mean([r[k] for r in rows if k in r])) for k in keys}
+
+
+def evaluate_checkpoint(folder: str, split: str = "test", *, cache: str = "runs/cache",
+                        params: DecodeParams | None = None) -> dict[str, Any]:
+    items = load_split(split, cache=cache, with_scores=False)
+    _, tuned = load_tracker(folder)
+    p = params or tuned
+    acts = activations_for(folder, items)
+    rows = []
+    t0 = time.perf_counter()
+    for it, (b, d, fps) in zip(items, acts):
+        rows.append(score_item(it, analysis_from_activations(item_sequence(it), b, d, fps, p)))
+    return {"mean": mean_scores(rows), "rows": rows, "items": [it.name for it in items],
+            "decode_seconds": time.perf_counter() - t0}
+
+
+TUNE_GRID = {
+    "tempo_penalty": [3.0, 6.0, 10.0],
+    "obs_weight": [0.7, 1.0, 1.5],
+    "snap_seconds": [0.0, 0.035],
+}
+
+
+STAGE2 = {"ternary_threshold": [-0.5, 0.0, 0.5, 1.0], "meter_change": [1e-4, 1e-3, 1e-2]}
+
+
+def tune(folder: str, *, cache: str = "runs/cache", limit: int | None = None) -> tuple[DecodeParams, list[dict]]:
+    """Grid search of the decoder on the VALIDATION split (never the test split)."""
+    items = load_split("validation", cache=cache, with_scores=False)[:limit]
+    acts = activations_for(folder, items)
+    seqs = [item_sequence(it) for it in items]
+    base = DecodeParams()
+    results = []
+    best, best_score = base, -1.0
+    stage2, stage2_best = base, -1.0
+    names = list(TUNE_GRID)
+    for values in itertools.product(*(TUNE_GRID[n] for n in names)):
+        p = replace(base, **dict(zip(names, values)))
+        rows = [score_item(it, analysis_from_activations(s, b, d, fps, p)) for it, s, (b, d, fps) in zip(items, seqs, acts)]
+        m = mean_scores(rows)
+        results.append({**dict(zip(names, values)), **m})
+        score = m["beat_f"] + 0.5 * m["downbeat_f"]
+        print(json.dumps(results[-1]), flush=True)
+        if score > best_score:
+            best, best_score = p, score
+    # Stage 2: the meter settings, with the chosen beat settings.
+    for thr, change in itertools.product(STAGE2["ternary_threshold"], STAGE2["meter_change"]):
+        p = replace(best, ternary_threshold=thr, meter_change=change)
+        rows = [score_item(it, analysis_from_activations(s, b, d, fps, p)) for it, s, (b, d, fps) in zip(items, seqs, acts)]
+        m = mean_scores(rows)
+        results.append({"ternary_threshold": thr, "meter_change": change, **m})
+        print(json.dumps(results[-1]), flush=True)
+        score = m["downbeat_f"] + m["meter_correct"]
+        if score > stage2_best:
+            stage2, stage2_best = p, score
+    return stage2, results
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m training.beats_eval")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    ev = sub.add_parser("evaluate")
+    ev.add_argument("checkpoint")
+    ev.add_argument("--split", default="test", choices=["train", "validation", "test"])
+    ev.add_argument("--cache", default="runs/cache")
+    tu = sub.add_parser("tune")
+    tu.add_argument("checkpoint")
+    tu.add_argument("--cache", default="runs/cache")
+    tu.add_argument("--limit", type=int, default=None)
+    tu.add_argument("--write", action="store_true", help="store the chosen settings in the checkpoint's config.json")
+    args = ap.parse_args(argv)
+    if args.cmd == "evaluate":
+        res = evaluate_checkpoint(args.checkpoint, args.split, cache=args.cache)
+        print(json.dumps(res["mean"], indent=1))
+        return 0
+    best, _ = tune(args.checkpoint, cache=args.cache, limit=args.limit)
+    print("best:", json.dumps(asdict(best)))
+    if args.write:
+        cfg_path = Path(args.checkpoint) / "config.json"
+        cfg = json.loads(cfg_path.read_text())
+        cfg["decode"] = {k: v for k, v in asdict(best).items()}
+        cfg_path.write_text(json.dumps(cfg, indent=2) + "\n")
+        print(f"wrote decode settings to {cfg_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,151 @@
+"""The beat tracker as a training Task: ASAP windows with annotated beats, augmented toward real inputs.
+
+``python -m training train --model beats --out runs/beats`` trains it;
+``python -m training.beats_tune runs/beats`` (see :mod:`training.beats_eval`) picks the decoder
+settings on the validation split; ``tests/benchmarks/bench_beats.py`` scores it on the test split.
+
+Augmentation, so that the tracker meets what users bring rather than clean
+MAESTRO takes: tempo scaled 0.75-1.33x, transposition of -6..+6, velocity
+curves, and transcription-like noise (dropped notes, spurious short notes,
+onset jitter of up to 25 ms).  Score MIDIs (quantized, mechanical) are part
+of the data, as DAW files are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from musestudio.ml.beats import FRAME_RATE, note_features
+from musestudio.ml.models.beat_tracker import BeatTrackerConfig, BeatTrackerModel
+from training.data.beats import Annotated, load_split
+from training.tasks.base import Task
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "desktop": {},
+    "paper": {"channels": 128},
+    "tiny": {"channels": 8, "dilations": (1, 2, 4)},
+}
+
+
+def targets(beats: np.ndarray, downbeats: np.ndarray, first_frame: int, n_frames: int,
+            frame_rate: float = FRAME_RATE) -> tuple[np.ndarray, np.ndarray]:
+    """Beat and downbeat targets: 1 at the annotated frame, 0.5 on its two neighbours (widened targets)."""
+    out = []
+    for times in (beats, downbeats):
+        y = np.zeros(n_frames, dtype=np.float32)
+        f = np.rint(np.asarray(times) * frame_rate).astype(np.int64) - first_frame
+        for off, val in ((-1, 0.5), (1, 0.5), (0, 1.0)):
+            g = f + off
+            g = g[(g >= 0) & (g < n_frames)]
+            y[g] = np.maximum(y[g], val)
+        out.append(y)
+    return out[0], out[1]
+
+
+def augment(item: Annotated, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """(pitch, start, end, velocity, beats, downbeats) with tempo, key, velocity and noise changes."""
+    scale = float(np.exp(rng.uniform(np.log(0.75), np.log(1.33))))
+    pitch = item.pitch.astype(np.int64) + int(rng.integers(-6, 7))
+    start, end = item.start * scale, item.end * scale
+    vel = item.velocity.astype(np.float64)
+    gamma = float(rng.uniform(0.6, 1.6))
+    vel = 127.0 * (np.clip(vel, 1, 127) / 127.0) ** gamma
+    if rng.random() < 0.5:  # transcription-like noise
+        keep = rng.random(len(pitch)) > rng.uniform(0.0, 0.1)
+        pitch, start, end, vel = pitch[keep], start[keep], end[keep], vel[keep]
+        jitter = rng.normal(0.0, rng.uniform(0.0, 0.012), len(start)).clip(-0.025, 0.025)
+        start = np.maximum(start + jitter, 0.0)
+        end = np.maximum(end + jitter, start + 0.01)
+        n_fake = int(len(pitch) * rng.uniform(0.0, 0.06))
+        if n_fake:
+            fs = rng.uniform(0, float(end.max()), n_fake)
+            pitch = np.concatenate([pitch, rng.integers(28, 100, n_fake)])
+            start = np.concatenate([start, fs])
+            end = np.concatenate([end, fs + rng.uniform(0.03, 0.3, n_fake)])
+            vel = np.concatenate([vel, rng.uniform(10, 60, n_fake)])
+    return pitch, start, end, vel, item.beats * scale, item.downbeats * scale
+
+
+class BeatWindows(Dataset):
+    """Random windows of ``window`` frames, items drawn in proportion to their length."""
+
+    def __init__(self, items: list[Annotated], window: int, length: int, seed: int = 0, train: bool = True) -> None:
+        self.items = items
+        self.window = window
+        self.length = length
+        self.seed = seed
+        self.train = train
+        dur = np.array([max(float(it.end.max()), 1.0) for it in items])
+        self.weights = dur / dur.sum()
+        self.epoch = 0
+        if not train:  # fixed validation windows: evenly spaced through each item
+            self.fixed = []
+            for i, it in enumerate(items):
+                n = int(float(it.end.max()) * FRAME_RATE)
+                for s in range(0, max(1, n - window), window * 3):
+                    self.fixed.append((i, s))
+            self.length = len(self.fixed)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, i: int) -> dict[str, np.ndarray]:
+        if self.train:
+            rng = np.random.default_rng((self.seed, self.epoch, int(i)))
+            item = self.items[int(rng.choice(len(self.items), p=self.weights))]
+            pitch, start, end, vel, beats, downs = augment(item, rng)
+            n = int(float(end.max()) * FRAME_RATE)
+            first = int(rng.integers(-self.window // 4, max(1, n - self.window // 2)))
+        else:
+            idx, first = self.fixed[i]
+            item = self.items[idx]
+            pitch, start, end, vel = item.pitch.astype(np.int64), item.start, item.end, item.velocity.astype(np.float64)
+            beats, downs = item.beats, item.downbeats
+        feats = note_features(pitch, start, end, vel, first_frame=first, n_frames=self.window)
+        beat, down = targets(beats, downs, first, self.window)
+        # Frames before the music or after the last annotated beat carry no labels.
+        t = (first + np.arange(self.window)) / FRAME_RATE
+        mask = ((t >= beats[0] - 0.1) & (t <= beats[-1] + 0.1)).astype(np.float32)
+        return {"features": feats, "beat": beat, "downbeat": down, "mask": mask}
+
+
+class BeatTrackerTask(Task):
+    name = "beats"
+    grad_clip = 1.0
+    preset_defaults: ClassVar[dict[str, dict[str, Any]]] = {
+        "desktop": {"batch_size": 16, "lr": 2e-3, "seq_len": 1000},
+        "paper": {"batch_size": 32, "lr": 1e-3, "seq_len": 2000},
+        "tiny": {"batch_size": 2, "lr": 1e-3, "seq_len": 200},
+    }
+
+    def build_model(self, preset: str) -> tuple[str, dict[str, Any], nn.Module]:
+        if preset not in PRESETS:
+            raise SystemExit(f"unknown beats preset '{preset}' (known: {', '.join(PRESETS)})")
+        config = BeatTrackerConfig(**PRESETS[preset])
+        return "beat_tracker", dataclasses.asdict(config), BeatTrackerModel(config)
+
+    def datasets(self, args: argparse.Namespace) -> tuple[Dataset, Dataset]:
+        cache = getattr(args, "cache", "runs/cache")
+        train = load_split("train", cache=cache)
+        val = load_split("validation", cache=cache, with_scores=False)
+        window = int(args.seq_len or 1000)
+        return (BeatWindows(train, window, length=200 * int(args.batch_size or 16), seed=args.seed),
+                BeatWindows(val, window, length=0, train=False))
+
+    def collate(self, items: list[Any]) -> Any:
+        return {k: torch.from_numpy(np.stack([it[k] for it in items])) for k in items[0]}
+
+    def test_metrics(self, folder: str, args: argparse.Namespace) -> dict[str, float]:
+        from training.beats_eval import evaluate_checkpoint
+
+        return evaluate_checkpoint(folder, "test", cache=getattr(args, "cache", "runs/cache"))["mean"]

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from musestudio.core.atomic import write_bytes_atomic
 from musestudio.core.errors import InputFileError, MusestudioError
 from musestudio.core.notes import NoteSequence
 from musestudio.core.progress import CancelToken, Progress, Work, run_work
@@ -278,7 +279,7 @@ def build_test_work(
             (p, samples), gain = item
             data = clip_audio.encode_ogg(clip_audio.apply_gain(samples, gain), sr)
             rel = f"{CLIPS_DIR}/{p.clip_id}.ogg"
-            (work_dir / rel).write_bytes(data)
+            write_bytes_atomic(work_dir / rel, data)
             return rel, hashlib.sha256(data).hexdigest()
 
         written = list(pool.map(write, zip(rendered, gains)))

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from musestudio.core.atomic import write_bytes_atomic
 from musestudio.core.errors import InputFileError, MusestudioError
-from musestudio.io.atomic import write_bytes_atomic
 
 FORMAT = "musestudio-listening-test"
 VERSION = 1

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from musestudio.core.atomic import write_bytes_atomic
 from musestudio.core.errors import InputFileError
-from musestudio.io.atomic import write_bytes_atomic
 from musestudio.listening.design import schedule
 from musestudio.listening.manifest import (
     DIMENSION_HELP,

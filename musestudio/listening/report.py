@@ -14,7 +14,7 @@ import math
 import os
 from pathlib import Path
 
-from musestudio.io.atomic import atomic_path, write_bytes_atomic
+from musestudio.core.atomic import atomic_path, write_bytes_atomic
 from musestudio.listening.manifest import DIMENSION_LABELS, DIMENSIONS, ListeningManifest, category_label
 from musestudio.listening.stats import Analysis, analyze_test
 
@@ -227,3 +227,37 @@ def write_report(folder: str | os.PathLike[str], out: str | os.PathLike[str] | N
             f"</title><style>{style}</style></head><body>{''.join(body)}</body></html>")
     write_bytes_atomic(out_dir / "report.html", page.encode("utf-8"))
     return out_dir / "report.md"
+
+
+OBJECTIVE_COLUMNS = ("perplexity", "pitch_class_similarity", "harmonic_consistency", "rhythmic_entropy")
+
+
+def add_listening_tables(data: object, folder: str | os.PathLike[str]) -> None:
+    """Put a finished test's tables into a ``musestudio report`` (``ReportData.add_table``).
+
+    Two tables: the Table 4-style MOS and Turing rate beside the paper's MOS,
+    and each category's overall MOS and Turing rate beside the objective
+    metrics that report measured for the same model (matched by name:
+    lstm, transformer, gan, markov, human).
+    """
+    manifest, analysis = analyze_test(folder)
+    header, rows = paper_table(analysis)
+    note = (f"'{manifest.title}': {analysis.n_participants} listeners, {analysis.n_answers} answers; "
+            "95 % cluster-bootstrap intervals over listeners. Paper: Zhang 2025, Table 6 "
+            f"({PAPER_LISTENERS} listeners; no Turing-rate figures published).")
+    data.add_table("Listening test: MOS and Turing rate per model (Table 4 style)", header, rows, note)  # type: ignore[attr-defined]
+    objective: dict[str, dict[str, float]] = getattr(data, "rows", {}) or {}
+    cols = [c for c in OBJECTIVE_COLUMNS if any(c in v for v in objective.values())]
+    header2 = ["Model", "Overall MOS", "Turing rate", *cols]
+    rows2 = []
+    for c in analysis.categories:
+        metrics = objective.get(c.category, {})
+        cells = [c.label, _ci(c.overall.value, c.overall.low, c.overall.high),
+                 _ci(c.judged_human.value, c.judged_human.low, c.judged_human.high, percent=True)]
+        for col in cols:
+            v = metrics.get(col, math.nan)
+            cells.append("–" if v is None or not math.isfinite(v) else f"{v:.2f}")
+        rows2.append(cells)
+    data.add_table("Listening test beside the objective metrics", header2, rows2,  # type: ignore[attr-defined]
+                   "Objective metrics from this report's own rows for the same model names; '–' where this "
+                   "report has no row for a category.")

@@ -1,6 +1,8 @@
 """Playback of the audible layers (SoundFont through FluidSynth, else the built-in synth) and the audio file.
 
-sounddevice plays a rendered buffer; the playhead follows a monotonic clock
+sounddevice plays a rendered buffer, which is rendered, merged and mixed in a
+worker (the audio file is decoded and resampled there too, once, then kept),
+so pressing Play never blocks the window; the playhead follows a monotonic clock
 at ~30 Hz (throttled, never per audio block).  With no output device the
 player says so once, in the status bar, and everything else keeps working.
 """
@@ -36,27 +38,43 @@ def _query_output_devices() -> tuple[list[str], str]:
     return names, "" if names else "no audio output device"
 
 
-def mix_work(layers_seq: Any, audio: np.ndarray | None, soundfont: str | None) -> Work[np.ndarray]:
-    """Render the audible notes and mix in the audio file (both at SAMPLE_RATE)."""
+def mix_work(
+    sequences: list[Any], audio: np.ndarray | str | None, soundfont: str | None
+) -> Work[tuple[np.ndarray, np.ndarray | None]]:
+    """Merge and render the audible layers and mix in the audio file, all at SAMPLE_RATE, off the UI thread.
+
+    ``audio`` is samples already decoded at SAMPLE_RATE, or the path of the
+    audio file: decoding and resampling a long recording takes seconds, so it
+    happens here, in the worker, and the decoded samples come back with the
+    mix for the player to keep.
+    """
     from musestudio.io.synth import render
 
-    yield Progress(0, 2, "rendering notes")
+    yield Progress(0, 3, "reading audio" if isinstance(audio, str) else "merging layers")
+    if isinstance(audio, str):
+        from musestudio.io.audio import load_audio
+
+        audio = load_audio(audio, SAMPLE_RATE)[0]
+    seq = None
+    for part in sequences:
+        seq = part.copy() if seq is None else seq.merged(part)
+    yield Progress(1, 3, "rendering notes")
     parts = []
-    if layers_seq is not None and len(layers_seq):
-        parts.append(render(layers_seq, SAMPLE_RATE, soundfont))
-    yield Progress(1, 2, "mixing")
+    if seq is not None and len(seq):
+        parts.append(render(seq, SAMPLE_RATE, soundfont))
+    yield Progress(2, 3, "mixing")
     if audio is not None and len(audio):
         parts.append(audio.astype(np.float32))
     if not parts:
-        return np.zeros(0, np.float32)
+        return np.zeros(0, np.float32), audio
     out = np.zeros(max(len(p) for p in parts), np.float32)
     for p in parts:
         out[: len(p)] += p
     peak = float(np.abs(out).max()) if len(out) else 0.0
     if peak > 0.99:
         out *= 0.99 / peak
-    yield Progress(2, 2, "")
-    return out
+    yield Progress(3, 3, "")
+    return out, audio
 
 
 class Player(QObject):
@@ -72,6 +90,9 @@ class Player(QObject):
         self._t0 = 0.0
         self._offset = 0.0
         self._loop: tuple[float, float] | None = None
+        self._rendering = False
+        self._pending: tuple[float, tuple[float, float] | None] | None = None
+        self._audio: tuple[str, np.ndarray] | None = None  # (path, samples at SAMPLE_RATE), decoded in the worker
         self._timer = QTimer(self)
         self._timer.setInterval(int(1000 / PLAYHEAD_HZ))
         self._timer.timeout.connect(self._tick)
@@ -108,22 +129,35 @@ class Player(QObject):
             self.state_changed.emit(f"Playback disabled: {reason}")
             return False
         if self._buffer is None:
+            if self._rendering:
+                self._pending = (start, loop)  # a second Play while rendering: start from the latest request
+                return True
             project = self.window.project
-            layers = project.audible_layers()
-            seq = None
-            for layer in layers:
-                seq = layer.sequence.copy() if seq is None else seq.merged(layer.sequence)
-            audio = None
+            sequences = [layer.sequence for layer in project.audible_layers()]
+            audio: np.ndarray | str | None = None
             if project.audio_path and self.window.spectrogram.play_audio_box.isChecked():
-                got = self.window.audio_samples(SAMPLE_RATE)
-                audio = got[0] if got else None
+                cached = self._audio
+                audio = cached[1] if cached is not None and cached[0] == project.audio_path else project.audio_path
             soundfont = self.window.settings.soundfont_path or None
+            path = project.audio_path
+            self._rendering = True
+            self._pending = (start, loop)
 
-            def ready(buf: np.ndarray) -> None:
-                self._buffer = buf
-                self._start(start, loop)
+            def ready(result: tuple[np.ndarray, np.ndarray | None]) -> None:
+                self._rendering = False
+                self._buffer, decoded = result
+                if decoded is not None and path:
+                    self._audio = (path, decoded)
+                pending, self._pending = self._pending, None
+                if pending is not None:
+                    self._start(*pending)
 
-            self.window.run_work(mix_work(seq, audio, soundfont), ready, label="Rendering")
+            def failed(message: str) -> None:
+                self._rendering = False
+                self._pending = None
+                self.window.show_status(f"Playback failed: {message}")
+
+            self.window.run_work(mix_work(sequences, audio, soundfont), ready, failed, label="Rendering")
             return True
         return self._start(start, loop)
 

@@ -19,7 +19,7 @@ from musestudio.core.project import Project
 from musestudio.dsp.spectrogram import Spectrogram, SpectrogramConfig, audio_spectrogram_work, pitch_to_hz
 from musestudio.gui.pianoroll.axes import PitchAxis, SecondsAxis
 from musestudio.gui.pianoroll.notes_item import NotesItem
-from musestudio.gui.pianoroll.view import EagerViewBox, style_axes
+from musestudio.gui.pianoroll.view import SOLO_DIMMED, EagerViewBox, layer_z, style_axes
 
 COLORMAPS = ("magma", "inferno", "viridis", "plasma", "CET-L1")
 KINDS = (("CQT", "cqt"), ("Mel", "mel"))
@@ -69,12 +69,12 @@ class SpectrogramView(QWidget):
         self.plot.addItem(self.image)
         self.overlays: dict[str, NotesItem] = {}
         self.playhead = pg.InfiniteLine(0.0, angle=90, movable=False, pen=pg.mkPen("#ff5050", width=2))
-        self.playhead.setZValue(100)
+        self.playhead.setZValue(2100)
         self.plot.addItem(self.playhead, ignoreBounds=True)
         # The ruler selection (seed region) of the piano roll, mirrored read-only.
         self.region = pg.LinearRegionItem((0, 0), movable=False, brush=pg.mkBrush(255, 210, 80, 30),
                                           pen=pg.mkPen(255, 210, 80, 120))
-        self.region.setZValue(50)
+        self.region.setZValue(2050)
         self.region.hide()
         self.plot.addItem(self.region, ignoreBounds=True)
         roll.region.sigRegionChanged.connect(self._mirror_region)
@@ -206,11 +206,13 @@ class SpectrogramView(QWidget):
         self.overlays.clear()
         if self.project is None or not self.overlay_box.isChecked():
             return
-        for layer in self.project.layers:
+        soloed = {layer.id for layer in self.project.layers if layer.solo}
+        for index, layer in enumerate(self.project.layers):
             if not layer.visible:
                 continue
-            item = NotesItem(layer.color, outline=True, z=10)
+            item = NotesItem(layer.color, outline=True, z=layer_z(layer.kind, index, active=False))
             item.set_notes(layer.sequence)
+            item.setOpacity(SOLO_DIMMED if soloed and layer.id not in soloed else 1.0)
             self.overlays[layer.id] = item
             vb.addItem(item, ignoreBounds=True)
 

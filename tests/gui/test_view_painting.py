@@ -129,3 +129,38 @@ def test_one_paint_per_view_per_pan_frame(editor, qtbot) -> None:
         roll.vb.setXRange(11 + i, 21 + i, padding=0)
         QApplication.processEvents()
     assert {k: c.count for k, c in counters.items()} == {"roll": frames, "lane": frames}
+
+
+def test_solo_isolates_a_layer_on_screen(editor) -> None:
+    _w, roll, _lane, spec = editor
+    project = roll.project
+    first = project.layers[0]
+    soloed = project.add_layer("b", _sequence(100), "continuation")
+    project.set_layer_props(soloed.id, solo=True)
+    roll.sync_layers()
+    spec.sync_overlays()
+    assert roll.items[soloed.id].opacity() == 1.0 and spec.overlays[soloed.id].opacity() == 1.0
+    assert roll.items[first.id].opacity() < 0.5 and spec.overlays[first.id].opacity() < 0.5
+    project.set_layer_props(soloed.id, solo=False)
+    roll.sync_layers()
+    spec.sync_overlays()
+    assert roll.items[first.id].opacity() == 1.0 and spec.overlays[first.id].opacity() == 1.0
+
+
+def test_missed_notes_are_drawn_above_the_reference_even_while_it_is_edited(editor) -> None:
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QColor
+
+    _w, roll, _lane, _spec = editor
+    project = roll.project
+    reference = project.layers[0]
+    note = next(n for n in reference.sequence.notes if 12 < n.start < 18)
+    missed = project.add_layer("Missed notes", NoteSequence([note]), "missed", color="#ff0000")
+    roll.set_active(reference.id)  # the reference is the layer being edited: it is raised
+    roll.sync_layers()
+    assert roll.items[missed.id].zValue() > roll.items[reference.id].zValue()
+    assert roll.selected_item.zValue() > roll.items[missed.id].zValue()
+    image = roll.grab().toImage()
+    centre = roll.mapFromScene(roll.vb.mapViewToScene(QPointF((note.start + note.end) / 2, note.pitch)))
+    pixel = QColor(image.pixel(centre.x(), centre.y()))
+    assert pixel.red() > 2 * pixel.blue() and pixel.red() > 2 * pixel.green()  # the red mark, not the blue note

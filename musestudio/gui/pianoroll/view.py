@@ -19,6 +19,15 @@ from musestudio.gui.pianoroll.axes import BeatGrid, BeatRuler, KeyRows, PitchAxi
 from musestudio.gui.pianoroll.notes_item import NotesItem
 
 RESIZE_HANDLE_PX = 6
+SOLO_DIMMED = 0.15  # opacity of the layers that are not soloed while some layer is
+# Teacher-mode layers mark notes of other layers (missed notes ARE reference notes), so they are
+# drawn above every layer, the one being edited included; otherwise they hide under what they mark.
+MARKER_KINDS = ("missed", "false_alarm")
+
+
+def layer_z(kind: str, index: int, active: bool) -> float:
+    """Stacking order: layers in project order, the edited one above them, teacher-mode marks on top."""
+    return 10 + index + (20 if active else 0) + (1000 if kind in MARKER_KINDS else 0)
 
 
 class EagerViewBox(pg.ViewBox):
@@ -149,10 +158,10 @@ class PianoRoll(pg.PlotWidget):
         vb.addItem(self.key_rows, ignoreBounds=True)
         vb.addItem(self.grid, ignoreBounds=True)
         self.items: dict[str, NotesItem] = {}
-        self.selected_item = NotesItem("#ffffff", outline=True, z=50)
+        self.selected_item = NotesItem("#ffffff", outline=True, z=2000)  # above every layer, teacher marks included
         vb.addItem(self.selected_item, ignoreBounds=True)
         self.playhead = pg.InfiniteLine(0.0, angle=90, movable=True, pen=pg.mkPen("#ff5050", width=2))
-        self.playhead.setZValue(100)
+        self.playhead.setZValue(2100)
         self.playhead.sigPositionChangeFinished.connect(lambda line: self.playhead_moved.emit(float(line.value())))
         vb.addItem(self.playhead, ignoreBounds=True)
         self.region = pg.LinearRegionItem((0, 0), movable=True, brush=pg.mkBrush(255, 210, 80, 40))
@@ -163,7 +172,7 @@ class PianoRoll(pg.PlotWidget):
         self.band = pg.QtWidgets.QGraphicsRectItem()
         self.band.setPen(pg.mkPen("#ffd050", width=1, style=Qt.PenStyle.DashLine))
         self.band.setBrush(pg.mkBrush(255, 208, 80, 30))
-        self.band.setZValue(200)
+        self.band.setZValue(2200)
         self.band.hide()
         vb.addItem(self.band, ignoreBounds=True)
         self.ruler.range_dragged.connect(self._ruler_range)
@@ -192,6 +201,7 @@ class PianoRoll(pg.PlotWidget):
         for lid in list(self.items):
             if lid not in ids:
                 self.vb.removeItem(self.items.pop(lid))
+        soloed = {layer.id for layer in self.project.layers if layer.solo}
         for z, layer in enumerate(self.project.layers):
             item = self.items.get(layer.id)
             if item is None:
@@ -199,9 +209,11 @@ class PianoRoll(pg.PlotWidget):
                 item.set_notes(layer.sequence)
                 self.items[layer.id] = item
                 self.vb.addItem(item)
-            item.setZValue(10 + z + (20 if layer.id == self.active_id else 0))
+            item.setZValue(layer_z(layer.kind, z, layer.id == self.active_id))
             item.set_color(layer.color)
             item.setVisible(layer.visible)
+            # Solo isolates on screen as in playback: the other layers fade back (still there to aim at).
+            item.setOpacity(SOLO_DIMMED if soloed and layer.id not in soloed else 1.0)
         if self.active_id not in ids:
             self.active_id = ids[0] if ids else None
             self.set_selection(set())
@@ -227,10 +239,12 @@ class PianoRoll(pg.PlotWidget):
         self.update_timing()
 
     def update_timing(self) -> None:
-        seq = self.project.timing_source() if self.project else None
-        if seq is not None:
-            self.ruler.set_timing(seq.tempo_map, seq.time_signature)
-            self.grid.set_timing(seq.tempo_map, seq.time_signature)
+        """The ruler and grid follow the project's own tempo map and metre (not whichever layer came first)."""
+        if self.project is None:
+            return
+        seq = self.project.timing()
+        self.ruler.set_timing(seq.tempo_map, seq.time_signatures)
+        self.grid.set_timing(seq.tempo_map, seq.time_signatures)
 
     def active_layer(self) -> Layer | None:
         if self.project is None or self.active_id is None:

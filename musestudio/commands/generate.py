@@ -31,9 +31,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-p", type=float, default=1.0, metavar="P", help="nucleus sampling mass (1 = off)")
     parser.add_argument("--variations", type=int, default=1, metavar="N", help="write OUT_1.mid ... OUT_N.mid")
     parser.add_argument("--random-seed", type=int, default=None, metavar="N", help="make the result reproducible")
-    parser.add_argument("--key", default=None, help='lock to a key and scale, e.g. "D minor"')
+    parser.add_argument("--key", default="auto",
+                        help='key the continuation leans to: "auto" (the seed\'s key, the default), "off", or e.g. "D minor"')
+    parser.add_argument("--key-strength", type=float, default=None, metavar="NATS",
+                        help="how hard the key holds: nats off each out-of-key note (default 1; inf = strict lock)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--humanize", dest="humanize", action="store_true", default=None,
+                      help="humanized timing and dynamics (the default for a performance seed)")
+    mode.add_argument("--grid", dest="humanize", action="store_false",
+                      help="quantized output on the sixteenth/triplet grid (the default for a quantized seed)")
+    parser.add_argument("--from", dest="start", type=float, default=None, metavar="S",
+                        help="continue from this time (seconds; default: the seed's end), e.g. the playhead")
+    parser.add_argument("--timing", choices=["auto", "tempo-map", "beats"], default="auto",
+                        help="where the seed's beats come from: auto (its tempo map when its notes sit on it, "
+                             "else the beat tracker), tempo-map or beats")
     parser.add_argument("--pitch-range", type=_pitch_range, default=(21, 108), metavar="LO-HI", help="e.g. 36-96")
-    parser.add_argument("--density", type=float, default=None, metavar="X", help="notes per second hint")
+    parser.add_argument("--density", type=float, default=None, metavar="X",
+                        help="notes per second hint (default: follow the seed's density)")
+    parser.add_argument("--free-density", action="store_true", help="do not steer the note density to the seed's")
     parser.add_argument("--free-register", action="store_true",
                         help="let the continuation leave the seed's register (by default it is steered to stay near it)")
     add_force(parser)
@@ -45,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from musestudio.core.errors import MusestudioError
     from musestudio.io.formats import load_score
     from musestudio.io.midi import write_midi
-    from musestudio.ml.generate import GenerationSettings, generate
+    from musestudio.ml.generate import KEY_STRENGTH, GenerationSettings, generate
 
     if Path(args.output).suffix.lower() not in (".mid", ".midi"):
         raise MusestudioError(f"{args.output}: the output must be a .mid file")
@@ -53,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
         model=args.model, checkpoint=args.checkpoint, seconds=args.seconds, bars=args.bars,
         temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, variations=args.variations,
         random_seed=args.random_seed, key=args.key, pitch_range=args.pitch_range, density=args.density,
-        keep_register=not args.free_register,
+        keep_register=not args.free_register, follow_density=not args.free_density, humanize=args.humanize,
+        key_strength=KEY_STRENGTH if args.key_strength is None else args.key_strength, timing=args.timing,
     )
     settings.validate()
     out = Path(args.output)
@@ -68,10 +84,18 @@ def run(args: argparse.Namespace) -> int:
         if args.seed_end is not None and args.seed_end <= start:
             raise MusestudioError("--seed-end must be after --seed-start")
         seq = seq.slice(start, args.seed_end)
+        if settings.start is None and args.seed_end is not None:
+            settings.start = args.seed_end  # the selection ends there, even if its last note ends earlier
+    if settings.start is not None:
+        seq = seq.slice(0.0, settings.start)
     if not seq.notes:
+        if seq.drum_notes:
+            raise MusestudioError(f"{args.seed}: the seed has only drum notes; give it a pitched part to continue")
         raise MusestudioError(f"{args.seed}: the seed has no notes in the chosen range")
     results = generate(seq, settings, on_progress=progress_printer(f"generate ({args.model})"))
     for target, cont in zip(targets, results, strict=True):
-        write_midi(seq.merged(cont), target)
+        # the file carries the tempo map the continuation was written on (the seed's, or the beat tracker's)
+        base = seq.copy(tempo_map=cont.tempo_map, time_signatures=cont.time_signatures)
+        write_midi(base.merged(cont), target)
         print(f"wrote {target} ({len(seq.notes)} seed notes + {len(cont.notes)} new notes)")
     return 0

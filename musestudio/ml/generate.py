@@ -1,15 +1,21 @@
 """Seeded continuation: the one entry point the CLI and the GUI share.
 
 ``generate_work(seed, settings)`` is a generator that yields
-:class:`~musestudio.core.progress.Progress` (tokens generated) and returns one
-continuation per variation.  A continuation holds only the new notes, at
-absolute times starting where the seed ends; the seed itself is never changed.
+:class:`~musestudio.core.progress.Progress` and returns one continuation per
+variation.  A continuation holds only the new notes, at absolute times from
+the first beat after the seed's end (or the playhead), and carries the tempo
+map it was written on (the seed's, or the beat tracker's for a performance);
+the seed itself is never changed.
 
-Token models (markov, lstm, transformer) are primed with the seed's tokens and
-sample until the requested length; the GAN is delegated to
-:mod:`musestudio.ml.gan_generate`.  Output sanity (stuck notes, silences,
-polyphony, pitch range) is enforced by the sampler's masks (see
-:mod:`musestudio.ml.sampling`) and checked once more on the decoded notes.
+Token models (markov, lstm, transformer) read the seed on its grid
+(:mod:`musestudio.ml.seed`), are primed with its REMI tokens
+(:mod:`musestudio.ml.remi`) and sample bar by bar until the requested length;
+the GAN is delegated to :mod:`musestudio.ml.gan_generate`.  Grammar, meter,
+tempo, grid, key, register, density and sanity limits are enforced while
+sampling (:mod:`musestudio.ml.sampling`).
+
+Round-1 checkpoints (event tokens in seconds) still load for scoring
+(``musestudio evaluate``); continuing a seed with one is refused with a one-line message.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from musestudio.core.errors import ModelError, MusestudioError
-from musestudio.core.notes import PIANO_HIGH, PIANO_LOW, Note, NoteSequence
+from musestudio.core.notes import PIANO_HIGH, PIANO_LOW, NoteSequence
 from musestudio.core.progress import CancelToken, Progress, Work, run_work
 
 MODELS = ("markov", "lstm", "transformer", "gan")
@@ -34,7 +40,12 @@ MAX_NOTE_SECONDS = 8.0
 MAX_SILENCE_SECONDS = 4.0
 MAX_POLYPHONY = 16
 MAX_SECONDS = 600.0
-SEED_CONTEXT_TOKENS = 1024  # the seed tail the models are primed with
+SEED_CONTEXT_TOKENS = 1024  # the seed tail the recurrent/count models are primed with (Transformer: its window)
+TOKENS_PER_QUARTER_CAP = 48  # token cap: no seed can make sampling run away (4 notes of 4 tokens per sixteenth)
+# Soft key lock: nats taken off a note outside the seed's key.  Chosen on validation seeds so that the
+# share of note-time in key comes close to the human continuations' (a hard lock would overshoot them).
+KEY_STRENGTH = 1.0
+DECODE_THREADS = 1
 
 
 @dataclass
@@ -48,10 +59,15 @@ class GenerationSettings:
     top_p: float = 1.0
     variations: int = 1
     random_seed: int | None = None
-    key: str | None = None  # e.g. "D minor": note-ons outside the scale are masked
+    key: str | None = "auto"  # "auto" = the seed's key (Krumhansl-Kessler), None/"off" = no lock, or e.g. "D minor"
+    key_strength: float = KEY_STRENGTH  # nats per out-of-key note; math.inf = a hard lock
     pitch_range: tuple[int, int] = (PIANO_LOW, PIANO_HIGH)
-    density: float | None = None  # notes per second hint
+    density: float | None = None  # notes per second; None = follow the seed (when follow_density)
+    follow_density: bool = True
     keep_register: bool = True  # soft guard: stay near the seed's register (see sampling.Constraints)
+    humanize: bool | None = None  # None: grid for a quantized seed, humanized for a performance
+    start: float | None = None  # continue from here (playhead / selection end), seconds; None = the seed's end
+    timing: str = "auto"  # seed grid: "auto", "tempo-map" or "beats" (see musestudio.ml.seed)
 
     def validate(self) -> None:
         if self.model not in MODELS:
@@ -73,6 +89,14 @@ class GenerationSettings:
             raise MusestudioError("bars must be positive")
         if self.density is not None and self.density <= 0:
             raise MusestudioError("density must be positive (notes per second)")
+        if self.key_strength < 0:
+            raise MusestudioError("key strength must be 0 or more (inf = a hard lock)")
+        if self.timing not in ("auto", "tempo-map", "beats"):
+            raise MusestudioError("timing must be auto, tempo-map or beats")
+        if self.key not in (None, "auto", "off", "none", ""):
+            from musestudio.core.keys import parse_key
+
+            parse_key(self.key)
 
 
 # --- loading -------------------------------------------------------------------
@@ -101,6 +125,7 @@ def _manifest_for(folder: Path) -> dict[str, str] | None:
 @functools.lru_cache(maxsize=8)
 def _load_cached(folder: str, mtime: float) -> LoadedModel:
     from musestudio.ml.checkpoint import load_model, load_state_dict, read_info
+    from musestudio.ml.remi import RemiTokenizer
     from musestudio.ml.tokenizer import PerformanceTokenizer
 
     path = Path(folder)
@@ -108,9 +133,12 @@ def _load_cached(folder: str, mtime: float) -> LoadedModel:
     tok_cfg = info.meta.get("tokenizer")
     if not isinstance(tok_cfg, dict):
         raise ModelError(f"{path}: checkpoint has no tokenizer config (is it a token model?)")
+    kinds = {"remi": RemiTokenizer, "performance": PerformanceTokenizer}
+    if tok_cfg.get("type") not in kinds:
+        raise ModelError(f"{path}: unknown tokenizer type {tok_cfg.get('type')!r} (this build reads remi and performance)")
     try:
-        tokenizer = PerformanceTokenizer.from_dict(tok_cfg)
-    except TypeError as exc:
+        tokenizer = kinds[tok_cfg["type"]].from_dict(tok_cfg)
+    except (TypeError, ValueError) as exc:
         raise ModelError(f"{path}: unreadable tokenizer config ({exc})") from None
     manifest = _manifest_for(path)
     if info.architecture == "markov":
@@ -196,33 +224,29 @@ def score_sequence(seq: NoteSequence, model: str, checkpoint: str | os.PathLike[
     if model == "gan":
         raise ModelError("the GAN has no likelihood: it cannot score a sequence (use markov, lstm or transformer)")
     loaded = load_symbolic_model(checkpoint, None if checkpoint else model)
-    tokens = loaded.tokenizer.encode(seq)
+    tk = loaded.tokenizer
+    if is_remi(loaded):
+        from musestudio.ml.seed import grid_share, read_seed
+
+        if not seq.notes:
+            raise MusestudioError("the piece has no notes to score")
+        reading = read_seed(seq, start=seq.duration, seconds=1.0)
+        tokens = tk.encode(reading.seq, reading.grid, humanized=not reading.quantized and grid_share(seq) < 0.9)
+    else:
+        tokens = tk.encode(seq)
     nll, n = score_tokens(loaded, tokens)
     if n == 0:
         raise MusestudioError("the piece is too short to score (fewer than two tokens)")
-    return {"tokens": n + 1, "nll_per_token": nll / n, "perplexity": math.exp(nll / n)}
+    notes = max(int(tk.count_notes(tokens)) if is_remi(loaded) else int(tk.is_note_on(tokens).sum()), 1)
+    return {"tokens": n + 1, "nll_per_token": nll / n, "perplexity": math.exp(nll / n),
+            "bits_per_note": nll / math.log(2) / notes}
+
+
+def is_remi(loaded: LoadedModel) -> bool:
+    return loaded.tokenizer.to_dict().get("type") == "remi"
 
 
 # --- generation ----------------------------------------------------------------
-
-
-def _seconds_for(seed: NoteSequence, settings: GenerationSettings) -> float:
-    if settings.bars is None:
-        return min(float(settings.seconds or 20.0), MAX_SECONDS)
-    ts = seed.time_signature
-    beats = settings.bars * ts.numerator * 4.0 / ts.denominator
-    qpm = seed.tempo_map.qpm_at(max(seed.duration - 1e-6, 0.0))
-    return min(beats * 60.0 / qpm, MAX_SECONDS)
-
-
-def _longest_gap(seq: NoteSequence) -> float:
-    notes = sorted(seq.notes, key=lambda n: n.start)
-    gap, reach = 0.0, None
-    for n in notes:
-        if reach is not None and n.start > reach:
-            gap = max(gap, n.start - reach)
-        reach = n.end if reach is None else max(reach, n.end)
-    return gap
 
 
 REGISTER_MARGIN = 5  # semitones beyond the seed's 5th-95th percentile pitches that cost nothing
@@ -241,20 +265,16 @@ def seed_register(seed: NoteSequence) -> tuple[float, float] | None:
     return float(low), float(high)
 
 
-def _constraints(seed: NoteSequence, settings: GenerationSettings) -> Any:
-    from musestudio.core.keys import parse_key
-    from musestudio.ml.sampling import Constraints
+def seed_key(seed: NoteSequence, settings: GenerationSettings) -> Any:
+    """The key the continuation leans to: the seed's (Krumhansl-Kessler) by default, a named one, or None."""
+    from musestudio.core.keys import estimate_key, parse_key
 
-    pcs = parse_key(settings.key).pitch_classes() if settings.key else None
-    return Constraints(
-        pitch_range=(int(settings.pitch_range[0]), int(settings.pitch_range[1])),
-        allowed_pitch_classes=pcs,
-        max_polyphony=MAX_POLYPHONY,
-        max_note_seconds=MAX_NOTE_SECONDS,
-        max_silence=max(MAX_SILENCE_SECONDS, _longest_gap(seed)),
-        density=settings.density,
-        register=seed_register(seed) if settings.keep_register else None,
-    )
+    if settings.key in (None, "", "off", "none"):
+        return None
+    if settings.key == "auto":
+        with np.errstate(invalid="ignore", divide="ignore"):  # a one-note seed has a flat histogram
+            return estimate_key(seed.notes)
+    return parse_key(settings.key)
 
 
 def _variation_seed(settings: GenerationSettings, index: int) -> int:
@@ -262,23 +282,27 @@ def _variation_seed(settings: GenerationSettings, index: int) -> int:
     return (base + 7919 * index) % 2**31
 
 
-def enforce_sanity(notes: list[Note], constraints: Any) -> list[Note]:
-    """Last line of defence on decoded notes: range, key, length, polyphony."""
-    lo, hi = constraints.pitch_range
-    out: list[Note] = []
-    active: list[float] = []  # end times of kept notes
-    for n in sorted(notes, key=lambda n: (n.start, n.pitch)):
-        if not lo <= n.pitch <= hi:
-            continue
-        if constraints.allowed_pitch_classes is not None and n.pitch % 12 not in constraints.allowed_pitch_classes:
-            continue
-        end = min(n.end, n.start + constraints.max_note_seconds)
-        active = [e for e in active if e > n.start]
-        if len(active) >= constraints.max_polyphony:
-            continue
-        active.append(end)
-        out.append(dataclasses.replace(n, end=end))
-    return out
+def _context_tokens(tk: Any, reading: Any, humanized: bool, limit: int) -> tuple[np.ndarray, int]:
+    """[mode] + the seed's tokens from a bar line up to the continuation's start (at most ``limit`` tokens)."""
+    from musestudio.ml.remi import BAR, GRID, HUMAN
+
+    grid = reading.grid
+    start_bar = grid.bar_index(reading.start_q)
+    notes = [n for n in reading.seq.notes if float(grid.to_quarters(n.start)) < reading.start_q - 1e-6]
+    seq = reading.seq.copy(notes=notes, pedals=[p for p in reading.seq.pedals if p.time < reading.start_time])
+    first = tk.first_bar(seq, grid) if notes else start_bar
+    # encode at most a few bars more than fit, then keep the newest whole bars
+    first = max(first, start_bar - max(4, limit // 8))
+    toks = tk.encode(seq, grid, humanized=humanized, first_bar=min(first, start_bar), last_bar=start_bar,
+                     with_mode=False)
+    bars = np.flatnonzero(toks == BAR)
+    cut = 0
+    if len(toks) > limit - 1:
+        fits = bars[bars >= len(toks) - (limit - 1)]
+        cut = int(fits[0]) if len(fits) else int(bars[-1])
+    first_bar = min(first, start_bar) + int((bars < cut).sum())
+    mode = HUMAN if humanized else GRID
+    return np.r_[mode, toks[cut:]].astype(np.int64), first_bar
 
 
 def _continue_tokens(
@@ -289,57 +313,111 @@ def _continue_tokens(
     random_seed: int,
     cancel: CancelToken | None,
     label: str,
+    reading: Any = None,
 ) -> Work[NoteSequence]:
-    from musestudio.ml.sampling import Sampler, SamplerState
+    from musestudio.ml.sampling import Constraints, RemiState, Sampler
+    from musestudio.ml.seed import read_seed
 
+    if not is_remi(loaded):
+        raise ModelError(f"{loaded.path}: a round-1 checkpoint (event tokens in seconds) cannot continue seeds on "
+                         "their beat grid; use a round-2 (REMI) checkpoint, or score with it")
     tk = loaded.tokenizer
-    origin = seed.start_time if seed.notes else 0.0
-    seed_end = seed.duration
-    seed_tokens = tk.encode(seed, origin=origin)
-    # the seed's remaining time up to its end (e.g. a release tail) as shifts, so generation starts at seed_end
-    tail_steps = round((seed_end - origin) / tk.config.time_step) - int(tk.shift_steps(seed_tokens).sum())
-    pad = []
-    while tail_steps > 0:
-        s = min(tail_steps, tk.config.max_shift_steps)
-        pad.append(tk.time_shift(s))
-        tail_steps -= s
-    context = np.concatenate([seed_tokens, np.asarray(pad, dtype=np.int64)])[-SEED_CONTEXT_TOKENS:]
-    if len(context) == 0:
-        context = np.asarray([tk.time_shift(1)], dtype=np.int64)
-    state = SamplerState.from_tokens(context, tk)
-    # notes still sounding at the seed's end belong to the seed; the continuation starts clean
-    state.sounding.clear()
-    constraints = _constraints(seed, settings)
-    sampler = Sampler(tk, constraints, temperature=settings.temperature, top_k=settings.top_k,
+    if reading is None:
+        reading = read_seed(seed, start=settings.start, seconds=settings.seconds, bars=settings.bars,
+                            timing=settings.timing)
+    grid = reading.grid
+    humanized = (not reading.quantized) if settings.humanize is None else bool(settings.humanize)
+    limit = int(getattr(getattr(loaded.model, "config", None), "max_len", SEED_CONTEXT_TOKENS) or SEED_CONTEXT_TOKENS)
+    limit = min(limit, SEED_CONTEXT_TOKENS)
+    context, first_bar = _context_tokens(tk, reading, humanized, limit)
+
+    def bar_start_of(i: int) -> float:  # state bar index counts from the context's first bar
+        grid.extend_to_bar(first_bar + i + 1)
+        return grid.bar_quarters[first_bar + i]
+
+    def bar_header(i: int) -> tuple[int, int, float]:
+        b = first_bar + i
+        grid.extend_to_bar(b + 1)
+        q0, q1 = grid.bar_quarters[b], grid.bar_quarters[b + 1]
+        num, den = grid.bar_ts[b]
+        return tk.ts(num, den), tk.tempo(grid.qpm_between(q0, q1)), q0
+
+    state = RemiState.from_tokens(context, tk, grid.bar_quarters[first_bar], bar_start_of)
+    # the seed's notes still sounding count for polyphony and silence; recent onsets for density
+    arr = reading.seq.as_arrays()
+    on_q = grid.to_quarters(arr["start"])
+    off_q = grid.to_quarters(arr["end"])
+    state.sounding = [(int(p), float(a), float(b)) for p, a, b in zip(arr["pitch"], on_q, off_q, strict=True)
+                      if b > reading.start_q and a < reading.start_q]
+    state.onsets = sorted(float(q) for q in on_q if q > reading.start_q - 16)
+    state.last_sound_end = float(off_q.max()) if len(off_q) else float("-inf")
+    key = seed_key(reading.seq, settings)
+    qpm = grid.qpm_between(max(reading.start_q - 4, grid.bar_quarters[0]), reading.start_q)
+    density = None
+    if settings.density is not None:
+        density = settings.density * 60.0 / qpm  # notes per second -> per quarter
+    elif settings.follow_density:
+        density = _seed_density(on_q, reading.start_q)
+    constraints = Constraints(
+        start_q=reading.start_q, end_q=reading.end_q, grid=not humanized,
+        pitch_range=(int(settings.pitch_range[0]), int(settings.pitch_range[1])),
+        key_pitch_classes=key.pitch_classes() if key is not None else None, key_strength=settings.key_strength,
+        register=seed_register(reading.seq) if settings.keep_register else None,
+        max_polyphony=MAX_POLYPHONY, max_note_quarters=MAX_NOTE_SECONDS * qpm / 60.0,
+        max_gap_quarters=max(MAX_SILENCE_SECONDS * qpm / 60.0, _longest_gap_q(on_q, off_q)), density=density,
+    )
+    sampler = Sampler(tk, constraints, bar_header, temperature=settings.temperature, top_k=settings.top_k,
                       top_p=settings.top_p, rng=np.random.default_rng(random_seed))
-    target_steps = round(_seconds_for(seed, settings) / tk.config.time_step)
-    start_time = state.time
+    total_q = max(reading.end_q - reading.start_q, 1e-6)
+    max_tokens = int(TOKENS_PER_QUARTER_CAP * total_q) + 64  # the token cap
+    is_markov = loaded.kind == "markov"
+    threads = None
+    if not is_markov:
+        import torch
+
+        # batch-1 decoding is bound by per-op overhead: one thread is fastest, and it does not
+        # oversubscribe a machine that is busy with other work (restored afterwards)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(DECODE_THREADS)
+        torch.manual_seed(random_seed)
+        with torch.inference_mode():
+            logits, mstate = loaded.model.prime(torch.from_numpy(context)[None])
+        scores = logits[0].float().numpy()
+    else:
+        scores, mstate = loaded.model.prime(context)
+    try:
+        out = yield from _sample_loop(loaded, sampler, state, scores, mstate, max_tokens, bar_start_of, reading,
+                                      cancel, label)
+    finally:
+        if threads is not None:
+            torch.set_num_threads(threads)
+    return _decode_continuation(tk, context, np.asarray(out, dtype=np.int64), grid, first_bar, reading,
+                                hold_to_end=settings.bars is not None)
+
+
+def _sample_loop(loaded: LoadedModel, sampler: Any, state: Any, scores: np.ndarray, mstate: Any, max_tokens: int,
+                 bar_start_of: Callable[[int], float], reading: Any, cancel: CancelToken | None,
+                 label: str) -> Work[list[int]]:
+    tk = loaded.tokenizer
     is_markov = loaded.kind == "markov"
     if not is_markov:
         import torch
 
-        torch.manual_seed(random_seed)
-        with torch.inference_mode():
-            logits, mstate = loaded.model.prime(torch.from_numpy(context)[None])
-            token_in = torch.zeros(1, dtype=torch.long)  # reused: one fill per token, no new tensor
-        scores = logits[0].float().numpy()
-    else:
-        scores, mstate = loaded.model.prime(context)
+        token_in = torch.zeros(1, dtype=torch.long)  # reused: one fill per token, no new tensor
+    total_q = max(reading.end_q - reading.start_q, 1e-6)
     out: list[int] = []
-    max_tokens = target_steps * 4 + 64  # a hard stop whatever the model does
-    yield Progress(0, target_steps, label)
-    while state.time - start_time < target_steps and len(out) < max_tokens:
+    yield Progress(0, 100, label)
+    while len(out) < max_tokens:
         tok = sampler.choose(scores, state)
-        if tk.is_time_shift(np.array(tok)) and state.time - start_time + int(tk.shift_steps(np.array(tok))) > target_steps:
-            tok = tk.time_shift(max(1, target_steps - (state.time - start_time)))
-        state.update(tok, tk)
+        if tok is None:
+            break
+        state.update(tok, tk, bar_start_of)
         out.append(tok)
         if len(out) % 32 == 0:
             if cancel is not None:
                 cancel.check()
-            yield Progress(min(state.time - start_time, target_steps), target_steps, label)
-        if state.time - start_time >= target_steps:
-            break
+            done = min(max(state.time - reading.start_q, 0.0) / total_q, 1.0)
+            yield Progress(int(done * 100), 100, label)
         if is_markov:
             scores, mstate = loaded.model.step(tok, mstate)
         else:
@@ -347,23 +425,75 @@ def _continue_tokens(
                 token_in.fill_(tok)
                 logits, mstate = loaded.model.step(token_in, mstate)
             scores = logits[0].float().numpy()
-    decoded = tk.decode(np.asarray(out, dtype=np.int64), origin=seed_end, max_note_seconds=MAX_NOTE_SECONDS)
-    notes = enforce_sanity([n for n in decoded.notes if n.end > n.start], constraints)
-    horizon = seed_end + target_steps * tk.config.time_step
-    notes = [dataclasses.replace(n, end=min(n.end, horizon)) for n in notes if n.start < horizon]
-    pedals = [p for p in decoded.pedals if p.time <= horizon]
-    if pedals and pedals[-1].is_down:  # do not leave the pedal down after the continuation
-        pedals.append(dataclasses.replace(pedals[-1], time=horizon, value=0))
-    return seed.copy(notes=notes, pedals=pedals, drum_notes=[], title=f"{seed.title} continuation".strip())
+    yield Progress(100, 100, label)
+    return out
+
+
+def _seed_density(on_q: np.ndarray, start_q: float) -> float | None:
+    """The seed's onsets per quarter note over its last 16 quarters (None for fewer than 4 notes)."""
+    recent = on_q[(on_q > start_q - 16) & (on_q < start_q)]
+    if len(recent) < 4:
+        return None
+    span = max(start_q - float(recent.min()), 2.0)
+    return float(len(recent) / span)
+
+
+def _longest_gap_q(on_q: np.ndarray, off_q: np.ndarray) -> float:
+    order = np.argsort(on_q)
+    gap, reach = 0.0, None
+    for a, b in zip(on_q[order].tolist(), off_q[order].tolist(), strict=True):
+        if reach is not None and a > reach:
+            gap = max(gap, a - reach)
+        reach = b if reach is None else max(reach, b)
+    return gap
+
+
+def _decode_continuation(tk: Any, context: np.ndarray, out: np.ndarray, grid: Any, first_bar: int,
+                         reading: Any, *, hold_to_end: bool = False) -> NoteSequence:
+    """The generated notes (onsets in [start, end)), in seconds on the seed's grid, cut at the end.
+
+    ``hold_to_end`` (a length in bars): the last onset's notes are held to the final bar line when
+    they would stop short of it, so the continuation ends on the bar line as asked.
+    """
+    from musestudio.core.notes import SUSTAIN_CC, PedalEvent
+    from musestudio.ml.remi import _one_copy_per_key
+
+    ev = tk.decode_events(np.r_[context, out], grid.bar_quarters[first_bar])
+    new = ev["on_q"] >= reading.start_q - 1e-6
+    on_q = ev["on_q"][new]
+    off_q = np.minimum(ev["off_q"][new], reading.end_q)
+    keep = on_q < reading.end_q - 1e-6
+    if hold_to_end and keep.any():
+        last = on_q[keep].max()
+        if reading.end_q - last <= grid.bar_length(grid.bar_index(last)) + 1e-6:  # it lies in the last bar
+            off_q = np.where(keep & (on_q >= last - 1e-6), reading.end_q, off_q)
+    on_s, off_s = grid.to_seconds(on_q[keep]), grid.to_seconds(off_q[keep])
+    notes = _one_copy_per_key(ev["pitch"][new][keep], on_s, off_s, ev["velocity"][new][keep])
+    max_len = MAX_NOTE_SECONDS
+    notes = [dataclasses.replace(n, end=min(n.end, n.start + max_len)) for n in notes]
+    ped_new = (ev["pedal_q"] >= reading.start_q - 1e-6) & (ev["pedal_q"] < reading.end_q)
+    pedals = [PedalEvent(float(t), 127 if d else 0, SUSTAIN_CC)
+              for t, d in zip(grid.to_seconds(ev["pedal_q"][ped_new]), ev["pedal_down"][ped_new], strict=True)]
+    if pedals and pedals[-1].is_down:  # never leave the pedal down after the continuation
+        pedals.append(PedalEvent(reading.end_seconds, 0, SUSTAIN_CC))
+    seq = reading.seq
+    return seq.copy(notes=notes, pedals=pedals, drum_notes=[], title=f"{seed_title(seq)} continuation".strip())
+
+
+def seed_title(seq: NoteSequence) -> str:
+    return seq.title or ""
 
 
 def generate_work(
     seed: NoteSequence, settings: GenerationSettings, cancel: CancelToken | None = None
 ) -> Work[list[NoteSequence]]:
-    """One continuation per variation (new notes only, starting at the seed's end)."""
+    """One continuation per variation (new notes only, from the first beat after the seed's end)."""
+    from musestudio.ml.seed import read_seed
+
     settings.validate()
     results: list[NoteSequence] = []
     loaded = None
+    reading = read_seed(seed, start=settings.start, seconds=settings.seconds, bars=settings.bars, timing=settings.timing)
     if settings.model != "gan":
         loaded = load_symbolic_model(settings.checkpoint, None if settings.checkpoint else settings.model)
         if settings.checkpoint and loaded.kind != settings.model:
@@ -376,9 +506,10 @@ def generate_work(
         if loaded is None:
             from musestudio.ml.gan_generate import continue_with_gan_work
 
-            result = yield from continue_with_gan_work(seed, settings, rs, cancel)
+            result = yield from continue_with_gan_work(seed, settings, rs, cancel, reading=reading)
         else:
-            result = yield from _continue_tokens(loaded, seed, settings, random_seed=rs, cancel=cancel, label=label)
+            result = yield from _continue_tokens(loaded, seed, settings, random_seed=rs, cancel=cancel, label=label,
+                                                 reading=reading)
         results.append(result)
     return results
 

@@ -1,178 +1,251 @@
-"""Turning next-token scores into a token: temperature, top-k, top-p and constraints.
+"""Turning next-token scores into REMI tokens: grammar, musical constraints, temperature, top-k/p.
 
 Works on numpy log-scores for every model (the neural models' logits and the
 Markov model's log-probabilities alike), with a numpy ``Generator`` so that a
 random seed reproduces a result exactly whatever the model.
 
-:class:`SamplerState` tracks what the generated tokens mean musically (time,
-sounding notes, recent onsets) so that constraints can be enforced *while*
-sampling rather than patched afterwards:
+:class:`RemiState` follows what the tokens mean (bar, position, sounding
+notes, recent onsets), so that constraints are enforced *while* sampling:
 
-* key lock and pitch range: note-ons outside are masked;
-* at most ``max_polyphony`` sounding notes: note-ons are masked when full;
-* no note held past ``max_note_seconds``: its note-off is forced;
-* no silence longer than ``max_silence``: time shifts are masked when nothing
-  sounds and the gap would grow past it;
-* density hint (notes per second): the log-score of every note-on is nudged
-  up or down in proportion to how far the recent onset rate is from the target;
-* release nudge: a key held past ``release_after`` seconds has its note-off
-  favoured more and more (small models forget which keys are down);
-* register guard: note-ons outside the seed's register lose
-  ``register_strength`` nats per semitone outside it.  Sampled freely, the
-  shipped token models climb away from the seed (on 20 held-out seeds the
-  Transformer's last 10 s sat +25 semitones above the seed's mean pitch, the
-  human continuations +0.4), so the guard is on by default and can be turned off.
+* grammar: ``BAR TS TEMPO (POS [PEDAL] ([MICRO] PITCH VEL DUR)+)*``; the meter and
+  tempo of every new bar are forced to the seed's grid (the continuation keeps
+  the seed's tempo and meter), positions only move forward inside the bar, and
+  notes at one position come in rising pitch order, as in training;
+* time window: no position before the continuation's start beat, nothing at or
+  after its end; choosing BAR when the next bar starts at the end stops;
+* grid mode: positions only on the sixteenth/triplet grid and no MICRO tokens;
+* key: PITCH tokens outside the key lose ``key_strength`` nats (``inf`` = a hard lock);
+* pitch range (hard), register guard (soft: ``register_strength`` nats per
+  semitone outside the seed's band), at most ``max_polyphony`` sounding notes,
+  no DUR longer than ``max_note_quarters``, no silence longer than ``max_gap_quarters``;
+* density: when the model may either start another note here or move on, the
+  note tokens are nudged by ``density_strength * log(target / recent rate)``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from musestudio.ml.tokenizer import BOS, EOS, PAD, PerformanceTokenizer
+from musestudio.ml.remi import BAR, GRID_POSITIONS, RemiTokenizer
 
 
 @dataclass
 class Constraints:
+    start_q: float = 0.0  # first onset allowed (the continuation's first beat), quarters
+    end_q: float = float("inf")  # nothing starts at or after this, quarters
+    grid: bool = False  # quantized output: sixteenth/triplet positions, no MICRO
     pitch_range: tuple[int, int] = (21, 108)
-    allowed_pitch_classes: frozenset[int] | None = None  # key lock
+    key_pitch_classes: frozenset[int] | None = None
+    key_strength: float = 1.0  # nats off an out-of-key PITCH; inf = hard lock
+    register: tuple[float, float] | None = None
+    register_strength: float = 0.5
     max_polyphony: int = 16
-    max_note_seconds: float = 8.0
-    max_silence: float = 4.0
-    density: float | None = None  # notes per second hint
-    density_strength: float = 1.5
-    # small models lose track of which keys are down and leave notes hanging until the 8 s limit;
-    # past ``release_after`` seconds a held key's note-off gains ``release_strength`` nats per second
-    release_after: float = 1.5
-    release_strength: float = 2.0
-    register: tuple[float, float] | None = None  # soft (low, high) pitch band, usually the seed's
-    register_strength: float = 0.5  # nats per semitone outside the band
+    max_note_quarters: float = 16.0
+    max_gap_quarters: float = 8.0
+    density: float | None = None  # target onsets per quarter note
+    density_strength: float = 1.0
+    density_window: float = 8.0  # quarters of recent music the rate is measured over
 
 
 @dataclass
-class SamplerState:
-    """Musical meaning of the tokens so far (time in tokenizer steps)."""
+class RemiState:
+    """What the tokens so far mean (positions in quarters from the grid's origin)."""
 
-    time: int = 0
-    sounding: dict[int, int] = field(default_factory=dict)  # pitch -> onset step
-    last_sound_end: int = 0  # step at which something last stopped (or started) sounding
-    onsets: list[int] = field(default_factory=list)  # recent onset steps (for density)
+    bar_index: int = -1
+    bar_start: float = 0.0
+    bar_len: int = 48  # positions
+    pos: int = -1
+    last_kind: int = -1
+    last_pitch: int = -1  # last PITCH at the current position (chords rise)
+    micro: int = 0
+    pending: list[float] | None = None  # [pitch, on_q]
+    sounding: list[tuple[int, float, float]] = field(default_factory=list)  # (pitch, on_q, end_q)
+    onsets: list[float] = field(default_factory=list)
+    last_sound_end: float = float("-inf")
+    first_bar_quarter: float = 0.0
+    generated_notes: int = 0
 
-    def update(self, tok: int, tk: PerformanceTokenizer) -> None:
-        c = tk.config
-        if tk.note_on_offset <= tok < tk.note_off_offset:
-            pitch = tok - tk.note_on_offset + c.pitch_low
-            self.sounding[pitch] = self.time
-            self.onsets.append(self.time)
-            if len(self.onsets) > 64:
-                del self.onsets[:32]
-            self.last_sound_end = self.time
-        elif tk.note_off_offset <= tok < tk.shift_offset:
-            pitch = tok - tk.note_off_offset + c.pitch_low
-            if self.sounding.pop(pitch, None) is not None:
-                self.last_sound_end = self.time
-        elif tk.shift_offset <= tok < tk.velocity_offset:
-            if self.sounding:
-                self.last_sound_end = self.time + tok - tk.shift_offset + 1
-            self.time += tok - tk.shift_offset + 1
+    @property
+    def time(self) -> float:
+        return self.bar_start + max(self.pos, 0) / 12.0
+
+    def update(self, tok: int, tk: RemiTokenizer, bar_start_of: Callable[[int], float] | None = None) -> None:
+        k = int(tk.kind[tok])
+        if k == tk.K_BAR:
+            self.bar_index += 1
+            if bar_start_of is not None:
+                self.bar_start = bar_start_of(self.bar_index)
+            elif self.bar_index > 0:
+                self.bar_start += self.bar_len / 12.0
+            else:
+                self.bar_start = self.first_bar_quarter
+            self.pos, self.last_pitch, self.micro = -1, -1, 0
+        elif k == tk.K_TS:
+            self.bar_len = tk.bar_positions(tok)
+        elif k == tk.K_POS:
+            self.pos = tok - tk.pos_offset
+            self.last_pitch, self.micro = -1, 0
+        elif k == tk.K_MICRO:
+            self.micro = tk.micro_value(tok)
+        elif k == tk.K_PITCH:
+            on = self.bar_start + (max(self.pos, 0) + self.micro / tk.config.micro_steps) / 12.0
+            self.pending = [tok - tk.pitch_offset + tk.config.pitch_low, on]
+            self.last_pitch = int(self.pending[0])
+            self.onsets.append(on)
+            if len(self.onsets) > 256:
+                del self.onsets[:128]
+        elif k == tk.K_DUR:
+            if self.pending is not None:
+                end = self.pending[1] + tk.durations[tok - tk.dur_offset] / 12.0
+                self.sounding.append((int(self.pending[0]), self.pending[1], end))
+                self.last_sound_end = max(self.last_sound_end, end)
+                self.pending = None
+                self.generated_notes += 1
+            self.micro = 0
+        self.last_kind = k
+
+    def prune(self, now: float) -> None:
+        self.sounding = [s for s in self.sounding if s[2] > now + 1e-9]
 
     @classmethod
-    def from_tokens(cls, tokens: np.ndarray, tk: PerformanceTokenizer) -> SamplerState:
-        st = cls()
+    def from_tokens(cls, tokens: np.ndarray, tk: RemiTokenizer, first_bar_quarter: float,
+                    bar_start_of: Callable[[int], float] | None = None) -> RemiState:
+        st = cls(first_bar_quarter=first_bar_quarter)
         for tok in np.asarray(tokens).tolist():
-            st.update(int(tok), tk)
+            if 0 <= tok < tk.vocab_size:
+                st.update(int(tok), tk, bar_start_of)
+        st.generated_notes = 0
         return st
 
 
 class Sampler:
+    """REMI sampler: ``choose(scores, state)`` returns the next token, or None when the continuation is complete."""
+
     def __init__(
         self,
-        tokenizer: PerformanceTokenizer,
+        tokenizer: RemiTokenizer,
         constraints: Constraints,
+        bar_header: Callable[[int], tuple[int, int, float]],
         *,
         temperature: float = 1.0,
         top_k: int = 0,
         top_p: float = 1.0,
         rng: np.random.Generator,
     ) -> None:
+        """``bar_header(i)`` gives bar ``i``'s (TS token, TEMPO token, start in quarters) on the seed's grid."""
         self.tk = tk = tokenizer
-        self.c = constraints
+        self.c = c = constraints
+        self.bar_header = bar_header
         self.temperature = max(float(temperature), 1e-4)
-        self.top_k = int(top_k)
-        self.top_p = float(top_p)
-        self.rng = rng
+        self.top_k, self.top_p, self.rng = int(top_k), float(top_p), rng
         v = tk.vocab_size
-        cfg = tk.config
-        # the static part of the mask: special tokens, key lock, pitch range
-        self.static_mask = np.zeros(v, dtype=bool)
-        self.static_mask[[PAD, BOS, EOS]] = True
-        lo, hi = constraints.pitch_range
-        for p in range(cfg.pitch_low, cfg.pitch_high + 1):
-            outside = p < lo or p > hi
-            off_key = constraints.allowed_pitch_classes is not None and p % 12 not in constraints.allowed_pitch_classes
-            if outside or off_key:
-                self.static_mask[tk.note_on(p)] = True
-        self.note_on_slice = slice(tk.note_on_offset, tk.note_off_offset)
-        pitches = np.arange(cfg.pitch_low, cfg.pitch_high + 1, dtype=np.float64)
-        if constraints.register is not None:
-            low, high = constraints.register
-            outside = np.maximum(low - pitches, 0.0) + np.maximum(pitches - high, 0.0)
-            self.register_penalty = constraints.register_strength * outside  # per note-on token
-        else:
-            self.register_penalty = None
-        self.shift_steps = np.arange(1, cfg.max_shift_steps + 1)
-        self.step_seconds = cfg.time_step
+        kind = tk.kind
+        self.is_pos = kind == tk.K_POS
+        self.is_pitch = kind == tk.K_PITCH
+        self.is_micro = kind == tk.K_MICRO
+        self.is_dur = kind == tk.K_DUR
+        self.is_vel = kind == tk.K_VEL
+        self.is_pedal = kind == tk.K_PEDAL
+        pitches = np.arange(tk.config.pitch_low, tk.config.pitch_high + 1)
+        self.pitch_bias = np.zeros(tk.n_pitches)
+        lo, hi = c.pitch_range
+        self.pitch_block = (pitches < lo) | (pitches > hi)
+        if c.key_pitch_classes is not None:
+            off_key = np.array([p % 12 not in c.key_pitch_classes for p in pitches])
+            if np.isinf(c.key_strength):
+                self.pitch_block |= off_key
+            else:
+                self.pitch_bias -= c.key_strength * off_key
+        if c.register is not None:
+            rlo, rhi = c.register
+            self.pitch_bias -= c.register_strength * (np.maximum(rlo - pitches, 0.0) + np.maximum(pitches - rhi, 0.0))
+        self.pitch_values = pitches
+        positions = np.arange(tk.n_positions)
+        self.on_grid = np.isin(positions % 12, GRID_POSITIONS)
+        self.dur_block = tk.durations / 12.0 > c.max_note_quarters
+        if self.dur_block.all():
+            self.dur_block[0] = False
+        self.vocab = v
 
-    def _forced(self, st: SamplerState) -> int | None:
-        """A note-off that must come now (a note held too long), else None."""
-        limit = round(self.c.max_note_seconds / self.step_seconds)
-        for pitch, onset in st.sounding.items():
-            if st.time - onset >= limit:
-                return self.tk.note_off(pitch)
-        return None
+    # --- the allowed set ----------------------------------------------------
+    def _pos_mask(self, st: RemiState) -> np.ndarray:
+        """Allowed POS values (bool over positions) in the current bar."""
+        tk, c = self.tk, self.c
+        n = tk.n_positions
+        p = np.arange(n)
+        t = st.bar_start + p / 12.0
+        ok = (p > st.pos) & (p < st.bar_len) & (t >= c.start_q - 1e-6) & (t < c.end_q - 1e-6)
+        if c.grid:
+            ok &= self.on_grid
+        return ok
 
-    def choose(self, scores: np.ndarray, st: SamplerState) -> int:
-        forced = self._forced(st)
-        if forced is not None:
-            return forced
-        tk = self.tk
-        s = np.asarray(scores, dtype=np.float64).copy()
-        mask = self.static_mask.copy()
-        if len(st.sounding) >= self.c.max_polyphony:
-            mask[self.note_on_slice] = True
-        # note-offs of keys that are not sounding are meaningless: mask them
-        off = np.ones(tk.n_pitches, dtype=bool)
-        if st.sounding:
-            off[np.fromiter(st.sounding, dtype=np.int64) - tk.config.pitch_low] = False
-        mask[tk.note_off_offset : tk.shift_offset] = off
-        # silence: nothing sounds, so a time shift lengthens the gap
-        if not st.sounding:
-            gap_steps = st.time - st.last_sound_end
-            max_gap = round(self.c.max_silence / self.step_seconds)
-            too_long = gap_steps + self.shift_steps > max_gap
-            mask[tk.shift_offset : tk.velocity_offset] |= too_long
-        # a held note must not outlast the limit inside one shift
-        if st.sounding:
-            limit = round(self.c.max_note_seconds / self.step_seconds)
-            oldest = min(st.sounding.values())
-            mask[tk.shift_offset : tk.velocity_offset] |= st.time - oldest + self.shift_steps > limit
-        if self.c.density is not None and st.onsets:
-            window = max(1, st.time - st.onsets[0]) * self.step_seconds
-            rate = len(st.onsets) / max(window, 1.0)
-            ratio = np.log((self.c.density + 0.1) / (rate + 0.1))
-            s[self.note_on_slice] += self.c.density_strength * float(np.clip(ratio, -2, 2))
-        if self.register_penalty is not None:
-            s[self.note_on_slice] -= self.register_penalty
-        if st.sounding and self.c.release_strength > 0:
-            for pitch, onset in st.sounding.items():
-                held = (st.time - onset) * self.step_seconds
-                if held > self.c.release_after:
-                    s[tk.note_off(pitch)] += self.c.release_strength * (held - self.c.release_after)
-        s[mask] = -np.inf
-        if not np.isfinite(s).any():  # every option masked: advance time by the smallest step
-            return tk.time_shift(1)
-        return self.sample(s)
+    def _gap_ok(self, st: RemiState, t: np.ndarray | float) -> np.ndarray | bool:
+        """Times at which a new event keeps the silence under the limit."""
+        if not st.sounding and np.isfinite(st.last_sound_end):
+            return np.asarray(t) <= st.last_sound_end + self.c.max_gap_quarters + 1e-9
+        return np.ones_like(np.asarray(t), dtype=bool)
+
+    def choose(self, scores: np.ndarray, st: RemiState) -> int | None:
+        tk, c = self.tk, self.c
+        k = st.last_kind
+        if k == tk.K_BAR:
+            return self.bar_header(st.bar_index)[0]
+        if k == tk.K_TS:
+            return self.bar_header(st.bar_index)[1]
+        st.prune(st.time)
+        s = np.asarray(scores, dtype=np.float64)[: self.vocab].copy()
+        allow = np.zeros(self.vocab, dtype=bool)
+        can_note = k in (tk.K_POS, tk.K_PEDAL, tk.K_DUR) and st.pos >= 0 and st.time >= c.start_q - 1e-6
+        can_move = k in (tk.K_TEMPO, tk.K_PEDAL, tk.K_DUR, -1, tk.K_MODE, tk.K_SPECIAL)
+        if k in (tk.K_MICRO,):
+            allow |= self.is_pitch
+        elif k == tk.K_PITCH:
+            allow |= self.is_vel
+        elif k == tk.K_VEL:
+            allow |= self.is_dur
+            allow[self.is_dur] &= ~self.dur_block
+        if can_note:
+            full = len(st.sounding) >= c.max_polyphony
+            if not full:
+                allow |= self.is_pitch
+                if not c.grid:
+                    allow |= self.is_micro
+            if k == tk.K_POS:
+                allow |= self.is_pedal
+        if k in (tk.K_MICRO,) or (can_note and not (len(st.sounding) >= c.max_polyphony)):
+            pmask = ~self.pitch_block.copy()
+            if k in (tk.K_DUR, tk.K_MICRO) and st.last_pitch >= 0 and st.pos >= 0:
+                pmask &= self.pitch_values > st.last_pitch  # notes of one onset rise, as in training
+            allow[tk.pitch_offset : tk.vel_offset] &= pmask
+            if not pmask.any() and k == tk.K_MICRO:  # nothing can follow this MICRO: take the lowest allowed
+                allow[tk.pitch_offset : tk.vel_offset] = ~self.pitch_block
+            s[tk.pitch_offset : tk.vel_offset] += self.pitch_bias
+        if can_move:
+            pos_ok = self._pos_mask(st)
+            if pos_ok.any():
+                gap = self._gap_ok(st, st.bar_start + np.arange(tk.n_positions) / 12.0)
+                if (pos_ok & gap).any():
+                    pos_ok &= gap
+                allow[tk.pos_offset : tk.pos_offset + tk.n_positions] = pos_ok
+            bar_end = st.bar_start + st.bar_len / 12.0
+            if self._gap_ok(st, bar_end) or not pos_ok.any():
+                allow[BAR] = True
+            if c.density is not None and (allow & self.is_pitch).any():
+                recent = [t for t in st.onsets if t > st.time - c.density_window]
+                span = max(min(c.density_window, st.time - (st.onsets[0] if st.onsets else st.time)), 1.0)
+                rate = len(recent) / span
+                bias = c.density_strength * float(np.clip(np.log((c.density + 0.05) / (rate + 0.05)), -2, 2))
+                s[self.is_pitch | self.is_micro] += bias
+        if not allow.any():
+            allow[BAR] = True
+        s[~allow] = -np.inf
+        tok = self.sample(s)
+        if tok == BAR and self.bar_header(st.bar_index + 1)[2] >= c.end_q - 1e-6:
+            return None  # the next bar starts at the end: done
+        return tok
 
     def sample(self, scores: np.ndarray) -> int:
         s = scores / self.temperature
@@ -189,8 +262,7 @@ class Sampler:
             q = np.zeros_like(p)
             q[keep] = p[keep]
             p = q / q.sum()
-        # Inverse-CDF draw: exactly what Generator.choice(len(p), p=p) computes (same stream,
-        # same result) without its argument checks, which cost more than the draw per token.
+        # inverse-CDF draw: what Generator.choice(len(p), p=p) computes, without its per-call checks
         cdf = np.cumsum(p)
         cdf /= cdf[-1]
         return min(int(cdf.searchsorted(self.rng.random(), side="right")), len(p) - 1)

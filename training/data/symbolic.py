@@ -1,5 +1,12 @@
 """Symbolic training data: sources, preprocessing, memory-mapped token caches, windows.
 
+With the REMI tokens (:mod:`musestudio.ml.remi`, the default since round 2) every
+piece is read on a beat grid: ASAP performances on their annotated beats and
+downbeats (``*_annotations.txt``, HUMAN mode, microtiming kept), ASAP score
+MIDIs (one per piece) on theirs as quantized examples (GRID mode), other MIDI
+files on their own tempo map.  Windows start at a bar line and begin with the
+piece's mode token; augmentation transposes into all 12 keys (-6..+5 semitones).
+
 Sources (``--data`` values, repeatable):
 
 * ``asap`` or ``asap:DIR``: ASAP performances, split by piece through
@@ -24,6 +31,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -38,6 +46,8 @@ from training.splits import asap_split, split_of
 class PieceRef:
     piece: str  # split unit
     source: str  # file path, or "music21:<corpus path>"
+    annotations: str | None = None  # ASAP-style beat annotation file (REMI tokens read the piece on its beats)
+    humanized: bool = True  # False: a quantized score (GRID mode)
 
     def load(self) -> NoteSequence:
         if self.source.startswith("music21:"):
@@ -62,6 +72,16 @@ def list_pieces(spec: str, split: str) -> list[PieceRef]:
     kind, _, arg = spec.partition(":")
     if kind == "asap":
         return [PieceRef(p.piece, str(p.performance_midi)) for p in asap_split(split, arg or None)]
+    if kind == "asap-beats":  # performances on their annotated beats + one score MIDI per piece
+        perfs = asap_split(split, arg or None)
+        out = [PieceRef(p.piece, str(p.performance_midi), str(p.annotations), True) for p in perfs]
+        seen: set[str] = set()
+        for p in perfs:
+            ann = p.score_midi.parent / "midi_score_annotations.txt"
+            if p.piece not in seen and p.score_midi.is_file() and ann.is_file():
+                seen.add(p.piece)
+                out.append(PieceRef(p.piece, str(p.score_midi), str(ann), False))
+        return out
     if kind == "maestro":
         root = Path(arg)
         csvs = sorted(root.glob("maestro-v*.csv"))
@@ -83,9 +103,28 @@ def list_pieces(spec: str, split: str) -> list[PieceRef]:
         from music21 import corpus
 
         paths = corpus.getComposer(arg) if arg else corpus.getPaths(fileExtensions=("xml", "mxl", "krn", "mid"))
-        out = [PieceRef(Path(str(p)).stem, f"music21:{p}") for p in paths]
+        out = [PieceRef(Path(str(p)).stem, f"music21:{p}", None, False) for p in paths]
         return [r for r in out if split_of(r.piece) == split]
-    raise SystemExit(f"unknown data source '{spec}' (asap, maestro:DIR, midi:DIR, music21[:COMPOSER])")
+    raise SystemExit(f"unknown data source '{spec}' (asap, asap-beats, maestro:DIR, midi:DIR, music21[:COMPOSER])")
+
+
+def is_remi(tokenizer: object) -> bool:
+    return getattr(tokenizer, "to_dict", lambda: {})().get("type") == "remi"
+
+
+def encode_piece(ref: PieceRef, tokenizer: Any) -> np.ndarray:
+    """The cached tokens of one piece (REMI: on its annotated beats, or its own tempo map)."""
+    seq = ref.load()
+    if not is_remi(tokenizer):
+        return tokenizer.encode(seq)
+    from musestudio.ml.beatgrid import BeatGrid, read_asap_annotations
+
+    if ref.annotations:
+        beats, downs, tss, _keys = read_asap_annotations(ref.annotations)
+        grid = BeatGrid.from_beats(beats, downs, tss)
+    else:
+        grid = BeatGrid.from_sequence(seq)
+    return tokenizer.encode(seq, grid, humanized=ref.humanized)
 
 
 class TokenCache:
@@ -105,10 +144,12 @@ class TokenCache:
         return self.tokens[self.offsets[i] : self.offsets[i + 1]]
 
 
-def _cache_key(refs: list[PieceRef], tokenizer: PerformanceTokenizer) -> str:
+def _cache_key(refs: list[PieceRef], tokenizer: Any) -> str:
     h = hashlib.sha256(json.dumps(tokenizer.to_dict(), sort_keys=True).encode())
     for r in refs:
         h.update(r.source.encode())
+        if r.annotations or not r.humanized:
+            h.update(f"{r.annotations}:{r.humanized}".encode())
         if not r.source.startswith("music21:"):
             st = os.stat(r.source)
             h.update(f"{st.st_size}:{int(st.st_mtime)}".encode())
@@ -117,7 +158,7 @@ def _cache_key(refs: list[PieceRef], tokenizer: PerformanceTokenizer) -> str:
 
 def build_cache(
     refs: list[PieceRef],
-    tokenizer: PerformanceTokenizer,
+    tokenizer: Any,
     cache_root: str | os.PathLike[str],
     log: Callable[[str], None] = print,
 ) -> TokenCache:
@@ -129,7 +170,7 @@ def build_cache(
     chunks, pieces, offsets = [], [], [0]
     for i, ref in enumerate(refs):
         try:
-            toks = tokenizer.encode(ref.load())
+            toks = encode_piece(ref, tokenizer)
         except Exception as exc:  # a broken file must not stop a long preprocessing run
             log(f"skipping {ref.source}: {exc}")
             continue
@@ -150,9 +191,7 @@ def build_cache(
     return TokenCache(folder)
 
 
-def load_split(
-    specs: list[str], split: str, tokenizer: PerformanceTokenizer, cache_root: str | os.PathLike[str]
-) -> TokenCache:
+def load_split(specs: list[str], split: str, tokenizer: Any, cache_root: str | os.PathLike[str]) -> TokenCache:
     refs = [r for spec in specs for r in list_pieces(spec, split)]
     return build_cache(refs, tokenizer, cache_root)
 
@@ -207,4 +246,65 @@ class WindowDataset(Dataset):
                     win = self.tokenizer.transpose_tokens(win, int(rng.integers(lo, hi + 1)))
         out = np.full(self.seq_len + 1, PAD, dtype=np.int64)
         out[: len(win)] = win
+        return torch.from_numpy(out)
+
+
+class BarWindowDataset(Dataset):
+    """REMI windows: ``[mode] + seq_len tokens`` starting at a bar line (``seq_len + 1`` tokens in all).
+
+    Item ``i`` is a deterministic function of (seed, epoch, i).  With ``augment`` the
+    window starts at a random bar of its piece and is transposed by a random shift
+    in -6..+5 semitones (all 12 keys) that keeps every pitch on the keyboard.
+    Without it, windows tile each piece from its first bar (validation).
+    """
+
+    def __init__(self, cache: TokenCache, tokenizer: Any, seq_len: int, *, augment: bool = False, seed: int = 0) -> None:
+        from musestudio.ml.remi import BAR
+
+        self.cache, self.tokenizer, self.seq_len = cache, tokenizer, seq_len
+        self.augment, self.seed = augment, seed
+        self.epoch = 0
+        self.bars: list[np.ndarray] = []
+        windows = []
+        for i in range(len(cache)):
+            toks = np.asarray(cache.piece_tokens(i))
+            bars = np.flatnonzero(toks == BAR)
+            self.bars.append(bars)
+            if len(bars) == 0:
+                continue
+            # tile: the next window starts at the last bar line inside the previous one
+            start = int(bars[0])
+            while True:
+                windows.append((i, start))
+                nxt = bars[(bars > start) & (bars <= start + seq_len)]
+                if start + seq_len >= len(toks) or len(nxt) == 0 or int(nxt[-1]) == start:
+                    break
+                start = int(nxt[-1])
+        self.windows = np.asarray(windows, dtype=np.int64).reshape(-1, 2)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        piece, start = (int(x) for x in self.windows[index])
+        toks = self.cache.piece_tokens(piece)
+        mode = int(toks[0])
+        if self.augment:
+            rng = np.random.default_rng((self.seed, self.epoch, index))
+            bars = self.bars[piece]
+            start = int(bars[rng.integers(0, len(bars))])
+        win = np.asarray(toks[start : start + self.seq_len], dtype=np.int64)
+        if self.augment:
+            span = self.tokenizer.pitch_span(win)
+            if span is not None:
+                lo = max(-6, self.tokenizer.config.pitch_low - span[0])
+                hi = min(5, self.tokenizer.config.pitch_high - span[1])
+                if hi >= lo:
+                    win = self.tokenizer.transpose_tokens(win, int(rng.integers(lo, hi + 1)))
+        out = np.full(self.seq_len + 1, PAD, dtype=np.int64)
+        out[0] = mode
+        out[1 : 1 + len(win)] = win
         return torch.from_numpy(out)

@@ -1,11 +1,18 @@
 """The Generate dock: continue the selected seed with a shipped or user model.
 
 The seed is the current layer's notes inside the ruler selection (the whole
-layer when nothing is selected).  Generation runs as a Work generator in the
-window's worker (progress bar + Cancel); each variation arrives as a
-*candidate* layer to audition (mute/solo in the layers panel), then
-**Accept** (a new layer: seed layer + this continuation, the other candidates
-discarded) or **Discard**.  **Regenerate** repeats the last run with a new
+layer when nothing is selected), or, with "Continue from: playhead", the
+layer's notes before the playhead.  The continuation starts on the next beat
+of the seed's own grid (its tempo map, or the beat tracker's for a
+performance) and keeps its tempo and meter; "Timing" chooses grid
+(quantized) or humanized output (default: grid for a quantized seed).  The
+key lock defaults to the seed's key and density follows the seed.
+
+Generation runs as a Work generator in the window's worker (progress bar +
+Cancel); each variation arrives as a *candidate* layer (recorded in the
+document, so undo brings it back) to audition, then **Accept** (one undo
+step: the seed layer with this continuation in place, the other candidates
+removed) or **Discard**.  **Regenerate** repeats the last run with a new
 random seed.  Model code and torch are imported only when a run starts.
 """
 
@@ -46,6 +53,8 @@ class GeneratePanel(Panel):
         self.seed_layer_name = ""
         self._last_settings: Any = None
         self._cancel: Any = None
+        self._seed_layer_id: str | None = None
+        self._seed_end: float | None = None
 
         self.model_combo = QComboBox(self)
         self.model_combo.setToolTip("shipped models and your own checkpoint folders")
@@ -63,6 +72,7 @@ class GeneratePanel(Panel):
         self.random_seed = QSpinBox(self)
         self.random_seed.setRange(0, 2**31 - 1)
         self.key_combo = QComboBox(self)
+        self.key_combo.addItem("seed's key", "auto")
         self.key_combo.addItem("off", None)
         for mode in ("major", "minor"):
             for name in KEY_NAMES:
@@ -73,7 +83,20 @@ class GeneratePanel(Panel):
         self.pitch_high = QSpinBox(self)
         self.pitch_high.setRange(21, 108)
         self.pitch_high.setValue(108)
-        self.density = self._dspin(0, 40, 0, 0.5, " notes/s", "note-density hint (0 = off)")
+        self.key_combo.setToolTip("the key the continuation leans to (default: the seed's, Krumhansl-Kessler)")
+        self.strict_key = QCheckBox("strict", self)
+        self.strict_key.setToolTip("never leave the key (by default an out-of-key note is only made less likely)")
+        self.density = self._dspin(0, 40, 0, 0.5, " notes/s", "notes per second (0 = follow the seed's density)")
+        self.timing_combo = QComboBox(self)
+        self.timing_combo.addItem("auto (grid for a quantized seed)", None)
+        self.timing_combo.addItem("grid (quantized)", False)
+        self.timing_combo.addItem("humanized", True)
+        self.timing_combo.setToolTip("grid: onsets on sixteenths/triplets of the seed's tempo map; humanized: with "
+                                     "microtiming and dynamics like a performance")
+        self.from_combo = QComboBox(self)
+        self.from_combo.addItem("end of the selection", "selection")
+        self.from_combo.addItem("playhead", "playhead")
+        self.from_combo.setToolTip("where the continuation starts (on the next beat of the seed's grid)")
         self.keep_register = QCheckBox("stay near the seed's register", self)
         self.keep_register.setChecked(True)
         self.keep_register.setToolTip("steer note choices toward the seed's pitch band (the models drift upward without it)")
@@ -90,7 +113,12 @@ class GeneratePanel(Panel):
         seed_row.addWidget(self.fixed_seed)
         seed_row.addWidget(self.random_seed)
         form.addRow("Random seed", seed_row)
-        form.addRow("Key lock", self.key_combo)
+        form.addRow("Continue from", self.from_combo)
+        form.addRow("Timing", self.timing_combo)
+        key_row = QHBoxLayout()
+        key_row.addWidget(self.key_combo)
+        key_row.addWidget(self.strict_key)
+        form.addRow("Key", key_row)
         range_row = QHBoxLayout()
         range_row.addWidget(self.pitch_low)
         range_row.addWidget(QLabel("–", self))
@@ -110,7 +138,7 @@ class GeneratePanel(Panel):
         buttons.addWidget(self.regenerate_button)
         self.candidate_list = QListWidget(self)
         self.accept_button = QPushButton("Accept", self)
-        self.accept_button.setToolTip("new layer = seed layer + this continuation; other candidates are discarded")
+        self.accept_button.setToolTip("new layer = seed layer with this continuation in place; other candidates are removed")
         self.discard_button = QPushButton("Discard", self)
         self.discard_all_button = QPushButton("Discard all", self)
         cand_buttons = QHBoxLayout()
@@ -136,7 +164,8 @@ class GeneratePanel(Panel):
         self.discard_all_button.clicked.connect(self.discard_all)
         context.events.selection_changed.connect(self.update_seed_label)
         context.events.time_range_changed.connect(self.update_seed_label)
-        context.events.layers_changed.connect(self._forget_removed)
+        context.events.layers_changed.connect(self._sync_candidates)
+        self.from_combo.currentIndexChanged.connect(self.update_seed_label)
         context.events.project_changed.connect(self._project_changed)
 
     def _dspin(self, lo: float, hi: float, value: float, step: float, suffix: str = "", tip: str = "") -> QDoubleSpinBox:
@@ -202,19 +231,49 @@ class GeneratePanel(Panel):
         seed = random_seed
         if seed is None:
             seed = self.random_seed.value() if self.fixed_seed.isChecked() else random.randrange(2**31)
+        from musestudio.ml.generate import KEY_STRENGTH
+
         return GenerationSettings(
             model=kind, checkpoint=checkpoint, seconds=self.seconds.value(),
             bars=self.bars.value() or None, temperature=self.temperature.value(), top_k=self.top_k.value(),
             top_p=self.top_p.value(), variations=self.variations.value(), random_seed=seed,
             key=self.key_combo.currentData(), pitch_range=(self.pitch_low.value(), self.pitch_high.value()),
             density=self.density.value() or None, keep_register=self.keep_register.isChecked(),
+            key_strength=float("inf") if self.strict_key.isChecked() else KEY_STRENGTH,
+            humanize=self.timing_combo.currentData(),
         )
+
+    def _playhead(self) -> float | None:
+        """The window's playhead in seconds (None when the window has none)."""
+        window = getattr(self.context, "_window", None)
+        get = getattr(self.context, "playhead", None) or getattr(window, "playhead", None)
+        try:
+            return float(get()) if callable(get) else None
+        except (TypeError, ValueError):
+            return None
+
+    def seed_and_start(self) -> tuple[Any, float | None]:
+        """(seed notes, time to continue from or None = the seed's end) for the chosen "Continue from"."""
+        layer = self.context.current_layer()
+        if layer is None:
+            return None, None
+        rng = self.context.selected_time_range()
+        if self.from_combo.currentData() == "playhead":
+            t = self._playhead()
+            if t is not None and t > 0:
+                lo = rng[0] if rng is not None and rng[0] < t else 0.0
+                return layer.sequence.slice(lo, t), t
+        seed = self.context.seed_sequence()
+        return seed, (rng[1] if rng is not None else None)
 
     def update_seed_label(self) -> None:
         layer = self.context.current_layer()
         rng = self.context.selected_time_range()
+        playhead = self._playhead() if self.from_combo.currentData() == "playhead" else None
         if layer is None:
             self.seed_label.setText("Seed: open a MIDI file or select a layer.")
+        elif playhead is not None and playhead > 0:
+            self.seed_label.setText(f"Seed: '{layer.name}' up to the playhead at {playhead:.2f} s.")
         elif rng is None:
             self.seed_label.setText(f"Seed: all of '{layer.name}' (drag on the ruler to pick a range).")
         else:
@@ -241,12 +300,18 @@ class GeneratePanel(Panel):
         from musestudio.core.progress import CancelToken
         from musestudio.ml.generate import generate_work
 
-        seed = self.context.seed_sequence()
+        seed, start = self.seed_and_start()
         if seed is None or not seed.notes:
             self.context.show_error("Choose a seed first: a layer with notes (and optionally a range on the ruler).")
             return
+        if start is not None:
+            import dataclasses
+
+            settings = dataclasses.replace(settings, start=start)
         layer = self.context.current_layer()
         self.seed_layer_name = layer.name if layer is not None else "seed"
+        self._seed_layer_id = layer.id if layer is not None else None
+        self._seed_end = start if start is not None else seed.duration
         self._last_settings = settings
         self._cancel = CancelToken()
         self.generate_button.setEnabled(False)
@@ -257,11 +322,16 @@ class GeneratePanel(Panel):
     def _done(self, results: list[Any]) -> None:
         self._enable()
         s = self._last_settings
+        add = getattr(self.context, "add_candidate", None)
         for i, seq in enumerate(results, start=1):
             name = f"{s.model} #{s.random_seed} v{i}"
-            layer = self.context.add_layer(name, seq, CANDIDATE_KIND)
-            self.candidates.append(layer.id)
-            self.candidate_list.addItem(f"{layer.name} ({len(seq.notes)} notes)")
+            try:
+                layer = add(name, seq, seed_layer_id=self._seed_layer_id, seed_end=self._seed_end)
+            except (TypeError, AttributeError):  # a window without candidate support: a plain layer
+                layer = self.context.add_layer(name, seq, CANDIDATE_KIND)
+            if layer.id not in self.candidates:
+                self.candidates.append(layer.id)
+                self.candidate_list.addItem(f"{layer.name} ({len(seq.notes)} notes)")
         self.context.show_status(f"{len(results)} continuation(s) added as candidate layers")
 
     def _failed(self, message: str) -> None:
@@ -301,6 +371,14 @@ class GeneratePanel(Panel):
             return
         project = self.context.project
         chosen = project.layer(self.candidates[row])
+        if getattr(chosen, "candidate_of", None) is not None and hasattr(self.context, "accept_candidate"):
+            try:
+                self.context.accept_candidate(chosen.id, mode="replace")  # one undo step, in the document
+            except (AttributeError, TypeError):
+                pass
+            else:
+                self._sync_candidates()
+                return
         base = next((la for la in project.layers if la.name == self.seed_layer_name), None)
         merged = chosen.sequence if base is None else base.sequence.merged(chosen.sequence)
         self.context.add_layer(f"{self.seed_layer_name} + {chosen.name}", merged, CANDIDATE_KIND)
@@ -314,9 +392,17 @@ class GeneratePanel(Panel):
     def discard_all(self) -> None:
         self._remove_layers(list(self.candidates))
 
-    def _forget_removed(self) -> None:
-        present = {la.id for la in self.context.project.layers}
+    def _sync_candidates(self) -> None:
+        """The Candidates list follows the document (undo/redo bring candidates back)."""
+        project = self.context.project
+        listed = getattr(project, "candidates", None)
+        present = {la.id for la in project.layers}
         self._forget([lid for lid in self.candidates if lid not in present])
+        if callable(listed):
+            for layer in listed():
+                if layer.id not in self.candidates:
+                    self.candidates.append(layer.id)
+                    self.candidate_list.addItem(f"{layer.name} ({len(layer.sequence.notes)} notes)")
 
     def _project_changed(self) -> None:
         self.candidates.clear()

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 COMMANDS: dict[str, str] = {
     "info": "musestudio.commands.info",
     "export": "musestudio.commands.export",
+    "analyze": "musestudio.commands.analyze",
     "generate": "musestudio.commands.generate",
     "evaluate": "musestudio.commands.evaluate",
     "transcribe": "musestudio.commands.transcribe",

@@ -109,7 +109,9 @@ def tune(folder: str, *, cache: str = "runs/cache", limit: int | None = None) ->
     items = load_split("validation", cache=cache, with_scores=False)[:limit]
     acts = activations_for(folder, items)
     seqs = [item_sequence(it) for it in items]
-    base = DecodeParams()
+    # The key-signature profile is fitted on the TRAINING split (one 12-vector).
+    profile = tuple(round(float(x), 6) for x in fit_key_profile(load_split("train", cache=cache)))
+    base = DecodeParams(key_profile=profile)
     results = []
     best, best_score = base, -1.0
     stage2, stage2_best = base, -1.0
@@ -166,3 +168,20 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def fit_key_profile(items: list[Annotated]) -> np.ndarray:
+    """Mean pitch-class histogram of the training pieces, each rotated so that the major tonic of its
+    annotated key signature is index 0 (ASAP gives signatures, not modes, so this is a profile of a
+    signature: it covers a major key and its relative minor together)."""
+    from musestudio.ml.beats import pitch_class_weights
+
+    rows = []
+    for it in items:
+        if it.key_sharps is None:
+            continue
+        notes = [Note(int(p), float(s), float(e), 64) for p, s, e in zip(it.pitch, it.start, it.end)]
+        hist = pitch_class_weights(notes)
+        rows.append(np.roll(hist, -MAJOR_TONIC_OF_SHARPS[it.key_sharps]))
+    profile = np.mean(rows, axis=0)
+    return profile / profile.sum()

@@ -8,9 +8,9 @@ rounded to float at the edge, which keeps tick -> seconds -> tick lossless.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:

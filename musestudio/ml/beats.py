@@ -23,6 +23,7 @@ times :func:`analyze`).
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import os
 from dataclasses import dataclass, field
@@ -71,12 +72,17 @@ class DecodeParams:
     meter_change: float = 1e-3  # probability of a meter change at a bar line
     bar_reset: float = 1e-4  # probability of an irregular bar (restart at a downbeat)
     ternary_threshold: float = 0.0  # log-ratio of triplet to duplet onset phases above which beats divide in 3
+    key_profile: tuple[float, ...] | None = None  # learned key-signature profile (training split), see estimate_key_with_profile
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DecodeParams:
         known = {f: d[f] for f in cls.__dataclass_fields__ if f in d}
         if "meters" in known:
             known["meters"] = tuple(int(m) for m in known["meters"])
+        if known.get("key_profile") is not None:
+            known["key_profile"] = tuple(float(x) for x in known["key_profile"])
+            if len(known["key_profile"]) != 12:
+                raise ValueError("key_profile needs 12 values")
         return cls(**known)
 
 
@@ -237,7 +243,7 @@ def beat_candidates(act: np.ndarray, frame_rate: float, params: DecodeParams) ->
     # Long stretches without a peak (held chords, rests) still need beats: offer a regular comb there.
     edges = np.concatenate([[0.0], times, [len(act) / frame_rate]])
     extra = []
-    for a, b in zip(edges[:-1], edges[1:]):
+    for a, b in itertools.pairwise(edges):
         if b - a > params.fill_gap:
             extra.append(np.arange(a + params.fill_step, b - params.fill_step / 2, params.fill_step))
     if extra:
@@ -506,9 +512,38 @@ def key_signature_of(key: Key, time: float = 0.0) -> KeySignature:
     return KeySignature(time, PITCH_CLASS_NAMES[key.tonic], key.mode)
 
 
-def estimate_keys(notes: list[Note], downbeats: np.ndarray) -> list[KeySignature]:
+def pitch_class_weights(notes: list[Note]) -> np.ndarray:
+    """Duration-weighted pitch-class histogram (durations capped at 2 s, so one pedalled chord cannot
+    outweigh a melody), normalised to sum 1."""
+    hist = np.zeros(12)
+    for n in notes:
+        hist[n.pitch % 12] += min(max(n.end - n.start, 0.0), 2.0) + 0.05
+    total = hist.sum()
+    return hist / total if total > 0 else hist
+
+
+def estimate_key_with_profile(notes: list[Note], profile: np.ndarray | None) -> Key | None:
+    """The key: its signature from ``profile`` (a learned pitch-class profile of a key *signature*,
+    tonic of the major key at index 0), then major or minor between the two keys sharing that
+    signature by Krumhansl-Kessler.  Without a profile, plain Krumhansl-Schmuckler."""
+    from musestudio.core.keys import KK_MAJOR, KK_MINOR
+
+    if profile is None:
+        return estimate_key(notes)
+    hist = pitch_class_weights(notes)
+    if hist.sum() == 0:
+        return None
+    scores = [float(np.corrcoef(hist, np.roll(profile, r))[0, 1]) for r in range(12)]
+    major = int(np.argmax(scores))
+    minor = (major + 9) % 12
+    r_major = float(np.corrcoef(hist, np.roll(KK_MAJOR, major))[0, 1])
+    r_minor = float(np.corrcoef(hist, np.roll(KK_MINOR, minor))[0, 1])
+    return Key(major, "major") if r_major >= r_minor else Key(minor, "minor")
+
+
+def estimate_keys(notes: list[Note], downbeats: np.ndarray, profile: np.ndarray | None = None) -> list[KeySignature]:
     """The piece's key, then a change wherever ``KEY_WINDOW_BARS``-bar windows agree on another key for two windows running."""
-    overall = estimate_key(notes)
+    overall = estimate_key_with_profile(notes, profile)
     if overall is None:
         return []
     out = [key_signature_of(overall, 0.0)]
@@ -519,9 +554,9 @@ def estimate_keys(notes: list[Note], downbeats: np.ndarray) -> list[KeySignature
     for w in range(0, len(downbeats) - KEY_WINDOW_BARS, KEY_WINDOW_BARS):
         a, b = downbeats[w], downbeats[min(w + KEY_WINDOW_BARS, len(downbeats) - 1)]
         sel = [notes[i] for i in np.flatnonzero((starts >= a) & (starts < b))]
-        windows.append((a, estimate_key(sel) if sel else None))
+        windows.append((a, estimate_key_with_profile(sel, profile) if sel else None))
     current = overall
-    for (t, k1), (_, k2) in zip(windows, windows[1:]):
+    for (t, k1), (_, k2) in itertools.pairwise(windows):
         if k1 is not None and k1 == k2 and k1 != current:
             out.append(key_signature_of(k1, float(t)))
             current = k1
@@ -577,7 +612,8 @@ def analysis_from_activations(seq: NoteSequence, beat_act: np.ndarray, down_act:
     downbeats = beats[positions == 0]
     values, counts = np.unique(meters, return_counts=True)
     beats_per_bar = int(values[np.argmax(counts)])
-    keys = estimate_keys(sorted(seq.notes, key=lambda n: n.start), downbeats)
+    profile = np.array(p.key_profile) if p.key_profile is not None else None
+    keys = estimate_keys(sorted(seq.notes, key=lambda n: n.start), downbeats, profile)
     return BeatAnalysis(beats, downbeats, signatures, keys, tempo_map, positions, beats_per_bar, ternary)
 
 
@@ -588,3 +624,60 @@ def with_tempo_map(seq: NoteSequence, analysis: BeatAnalysis) -> NoteSequence:
         time_signatures=list(analysis.time_signatures),
         key_signatures=list(analysis.key_signatures),
     )
+
+
+def on_own_grid(seq: NoteSequence) -> bool:
+    """True when the notes sit on their file's tempo map (a DAW or score file): that map is authoritative."""
+    from musestudio.core.timing import onsets_on_grid
+
+    return onsets_on_grid(seq.tempo_map, [n.start for n in seq.notes])
+
+
+def analysis_from_tempo_map(seq: NoteSequence) -> BeatAnalysis:
+    """The beats and bars a file's own tempo map and time signatures define (no tracking)."""
+    tm = seq.tempo_map
+    sigs = sorted(seq.time_signatures or [TimeSignature(0.0)], key=lambda s: s.time)
+    end = max(seq.duration, seq.start_time + 1.0)
+    beats, positions, per_bar = [], [], []
+    for i, ts in enumerate(sigs):
+        ternary = ts.denominator == 8 and ts.numerator % 3 == 0 and ts.numerator > 3
+        beat_ticks = tm.ppq * 4 // ts.denominator * (3 if ternary else 1)
+        n_beats = ts.numerator // 3 if ternary else ts.numerator
+        tick = tm.seconds_to_tick(ts.time)
+        stop = tm.seconds_to_tick(sigs[i + 1].time) if i + 1 < len(sigs) else tm.seconds_to_tick(end) + 1
+        k = 0
+        shift = 0
+        if i == 0 and len(sigs) > 1:  # a pickup: one short bar before the first full one
+            nxt = sigs[1]
+            nxt_ternary = nxt.denominator == 8 and nxt.numerator % 3 == 0 and nxt.numerator > 3
+            nxt_beats = nxt.numerator // 3 if nxt_ternary else nxt.numerator
+            if (stop - tick) <= n_beats * beat_ticks and n_beats < nxt_beats:
+                shift = nxt_beats - n_beats
+        while tick < stop and len(beats) < 200_000:
+            beats.append(tm.tick_to_seconds(tick))
+            positions.append(k % n_beats + shift)
+            per_bar.append(n_beats)
+            tick += beat_ticks
+            k += 1
+    b = np.array(beats)
+    pos = np.array(positions, dtype=np.int64)
+    values, counts = np.unique(np.array(per_bar), return_counts=True)
+    first = sigs[0]
+    keys = list(seq.key_signatures) or estimate_keys(sorted(seq.notes, key=lambda n: n.start), b[pos == 0])
+    return BeatAnalysis(b, b[pos == 0], list(sigs), keys, tm, pos, int(values[np.argmax(counts)]),
+                        first.denominator == 8 and first.numerator % 3 == 0 and first.numerator > 3)
+
+
+def analyze_file_or_track(seq: NoteSequence, *, force_tracking: bool = False,
+                          checkpoint: str | os.PathLike[str] | None = None) -> tuple[BeatAnalysis, str]:
+    """(analysis, source): the file's own grid when its notes sit on it, else the tracker's."""
+    if not force_tracking and len(seq.notes) >= MIN_NOTES and on_own_grid(seq):
+        return analysis_from_tempo_map(seq), "file"
+    return analyze(seq, checkpoint=checkpoint), "tracker"
+
+
+def ensure_tempo_map(seq: NoteSequence, *, checkpoint: str | os.PathLike[str] | None = None) -> NoteSequence:
+    """``seq`` on a tempo map that fits it: its own when its notes sit on it, else the tracked one."""
+    if not seq.notes or on_own_grid(seq):
+        return seq
+    return with_tempo_map(seq, analyze(seq, checkpoint=checkpoint))

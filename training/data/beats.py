@@ -9,6 +9,7 @@ starts in seconds.
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +63,7 @@ def meter_of(sig: str, beats: np.ndarray, downbeats: np.ndarray) -> tuple[int, b
     """(beats per bar as annotated, beats divide in three) for a time signature string."""
     num, _den = (int(x) for x in sig.split("/"))
     if len(downbeats) >= 3:
-        counts = [np.sum((beats >= a) & (beats < b)) for a, b in zip(downbeats[:-1], downbeats[1:])]
+        counts = [np.sum((beats >= a) & (beats < b)) for a, b in itertools.pairwise(downbeats)]
         per_bar = int(np.bincount(counts).argmax())
     else:
         per_bar = num

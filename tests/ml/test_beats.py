@@ -1,0 +1,238 @@
+"""Beat tracking: the decoders on hand-built activations, the tempo map, and the shipped tracker on
+synthetic performances written here (the ASAP-scale numbers are in tests/benchmarks/bench_beats.py)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import mir_eval
+import numpy as np
+import pytest
+
+from musestudio.core.notes import Note, NoteSequence
+from musestudio.core.timing import TempoMap, TimeSignature
+from musestudio.ml import beats as bt
+
+FPS = 50.0
+
+
+def activations(beat_times, bar_positions, duration, *, offbeat=0.25, noise=0.02, seed=0):
+    """Beat/downbeat activations a tracker might give: peaks on the beats, weaker ones half-way."""
+    rng = np.random.default_rng(seed)
+    n = int(duration * FPS) + 10
+    beat = rng.uniform(0.0, noise, n)
+    down = rng.uniform(0.0, noise, n)
+    for t, pos in zip(beat_times, bar_positions):
+        f = int(round(t * FPS))
+        beat[f], beat[f - 1], beat[f + 1] = 0.9, 0.4, 0.4
+        down[f] = 0.85 if pos == 0 else 0.05
+    for a, b in itertools.pairwise(beat_times):
+        beat[int(round((a + b) / 2 * FPS))] = offbeat
+    return beat, down
+
+
+def notes_on(beat_times, pitch=60):
+    return NoteSequence([Note(pitch + (i % 3), float(t), float(t) + 0.2, 70) for i, t in enumerate(beat_times)])
+
+
+def test_decoder_recovers_97_bpm_in_three_four_from_activations():
+    ioi = 60.0 / 97.0
+    beats = 0.8 + ioi * np.arange(90)
+    positions = np.arange(90) % 3
+    beat, down = activations(beats, positions, beats[-1] + 1.0)
+    a = bt.analysis_from_activations(notes_on(beats), beat, down, FPS)
+    assert mir_eval.beat.f_measure(beats, a.beats) > 0.99
+    assert a.beats_per_bar == 3 and not a.ternary
+    assert a.median_bpm() == pytest.approx(97.0, rel=0.01)
+    np.testing.assert_allclose(a.downbeats[:5], beats[::3][:5], atol=0.011)
+    assert (a.time_signatures[-1].numerator, a.time_signatures[-1].denominator) == (3, 4)
+
+
+def test_decoder_follows_a_ritardando_and_bridges_a_rest():
+    # 120 -> 70 beats/min over 60 beats, and beats 30-33 have no activation at all (a rest)
+    iois = np.linspace(0.5, 60 / 70, 60)
+    beats = 0.5 + np.concatenate([[0.0], np.cumsum(iois)])
+    positions = np.arange(len(beats)) % 4
+    beat, down = activations(beats, positions, beats[-1] + 1.0)
+    for t in beats[30:34]:
+        f = int(round(t * FPS))
+        beat[f - 1 : f + 2] = 0.01
+    seq = notes_on(np.concatenate([beats[:30], beats[34:]]))
+    a = bt.analysis_from_activations(seq, beat, down, FPS)
+    assert mir_eval.beat.f_measure(beats, a.beats) > 0.97
+    assert a.beats_per_bar == 4
+
+
+def test_decoder_prefers_the_beat_over_the_offbeat_level():
+    ioi = 0.5
+    beats = 1.0 + ioi * np.arange(60)
+    beat, _down = activations(beats, np.arange(60) % 2, beats[-1] + 1.0, offbeat=0.45)
+    chosen = bt.decode_beats(*bt.beat_candidates(beat, FPS, bt.DecodeParams()))
+    assert mir_eval.beat.f_measure(beats, chosen) > 0.98
+
+
+def test_meter_viterbi_finds_bars_of_four_after_a_pickup():
+    down = np.full(41, 0.1)
+    down[1::4] = 0.9  # beat 0 is a pickup, bars of 4 from beat 1
+    positions, meters = bt.decode_meter(down)
+    assert positions[1] == 0 and positions[5] == 0 and positions[2] == 1
+    assert set(meters[1:]) == {4}
+
+
+def test_tempo_map_puts_bar_lines_on_downbeats_and_keeps_time():
+    rng = np.random.default_rng(1)
+    beats = 1.3 + np.cumsum(rng.uniform(0.45, 0.7, 64))
+    positions = (np.arange(64) + 2) % 3  # starts on beat 3 of a 3/4 bar: a one-beat pickup
+    tm, sigs = bt.build_tempo_map(beats, positions, np.full(64, 3))
+    # every tracked beat falls on a whole beat of the map (within a microsecond), bars at downbeats
+    ticks = tm.seconds_to_ticks_array(beats)
+    assert np.all(ticks % 960 == 0)
+    np.testing.assert_allclose(tm.ticks_to_seconds_array(ticks), beats, atol=2e-6)
+    assert [(s.numerator, s.denominator) for s in sigs][-1] == (3, 4)
+    bar_ticks = [tm.seconds_to_tick(s.time) for s in sigs]
+    downbeat_ticks = ticks[positions == 0]
+    # after the pickup, bars are 3 beats long and start on the tracked downbeats
+    first_full_bar = bar_ticks[-1]
+    assert all((t - first_full_bar) % (3 * 960) == 0 for t in downbeat_ticks)
+
+
+def test_compound_meter_map_uses_dotted_quarter_beats():
+    beats = 0.0 + 0.9 * np.arange(24)
+    tm, sigs = bt.build_tempo_map(beats, np.arange(24) % 2, np.full(24, 2), ternary=True)
+    assert (sigs[-1].numerator, sigs[-1].denominator) == (6, 8)
+    assert tm.seconds_to_tick(beats[1]) == 1440  # a dotted quarter
+
+
+@pytest.mark.parametrize(
+    ("notes", "needle"),
+    [
+        ([Note(60, 0, 1), Note(62, 1, 2)], "too few notes"),
+        ([Note(60 + i, 0.0, 1.0) for i in range(6)], "single chord"),
+        ([Note(60, 0, 1), Note(62, 1, 2), Note(64, 2, 3), Note(65, 36000.0, 36001.0)], "handles up to"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(notes, needle):
+    with pytest.raises(bt.AnalysisError, match=needle):
+        bt.check_input(NoteSequence(notes))
+
+
+# --------------------------------------------------------------------------- the shipped tracker
+
+def waltz(bpm=97.0, bars=40, seed=0):
+    """A steady synthetic 3/4 performance: bass on 1, chords on 2 and 3, a melody, 8 ms jitter."""
+    rng = np.random.default_rng(seed)
+    ioi = 60.0 / bpm
+    notes, beats = [], []
+    t0 = 0.4
+    for bar in range(bars):
+        root = [48, 53, 55, 48][bar % 4]
+        for k in range(3):
+            t = t0 + (3 * bar + k) * ioi
+            beats.append(t)
+            j = float(rng.normal(0, 0.008))
+            if k == 0:
+                notes.append(Note(root - 12, t + j, t + ioi * 2.8, 82))
+            else:
+                for p in (root + 4, root + 7):
+                    notes.append(Note(p, t + j, t + j + ioi * 0.6, 55))
+            notes.append(Note(72 + [0, 2, 4, 5, 7, 4][(3 * bar + k) % 6], t + j, t + j + ioi * 0.9, 68))
+    return NoteSequence(notes), np.array(beats), np.array(beats[::3])
+
+
+def march(bpm=112.0, bars=32, seed=1):
+    """A 4/4 performance with a rubato swell (+-8 %), eighth-note accompaniment and an accented bass on 1 and 3."""
+    rng = np.random.default_rng(seed)
+    notes, beats = [], []
+    t = 0.6
+    for b in range(bars * 4):
+        ioi = 60.0 / bpm * (1.0 + 0.08 * np.sin(2 * np.pi * b / 32))
+        beats.append(t)
+        pos = b % 4
+        j = float(rng.normal(0, 0.01))
+        if pos in (0, 2):
+            notes.append(Note(43 if pos == 0 else 50, t + j, t + ioi * 1.8, 90 if pos == 0 else 70))
+        for h in (0.0, 0.5):
+            notes.append(Note(60 + (b % 2) * 4, t + h * ioi + j, t + (h + 0.45) * ioi, 50))
+        if pos != 3:
+            notes.append(Note(76 - (b % 5), t + j, t + ioi * 0.9, 75))
+        t += ioi
+    return NoteSequence(notes), np.array(beats), np.array(beats[::4])
+
+
+@pytest.mark.parametrize("name", ["waltz", "march"])
+def test_shipped_tracker_beats_a_floor_on_synthetic_performances(name):
+    seq, beats, downbeats = {"waltz": waltz, "march": march}[name]()
+    a = bt.analyze(seq)
+    assert mir_eval.beat.f_measure(beats, a.beats) >= 0.9
+    assert mir_eval.beat.f_measure(downbeats, a.downbeats) >= 0.75
+    assert a.beats_per_bar == {"waltz": 3, "march": 4}[name]
+
+
+def test_steady_97_bpm_three_four_is_recovered():
+    seq, _beats, _ = waltz(97.0)
+    a = bt.analyze(seq)
+    assert a.median_bpm() == pytest.approx(97.0, rel=0.03)
+    assert a.beats_per_bar == 3 and not a.ternary
+    assert (a.time_signatures[-1].numerator, a.time_signatures[-1].denominator) == (3, 4)
+
+
+def test_tempo_mapped_midi_round_trips_with_bars_on_downbeats(tmp_path):
+    import mido
+
+    from musestudio.io.midi import read_midi, write_midi
+
+    seq, _, _ = march()
+    a = bt.analyze(seq)
+    out = write_midi(bt.with_tempo_map(seq, a), tmp_path / "mapped.mid")
+    mf = mido.MidiFile(str(out))
+    assert {m.type for m in mf.tracks[0] if m.is_meta} >= {"set_tempo", "time_signature"}
+    again = read_midi(out)
+    got, want = sorted(n.start for n in again.notes), sorted(n.start for n in seq.notes)
+    assert max(abs(g - w) for g, w in zip(got, want)) < 0.002
+    # the file's own bar lines, read back, fall on the tracked downbeats
+    grid = bt.analysis_from_tempo_map(again)
+    assert mir_eval.beat.f_measure(a.downbeats, grid.downbeats) > 0.97
+
+
+def test_ensure_tempo_map_keeps_a_daw_files_own_map():
+    tm = TempoMap.constant(100.0, ppq=480)
+    notes = [Note(60 + i % 5, tm.beats_to_seconds(i / 2), tm.beats_to_seconds(i / 2 + 0.4), 80) for i in range(64)]
+    seq = NoteSequence(notes, tempo_map=tm, time_signatures=[TimeSignature(0.0, 4, 4)])
+    assert bt.ensure_tempo_map(seq) is seq
+    a, source = bt.analyze_file_or_track(seq)
+    assert source == "file" and a.beats_per_bar == 4 and a.median_bpm() == pytest.approx(100.0)
+
+
+def test_analyze_cli_json_and_errors(tmp_path, capsys):
+    from musestudio.cli import main
+    from musestudio.io.midi import write_midi
+
+    seq, _, _ = waltz()
+    path = write_midi(seq, tmp_path / "waltz.mid")
+    assert main(["analyze", str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)[str(path)]
+    assert out["source"] == "tracker" and out["time_signatures"][-1]["numerator"] == 3
+    few = write_midi(NoteSequence([Note(60, 0, 1), Note(62, 1, 2)]), tmp_path / "few.mid")
+    assert main(["analyze", str(few)]) == 1
+    err = capsys.readouterr().err
+    assert "too few notes" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_export_tempo_map_auto_keeps_note_times(tmp_path, capsys):
+    from musestudio.cli import main
+    from musestudio.io.midi import read_midi, write_midi
+
+    seq, _, downbeats = march()
+    src = write_midi(seq, tmp_path / "perf.mid")
+    out = tmp_path / "mapped.mid"
+    assert main(["export", str(src), "-o", str(out), "--tempo-map", "auto"]) == 0
+    again = read_midi(out)
+    assert max(abs(a - b) for a, b in zip(sorted(n.start for n in again.notes), sorted(n.start for n in seq.notes))) < 0.002
+    assert len(again.tempo_map.changes) > 10
+    assert mir_eval.beat.f_measure(downbeats, bt.analysis_from_tempo_map(again).downbeats) >= 0.75
+    fixed = tmp_path / "fixed.mid"
+    assert main(["export", str(src), "-o", str(fixed), "--tempo", "90"]) == 0
+    assert read_midi(fixed).tempo_map.initial_qpm == pytest.approx(90.0, abs=1e-3)
+    assert main(["export", str(src), "-o", str(tmp_path / "x.mid"), "--tempo", "90", "--tempo-map", "auto"]) == 1
+    assert "contradict" in capsys.readouterr().err

@@ -227,6 +227,27 @@ def _project_from_dict(data: dict[str, Any], base: Path | None) -> Any:
     raise TypeError("Project cannot be rebuilt from a dict (no Project.from_dict())")
 
 
+_CHUNK = 2048  # list items per json.dumps call
+
+
+def _encode(obj: Any) -> str:
+    """JSON text of ``obj``, made of many small ``json.dumps`` calls.
+
+    One ``json.dumps`` of a 100k-note project is a single C call that holds
+    the GIL for tens of milliseconds, freezing the UI thread even though the
+    autosave runs in a worker; between small calls the interpreter can switch
+    threads (every ``sys.getswitchinterval()``), so the UI stays responsive.
+    """
+    if isinstance(obj, dict):
+        return "{" + ",".join(f"{json.dumps(str(k))}:{_encode(v)}" for k, v in obj.items()) + "}"
+    if isinstance(obj, list | tuple) and len(obj) > _CHUNK:
+        parts = (json.dumps(list(obj[i : i + _CHUNK]), allow_nan=False)[1:-1] for i in range(0, len(obj), _CHUNK))
+        return "[" + ",".join(parts) + "]"
+    if isinstance(obj, list | tuple) and any(isinstance(x, dict | list | tuple) for x in obj):
+        return "[" + ",".join(_encode(x) for x in obj) + "]"
+    return json.dumps(obj, allow_nan=False)
+
+
 def _write_envelope(path: Path, project: Any) -> Path:
     from musestudio.core.atomic import write_bytes_atomic
 
@@ -240,7 +261,7 @@ def _write_envelope(path: Path, project: Any) -> Path:
         "source_path": str(source) if source else None,
         "project": data,
     }
-    write_bytes_atomic(path, json.dumps(envelope).encode("utf-8"))
+    write_bytes_atomic(path, _encode(envelope).encode("utf-8"))
     return path
 
 

@@ -1,14 +1,19 @@
-"""The main window: piano roll + spectrogram, layers, feature docks, files, undo, playback.
+"""The main window: builds the widgets and wires them to the controllers; it holds no domain logic.
 
-The window wires widgets to the Qt-free project document; every note edit
-is a QUndoCommand on that document (see ``undo.py``).  Anything slow (reading
-a big file, spectrograms, rendering audio, models) runs through
-:meth:`MainWindow.run_work` in a worker thread with the progress bar and Cancel.
+* the document (:class:`~musestudio.core.project.Project`) is Qt-free and evented;
+  :class:`~musestudio.gui.controllers.bindings.ViewBinder` redraws views when it changes;
+* :class:`~musestudio.gui.controllers.document.DocumentController` — files, autosave, recovery;
+* :class:`~musestudio.gui.controllers.edit.EditController` — every undoable edit;
+* :class:`~musestudio.gui.controllers.jobs.JobManager` — work in threads, per-job progress and Cancel;
+* :class:`~musestudio.gui.controllers.transport.Transport` — playhead and play/stop/loop;
+* :class:`~musestudio.gui.controllers.actions.ActionRegistry` — menus and user-editable shortcuts.
+
+The window also implements the dialogs the controllers ask for (``ask_*``) and
+the :class:`~musestudio.gui.panels.PanelContext` side for the feature panels.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 from collections.abc import Callable
@@ -17,19 +22,9 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QByteArray, QEventLoop, Qt, QTimer
-from PySide6.QtGui import (
-    QAction,
-    QActionGroup,
-    QCloseEvent,
-    QDragEnterEvent,
-    QDropEvent,
-    QIcon,
-    QKeySequence,
-    QUndoStack,
-)
+from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtGui import QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
-    QApplication,
     QComboBox,
     QDockWidget,
     QFileDialog,
@@ -38,8 +33,6 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
-    QProgressBar,
-    QPushButton,
     QScrollArea,
     QSpinBox,
     QSplitter,
@@ -49,19 +42,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from musestudio.core.errors import InputFileError, MusestudioError
 from musestudio.core.notes import Note, NoteSequence
-from musestudio.core.progress import CancelToken, Progress, Work
-from musestudio.core.project import (
-    Layer,
-    Project,
-    delete_notes,
-    move_notes,
-    quantize_notes,
-    resize_notes,
-    set_velocity,
-    transpose_notes,
-)
+from musestudio.core.progress import CancelToken, Work
+from musestudio.core.project import Layer, Project
+from musestudio.gui.controllers.actions import ActionRegistry, ShortcutsDialog
+from musestudio.gui.controllers.bindings import ViewBinder
+from musestudio.gui.controllers.document import DocumentController
+from musestudio.gui.controllers.edit import EditController
+from musestudio.gui.controllers.jobs import JobHandle, JobManager
+from musestudio.gui.controllers.transport import Transport
 from musestudio.gui.layers_panel import LayersPanel
 from musestudio.gui.panels import PanelContext, load_panel_classes
 from musestudio.gui.pianoroll.velocity_lane import VelocityLane
@@ -71,8 +60,7 @@ from musestudio.gui.resources import resource_path
 from musestudio.gui.settings import AppSettings, load_settings, open_qsettings, save_settings
 from musestudio.gui.spectrogram_view import SpectrogramView
 from musestudio.gui.theme import apply_theme
-from musestudio.gui.undo import AddLayerCommand, LayerPropsCommand, RemoveLayerCommand, SetNotesCommand
-from musestudio.gui.worker import Job, one_line_error, start_job
+from musestudio.gui.worker import one_line_error
 
 log = logging.getLogger(__name__)
 
@@ -85,31 +73,11 @@ EXPORT_FILTER = "MIDI (*.mid);;MusicXML (*.musicxml);;WAV audio (*.wav)"
 GRID_CHOICES = (("no snap", 0.0), ("1 beat", 1.0), ("1/2 beat", 0.5), ("1/4 beat", 0.25), ("1/8 beat", 0.125), ("triplet", 1 / 3))
 
 
-def _load_score_work(path: Path) -> Work[NoteSequence]:
-    from musestudio.io.formats import load_score
-
-    yield Progress(0, 1, f"reading {path.name}")
-    seq = load_score(path)
-    yield Progress(1, 1, f"{len(seq)} notes")
-    return seq
-
-
-def _load_project_work(path: Path) -> Work[Project]:
-    yield Progress(0, 1, f"reading {path.name}")
-    project = Project.load(path)
-    yield Progress(1, 1, "")
-    return project
-
-
 class MainWindow(QMainWindow):
     def __init__(self, settings: AppSettings | None = None, *, interactive: bool = True) -> None:
         super().__init__()
         self.settings = settings or load_settings()
-        self.interactive = interactive  # False in screenshot mode: never block on a dialog
-        self.project = Project()
-        self.undo_stack = QUndoStack(self)
-        self.jobs: list[tuple[Job, CancelToken]] = []
-        self._audio_cache: dict[int, tuple[np.ndarray, int]] = {}
+        self.interactive = interactive  # False in screenshot mode and tests: never block on a dialog
         self.setWindowTitle("musestudio")
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
@@ -117,6 +85,7 @@ class MainWindow(QMainWindow):
         if icon is not None:
             self.setWindowIcon(QIcon(str(icon)))
 
+        # --- views ---
         dark = self.settings.theme != "light"
         self.roll = PianoRoll(dark=dark)
         self.spectrogram = SpectrogramView(self.roll, self.settings)
@@ -135,12 +104,21 @@ class MainWindow(QMainWindow):
         self.splitter.setChildrenCollapsible(True)
         self.setCentralWidget(self.splitter)
         self.spectrogram.setVisible(False)
-
         self.layers_panel = LayersPanel()
         self.layers_dock = self._dock("Layers", self.layers_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
 
+        # --- controllers ---
+        self.undo_stack = QUndoStack(self)
+        self.jobs = JobManager(self)
         self.context = PanelContext(self)
         self.player = Player(self)
+        loop_on = lambda: self.act_loop.isChecked()  # noqa: E731, PLW0108 - the action is built later
+        self.transport = Transport(self.roll, self.spectrogram, self.player, loop_on, self)
+        self.documents = DocumentController(self, self.jobs, self.undo_stack, self.settings, self)
+        self.edits = EditController(self, self.undo_stack, self)
+        self.binder = ViewBinder(self)
+        self.registry = ActionRegistry(self)
+
         self._build_status_bar()
         self._build_actions()
         self._build_toolbar()
@@ -148,13 +126,14 @@ class MainWindow(QMainWindow):
         self._connect()
         self.panels = self._build_panels()
         apply_theme(self.settings.theme, self.roll, self.spectrogram, self.velocity_lane, self.layers_panel)
-        self.set_project(Project())
-        self._autosave = QTimer(self)
-        self._autosave.timeout.connect(self.autosave_now)
-        if self.settings.autosave_seconds > 0:
-            self._autosave.start(self.settings.autosave_seconds * 1000)
-        self.undo_stack.cleanChanged.connect(lambda _clean: self._update_title())
+        self.documents.project_replaced.connect(self._project_replaced)
+        self.documents.recent_changed.connect(self._fill_recent_menu)
+        self._project_replaced(self.documents.project)
         self.resize(1400, 900)
+
+    @property
+    def project(self) -> Project:
+        return self.documents.project
 
     # --- construction ------------------------------------------------------------------------------
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -167,107 +146,99 @@ class MainWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
         self.status_label = QLabel("")
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(220)
-        self.progress.setRange(0, 1000)
-        self.progress.setTextVisible(True)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop the running work at its next step")
-        self.cancel_button.clicked.connect(self.cancel_work)
         self.playback_label = QLabel("")
+        self.tempo_label = QLabel("")
+        self.tempo_label.setToolTip("The project's tempo and metre (Edit > Set Tempo…, Tools > Detect Tempo)")
         self.hover_label = QLabel("")
         self.hover_label.setMinimumWidth(260)
         self.hover_label.setToolTip("Pitch, time and bar:beat under the mouse")
         bar.addWidget(self.status_label, 1)
         bar.addPermanentWidget(self.hover_label)
+        bar.addPermanentWidget(self.tempo_label)
         bar.addPermanentWidget(self.playback_label)
-        bar.addPermanentWidget(self.progress)
-        bar.addPermanentWidget(self.cancel_button)
-        self.progress.hide()
-        self.cancel_button.hide()
-
-    def _action(self, text: str, slot: Callable[..., Any], shortcut: Any = None, tip: str = "") -> QAction:
-        act = QAction(text, self)
-        act.triggered.connect(slot)
-        if shortcut is not None:
-            keys = shortcut if isinstance(shortcut, list) else [shortcut]
-            act.setShortcuts([QKeySequence(k) for k in keys])
-        if tip:
-            act.setStatusTip(tip)
-            act.setToolTip(f"{text.replace('&', '').rstrip('.')} ({act.shortcut().toString()})" if shortcut else tip)
-        act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        self.addAction(act)
-        return act
+        bar.addPermanentWidget(self.jobs.container)  # one row per running job: progress + its own Cancel
+        self.jobs.status.connect(self.show_status)
+        self.jobs.error.connect(self._error_dialog)
 
     def _build_actions(self) -> None:
         K = QKeySequence.StandardKey  # noqa: N806
-        self.act_open = self._action("&Open...", self.open_dialog, K.Open, "Open MIDI, MusicXML, audio or a project")
-        self.act_save = self._action("&Save Project", self.save_project, K.Save, "Save the project (.msproj)")
-        self.act_save_as = self._action("Save Project &As...", self.save_project_as, K.SaveAs)
-        self.act_export = self._action("&Export Selected Layers...", self.export_dialog, "Ctrl+E", "Export layers to MIDI, MusicXML or WAV")
-        self.act_quit = self._action("&Quit", self.close, K.Quit)
-        self.act_undo = self.undo_stack.createUndoAction(self, "&Undo")
-        self.act_undo.setShortcuts([QKeySequence(K.Undo)])
-        self.act_redo = self.undo_stack.createRedoAction(self, "&Redo")
-        self.act_redo.setShortcuts([QKeySequence("Ctrl+Y"), QKeySequence("Ctrl+Shift+Z")])
-        self.addAction(self.act_undo)
-        self.addAction(self.act_redo)
-        self.act_select_all = self._action("Select &All Notes", self.roll.select_all, K.SelectAll)
-        self.act_delete = self._action("&Delete Notes", self.delete_selected, [QKeySequence(K.Delete), "Backspace"])
-        self.act_quantize = self._action("&Quantize", self.quantize_selected, "Q", "Snap the selected notes (or all) to the grid")
-        self.act_up = self._action("Transpose Up", lambda: self.transpose_selected(1), "Ctrl+Up")
-        self.act_down = self._action("Transpose Down", lambda: self.transpose_selected(-1), "Ctrl+Down")
-        self.act_oct_up = self._action("Octave Up", lambda: self.transpose_selected(12), "Ctrl+Shift+Up")
-        self.act_oct_down = self._action("Octave Down", lambda: self.transpose_selected(-12), "Ctrl+Shift+Down")
-        self.act_new_layer = self._action("New Empty Layer", self.new_empty_layer, "Ctrl+L")
-        self.act_zoom_in = self._action("Zoom In", lambda: self.roll.zoom_time(0.7), ["+", "="])
-        self.act_zoom_out = self._action("Zoom Out", lambda: self.roll.zoom_time(1 / 0.7), "-")
-        self.act_fit = self._action("Zoom to Fit", self.roll.zoom_to_fit, "F")
-        self.act_left = self._action("Scroll Left", lambda: self.roll.scroll_time(-0.25), "Left")
-        self.act_right = self._action("Scroll Right", lambda: self.roll.scroll_time(0.25), "Right")
-        self.act_play = self._action("&Play / Stop", self.toggle_play, "Space", "Play the audible layers (and the audio)")
-        self.act_stop = self._action("Stop", self.stop, "Esc")
-        self.act_loop = QAction("&Loop Selection", self, checkable=True)
-        self.act_loop.setShortcut(QKeySequence("L"))
-        self.act_loop.setStatusTip("Loop the time range selected on the ruler")
-        self.addAction(self.act_loop)
-        self.act_home = self._action("Playhead to Start", lambda: self.set_playhead(0.0), "Home")
-        self.act_soundfont = self._action("Choose &SoundFont...", self.choose_soundfont)
-        self.act_show_spec = QAction("Show &Spectrogram", self, checkable=True)
-        self.act_show_spec.setShortcut(QKeySequence("Ctrl+G"))
+        a, r, e, d, t = self.registry.add, self.roll, self.edits, self.documents, self.transport
+        a("new", "&New Project", d.new, K.New, "Start an empty project")
+        a("open", "&Open...", self.open_dialog, K.Open, "Open MIDI, MusicXML, audio or a project (replaces the project)")
+        a("import", "&Import as Layer...", self.import_dialog, "Ctrl+Shift+I", "Add a file's notes to this project as a layer")
+        a("attach_audio", "Attach &Audio...", self.attach_audio_dialog, None, "Attach an audio file to this project")
+        a("close_project", "&Close Project", d.close_project, K.Close, "Close the project (asks to save)")
+        a("save", "&Save Project", d.save, K.Save, "Save the project (.msproj)")
+        a("save_as", "Save Project &As...", d.save_as, K.SaveAs)
+        a("export", "&Export Selected Layers...", self.export_dialog, "Ctrl+E", "Export layers to MIDI (one track each), MusicXML or WAV")
+        a("quit", "&Quit", self.close, K.Quit)
+        undo = self.undo_stack.createUndoAction(self, "&Undo")
+        redo = self.undo_stack.createRedoAction(self, "&Redo")
+        a("undo", "&Undo", None, K.Undo, action=undo)
+        a("redo", "&Redo", None, ["Ctrl+Y", "Ctrl+Shift+Z"], action=redo)
+        a("copy", "&Copy Notes", e.copy, K.Copy, "Copy the selected notes")
+        a("cut", "Cu&t Notes", e.cut, K.Cut, "Cut the selected notes")
+        a("paste", "&Paste Notes", lambda: e.paste(), K.Paste,  # noqa: PLW0108 - triggered(bool) must not become `at`
+           "Paste notes at the playhead (snapped to the grid)")
+        a("select_all", "Select &All Notes", r.select_all, K.SelectAll)
+        a("delete", "&Delete Notes", e.delete_selected, [K.Delete, "Backspace"])
+        a("quantize", "&Quantize", e.quantize_selected, "Q", "Snap the selected notes (or all) to the grid")
+        a("transpose_up", "Transpose Up", lambda: e.transpose_selected(1), "Ctrl+Up")
+        a("transpose_down", "Transpose Down", lambda: e.transpose_selected(-1), "Ctrl+Down")
+        a("octave_up", "Octave Up", lambda: e.transpose_selected(12), "Ctrl+Shift+Up")
+        a("octave_down", "Octave Down", lambda: e.transpose_selected(-12), "Ctrl+Shift+Down")
+        a("new_layer", "New Empty Layer", e.new_empty_layer, "Ctrl+L")
+        a("set_tempo", "Set &Tempo...", self.set_tempo_dialog, None, "Set a constant tempo and metre for the project (undoable)")
+        a("detect_tempo", "&Detect Tempo", self.detect_tempo, "Ctrl+T", "Find beats, bars and metre in the current layer")
+        a("shortcuts", "&Keyboard Shortcuts...", self.shortcuts_dialog, None, "Change the keyboard shortcuts")
+        a("zoom_in", "Zoom In", lambda: r.zoom_time(0.7), ["+", "="])
+        a("zoom_out", "Zoom Out", lambda: r.zoom_time(1 / 0.7), "-")
+        a("fit", "Zoom to Fit", r.zoom_to_fit, "F")
+        a("scroll_left", "Scroll Left", lambda: r.scroll_time(-0.25), "Left")
+        a("scroll_right", "Scroll Right", lambda: r.scroll_time(0.25), "Right")
+        a("play", "&Play / Stop", t.toggle, "Space", "Play the audible layers (and the audio)")
+        a("stop", "Stop", t.stop, "Esc")
+        a("loop", "&Loop Selection", None, "L", "Loop the time range selected on the ruler", checkable=True)
+        a("home", "Playhead to Start", t.to_start, "Home")
+        a("soundfont", "Choose &SoundFont...", self.choose_soundfont)
+        a("show_spectrogram", "Show &Spectrogram", None, "Ctrl+G", checkable=True)
+        a("listening", "&Listening Test...", self.open_listening_test, None, "Blind listening test of the models")
+        # Names the tests and panels know.
+        self.act_open, self.act_save, self.act_export = self.registry["open"], self.registry["save"], self.registry["export"]
+        self.act_undo, self.act_redo = undo, redo
+        self.act_quantize, self.act_delete, self.act_loop = self.registry["quantize"], self.registry["delete"], self.registry["loop"]
+        self.act_show_spec = self.registry["show_spectrogram"]
         self.act_show_spec.toggled.connect(self.spectrogram.setVisible)
-        self.addAction(self.act_show_spec)
 
     def _build_toolbar(self) -> None:
+        A = self.registry  # noqa: N806
         tb = QToolBar("Main", self)
         tb.setObjectName("toolbar_main")
         self.addToolBar(tb)
-        tb.addAction(self.act_open)
-        tb.addAction(self.act_save)
-        tb.addAction(self.act_export)
+        for name in ("open", "save", "export"):
+            tb.addAction(A[name])
         tb.addSeparator()
         undo = tb.addAction(self.style().standardIcon(QStyle.StandardPixmap.SP_ArrowBack), "Undo", self.undo_stack.undo)
         redo = tb.addAction(self.style().standardIcon(QStyle.StandardPixmap.SP_ArrowForward), "Redo", self.undo_stack.redo)
-        undo.setToolTip("Undo (Ctrl+Z)")
-        redo.setToolTip("Redo (Ctrl+Y)")
+        undo.setToolTip("Undo")
+        redo.setToolTip("Redo")
         undo.setEnabled(False)
         redo.setEnabled(False)
         self.undo_stack.canUndoChanged.connect(undo.setEnabled)
         self.undo_stack.canRedoChanged.connect(redo.setEnabled)
         tb.addSeparator()
-        tb.addAction(self.act_play)
-        tb.addAction(self.act_loop)
+        tb.addAction(A["play"])
+        tb.addAction(A["loop"])
         tb.addSeparator()
         tb.addWidget(QLabel(" Grid "))
         self.grid_combo = QComboBox()
         for label, beats in GRID_CHOICES:
             self.grid_combo.addItem(label, beats)
         self.grid_combo.setCurrentIndex(3)
-        self.grid_combo.setToolTip("Snap grid for adding, moving and quantizing notes (in beats of the tempo map)")
+        self.grid_combo.setToolTip("Snap grid for adding, moving and quantizing notes (in beats of the project's tempo map)")
         tb.addWidget(self.grid_combo)
-        tb.addAction(self.act_quantize)
-        tb.addAction(self.act_down)
-        tb.addAction(self.act_up)
+        for name in ("quantize", "transpose_down", "transpose_up"):
+            tb.addAction(A[name])
         tb.addWidget(QLabel(" Velocity "))
         self.velocity_spin = QSpinBox()
         self.velocity_spin.setRange(1, 127)
@@ -277,24 +248,24 @@ class MainWindow(QMainWindow):
         tb.addWidget(self.velocity_spin)
         self.toolbar = tb
 
+    def _menu(self, title: str, names: list[str | None]) -> QMenu:
+        menu = self.menuBar().addMenu(title)
+        for name in names:
+            if name is None:
+                menu.addSeparator()
+            else:
+                menu.addAction(self.registry[name])
+        return menu
+
     def _build_menus(self) -> None:
-        mb = self.menuBar()
-        m = mb.addMenu("&File")
-        m.addAction(self.act_open)
+        m = self._menu("&File", ["new", "open"])
         self.recent_menu = m.addMenu("Open &Recent")
-        m.addSeparator()
-        m.addAction(self.act_save)
-        m.addAction(self.act_save_as)
-        m.addAction(self.act_export)
-        m.addSeparator()
-        m.addAction(self.act_quit)
-        m = mb.addMenu("&Edit")
-        for a in (self.act_undo, self.act_redo, None, self.act_select_all, self.act_delete, None, self.act_quantize,
-                  self.act_up, self.act_down, self.act_oct_up, self.act_oct_down, None, self.act_new_layer):
-            m.addSeparator() if a is None else m.addAction(a)
-        m = mb.addMenu("&View")
-        for a in (self.act_zoom_in, self.act_zoom_out, self.act_fit, None, self.act_show_spec):
-            m.addSeparator() if a is None else m.addAction(a)
+        for name in ("import", "attach_audio", None, "save", "save_as", "export", None, "close_project", "quit"):
+            m.addSeparator() if name is None else m.addAction(self.registry[name])
+        self._menu("&Edit", ["undo", "redo", None, "cut", "copy", "paste", "select_all", "delete", None, "quantize",
+                             "transpose_up", "transpose_down", "octave_up", "octave_down", None, "new_layer", None,
+                             "set_tempo", None, "shortcuts"])
+        m = self._menu("&View", ["zoom_in", "zoom_out", "fit", None, "show_spectrogram"])
         theme = m.addMenu("&Theme")
         group = QActionGroup(self)
         for name in ("dark", "light"):
@@ -305,11 +276,11 @@ class MainWindow(QMainWindow):
             group.addAction(act)
         self.panels_menu = m.addMenu("&Panels")
         self.panels_menu.addAction(self.layers_dock.toggleViewAction())
-        m = mb.addMenu("&Play")
-        for a in (self.act_play, self.act_stop, self.act_loop, self.act_home):
-            m.addAction(a)
-        m = mb.addMenu("&Settings")
-        m.addAction(self.act_soundfont)
+        self._menu("&Play", ["play", "stop", "loop", "home"])
+        tools = self._menu("&Tools", ["detect_tempo"])
+        if self._listening_module() is not None:
+            tools.addAction(self.registry["listening"])
+        m = self._menu("&Settings", ["soundfont"])
         self.device_menu = m.addMenu("Audio &Device")
         self.device_menu.aboutToShow.connect(self._fill_device_menu)
         model_menu = m.addMenu("Default &Model")
@@ -320,22 +291,22 @@ class MainWindow(QMainWindow):
             act.setChecked(self.settings.default_model == name)
             act.triggered.connect(lambda _c=False, n=name: self._set_setting("default_model", n))
             group.addAction(act)
+        m.addAction(self.registry["shortcuts"])
         self._fill_recent_menu()
 
     def _connect(self) -> None:
-        lp = self.layers_panel
-        lp.visibility_toggled.connect(self._toggle_layer_prop)
-        lp.rename_requested.connect(lambda lid, name: self._push(LayerPropsCommand(self.project, lid, {"name": name}, self.refresh_layers)))
-        lp.color_requested.connect(lambda lid, c: self._push(LayerPropsCommand(self.project, lid, {"color": c}, self.refresh_layers)))
-        lp.delete_requested.connect(self.delete_layers)
+        lp, e = self.layers_panel, self.edits
+        lp.visibility_toggled.connect(e.toggle_layer)
+        lp.rename_requested.connect(lambda lid, name: e.set_layer_props(lid, name=name))
+        lp.color_requested.connect(lambda lid, c: e.set_layer_props(lid, color=c))
+        lp.delete_requested.connect(e.delete_layers)
         lp.current_changed.connect(self._current_layer_changed)
         lp.selection_changed.connect(self.context.events.selection_changed.emit)
         r = self.roll
-        r.move_requested.connect(self._move_selected)
-        r.resize_requested.connect(self._resize_selected)
-        r.add_requested.connect(self._add_note)
+        r.move_requested.connect(e.move_selected)
+        r.resize_requested.connect(e.resize_selected)
+        r.add_requested.connect(e.add_note)
         r.selection_changed.connect(self._note_selection_changed)
-        r.playhead_moved.connect(self.set_playhead)
         r.context_requested.connect(self._context_menu)
         r.range_changed.connect(self._range_changed)
         self.grid_combo.currentIndexChanged.connect(lambda _i: setattr(self.roll, "grid_beats", self.grid_beats()))
@@ -343,9 +314,8 @@ class MainWindow(QMainWindow):
         # Hover read-out, throttled to 30 updates per second (pyqtgraph's SignalProxy).
         self._hover_proxy = pg.SignalProxy(self.roll.scene().sigMouseMoved, rateLimit=30, slot=self._hover)
         self.spectrogram.play_audio_box.toggled.connect(lambda _on: self.player.invalidate())
-        self.velocity_lane.velocities_edited.connect(self._lane_velocities)
-        self.player.position_changed.connect(self._player_position)
-        self.player.state_changed.connect(self._player_state)
+        self.velocity_lane.velocities_edited.connect(e.lane_velocities)
+        self.player.state_changed.connect(self.playback_label.setText)
         # Asking PortAudio for devices can take a moment: do it after the window is on screen.
         QTimer.singleShot(150, lambda: self.playback_label.setText(self.player.status_text()))
 
@@ -384,184 +354,99 @@ class MainWindow(QMainWindow):
             self.show_status("Some panels could not load: " + "; ".join(problems))
         return panels
 
-    # --- project ----------------------------------------------------------------------------------
+    # --- the project ---------------------------------------------------------------------------
     def set_project(self, project: Project) -> None:
-        self.stop()
-        self.project = project
-        self.undo_stack.clear()
-        self._audio_cache.clear()
+        """Replace the document (no questions asked; File > New/Open ask first)."""
+        self.documents.set_project(project)
+
+    def _project_replaced(self, project: Project) -> None:
+        self.transport.stop()
+        self.edits.set_project(project)
+        self.binder.bind(project)
         self.roll.set_project(project)
         self.layers_panel.set_project(project)
         self.spectrogram.clear()
         self.spectrogram.set_project(project)
         self.act_show_spec.setChecked(bool(project.audio_path))
+        self.binder._timing()
         v = project.view
         if v.x_range and v.y_range:
             self.roll.vb.setRange(xRange=v.x_range, yRange=v.y_range, padding=0)
         else:
             self.roll.default_view()
         self.roll.set_time_range(v.selection)
-        self.roll.set_playhead(v.playhead)
-        self.spectrogram.set_playhead(v.playhead)
+        self.transport.seek(v.playhead)
         if project.audio_path:
             self.spectrogram.set_options(v.spectrogram_kind, v.colormap, v.db_range)
-            self._start_spectrogram()
-        self._update_title()
+            self.start_spectrogram()
+        self.update_title()
         self.context.events.project_changed.emit()
         self.context.events.layers_changed.emit()
+        self.context.events.audio_changed.emit()
 
-    def refresh_layers(self) -> None:
-        self.roll.sync_layers()
-        self.velocity_lane.refresh()
-        self.layers_panel.sync()
-        self.spectrogram.sync_overlays()
-        self._update_title()
-        self.context.events.layers_changed.emit()
+    def update_title(self) -> None:
+        self.setWindowTitle(f"{self.documents.name}{' *' if self.project.modified else ''} — musestudio")
 
-    def _refresh_notes(self, layer_id: str, selection: set[Note]) -> None:
-        self.roll.refresh_layer(layer_id)
-        if layer_id == self.roll.active_id:
-            self.roll.set_selection(selection)
-            self.velocity_lane.refresh()
-        self.spectrogram.refresh_overlay(layer_id)
-        self.layers_panel.sync()
-        self._update_title()
-        self.context.events.layers_changed.emit()
+    def update_tempo_label(self) -> None:
+        timing = self.project.timing()
+        ts = timing.time_signature
+        qpm = timing.tempo_map.initial_qpm
+        changes = len(timing.tempo_map.changes)
+        self.tempo_label.setText(f"♩ = {qpm:.0f}{' (varies)' if changes > 1 else ''}  {ts.numerator}/{ts.denominator}")
 
-    def _push(self, cmd: Any) -> None:
-        self.undo_stack.push(cmd)
+    def capture_view(self, project: Project) -> None:
+        """Store what the user looks at in the document (saved with it, never an edit)."""
+        (x0, x1), (y0, y1) = self.roll.vb.viewRange()
+        v = project.view
+        v.x_range, v.y_range = (float(x0), float(x1)), (float(y0), float(y1))
+        v.selection = self.roll.time_range()
+        v.playhead = float(self.roll.playhead.value())
+        v.spectrogram_kind, v.colormap, v.db_range = self.spectrogram.options()
 
-    def _update_title(self) -> None:
-        name = self.project.path.name if self.project.path else "untitled"
-        try:
-            dirty = "" if self.undo_stack.isClean() and not self.project.modified else " *"
-        except RuntimeError:  # the stack is already gone while the window closes
+    def start_spectrogram(self) -> None:
+        path = self.project.audio_path
+        if not path:
             return
-        self.setWindowTitle(f"{name}{dirty} — musestudio")
+        work = self.spectrogram.compute_work(path)
 
-    # --- panel context API -------------------------------------------------------------------------
-    def selected_layers(self) -> list[Layer]:
-        ids = self.layers_panel.selected_ids()
-        return [layer for layer in self.project.layers if layer.id in ids]
+        def ready(data: Any) -> None:
+            if self.project.audio_path == path:
+                self.spectrogram.set_data(data)
+                self.show_status(f"{data.kind.upper()} spectrogram of {Path(path).name}: {data.duration:.1f} s")
 
-    def current_layer(self) -> Layer | None:
-        return self.roll.active_layer()
+        self.jobs.start(work, ready, label="Spectrogram")
 
-    def selected_time_range(self) -> tuple[float, float] | None:
-        return self.roll.time_range()
+    _start_spectrogram = start_spectrogram  # the spectrogram view calls this name
 
-    def add_layer(self, name: str, seq: NoteSequence, kind: str = "continuation", **props: Any) -> Layer:
-        tmp = Project(layers=list(self.project.layers))
-        layer = tmp.add_layer(name, seq, kind, **props)  # unique name and colour, without touching the document
-        self._push(AddLayerCommand(self.project, layer, len(self.project.layers), self.refresh_layers))
-        return layer
+    # --- dialogs the controllers ask for --------------------------------------------------------
+    def ask(self, question: str, title: str = "musestudio") -> bool:
+        """Yes/No question (tests monkeypatch this); never asked when not interactive."""
+        if not self.interactive:
+            return False
+        return QMessageBox.question(self, title, question) == QMessageBox.StandardButton.Yes
 
-    def set_layer_notes(self, layer_id: str, notes: list[Note], text: str = "Replace notes") -> None:
-        self._push(SetNotesCommand(self.project, layer_id, list(notes), text, self._refresh_notes))
-        self.player.invalidate()
+    def ask_save_changes(self, name: str) -> str:
+        if not self.interactive:
+            return "discard"
+        B = QMessageBox.StandardButton  # noqa: N806
+        answer = QMessageBox.question(self, "musestudio", f"Save the changes to {name} before closing it?",
+                                      B.Save | B.Discard | B.Cancel)
+        return {B.Save: "save", B.Discard: "discard"}.get(answer, "cancel")
 
-    def audio_samples(self, sample_rate: int | None = None) -> tuple[np.ndarray, int] | None:
-        if not self.project.audio_path:
-            return None
-        key = int(sample_rate or 0)
-        if key not in self._audio_cache:
-            from musestudio.io.audio import load_audio
+    def ask_open_mode(self, name: str, audio: bool) -> str:
+        if not self.interactive:
+            return "new"
+        box = QMessageBox(QMessageBox.Icon.Question, "musestudio",
+                          f"Attach {name} to this project, or open it as a new project?", parent=self)
+        attach = box.addButton("Attach to This Project" if audio else "Add as Layer", QMessageBox.ButtonRole.AcceptRole)
+        new = box.addButton("Open as New Project", QMessageBox.ButtonRole.ActionRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return "add" if box.clickedButton() is attach else "new" if box.clickedButton() is new else "cancel"
 
-            self._audio_cache[key] = load_audio(self.project.audio_path, sample_rate)
-        return self._audio_cache[key]
-
-    def run_work(
-        self,
-        work: Work[Any],
-        on_done: Callable[[Any], None],
-        on_error: Callable[[str], None] | None = None,
-        *,
-        cancel: CancelToken | None = None,
-        label: str = "",
-    ) -> Job:
-        token = cancel or CancelToken()
-        entry: list[Any] = []
-
-        def finish() -> None:
-            self.jobs[:] = [j for j in self.jobs if j[0] is not entry[0]]
-            if not self.jobs:
-                self.progress.hide()
-                self.cancel_button.hide()
-
-        def done(result: Any) -> None:
-            finish()
-            try:
-                on_done(result)
-            except Exception as exc:  # a bug in a callback must not take the app down
-                log.exception("callback of %s failed", label)
-                self.show_error(one_line_error(exc))
-
-        def failed(message: str, details: str) -> None:
-            finish()
-            log.debug("%s failed:\n%s", label, details)
-            if on_error is not None:
-                on_error(message)
-            elif message.startswith("internal error"):
-                self._error_dialog(message, details)  # a bug: offer the traceback under "Show Details"
-            else:
-                self.show_error(message)
-
-        def cancelled() -> None:
-            finish()
-            self.show_status(f"{label or 'work'}: cancelled")
-
-        self.progress.setValue(0)
-        self.progress.setFormat(f"{label} %p%" if label else "%p%")
-        self.progress.show()
-        self.cancel_button.show()
-        job = start_job(work, done, failed, self._job_progress, cancelled, cancel=token, label=label)
-        entry.append(job)
-        self.jobs.append((job, token))
-        return job
-
-    def _job_progress(self, p: Progress) -> None:
-        self.progress.setValue(int(p.fraction * 1000))
-        if p.message:
-            self.show_status(p.message)
-
-    def cancel_work(self) -> None:
-        for _job, token in self.jobs:
-            token.cancel()
-
-    def wait_for_jobs(self, timeout: float = 60.0) -> bool:
-        """Process events until no work is running (tests and screenshot mode)."""
-        import time
-
-        end = time.monotonic() + timeout
-        while self.jobs and time.monotonic() < end:
-            QApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
-            time.sleep(0.005)
-        QApplication.processEvents()
-        return not self.jobs
-
-    def _run_blocking(self, work: Work[Any], label: str) -> Any:
-        """Run work in the worker but wait for it here, keeping the UI alive (progress, Cancel)."""
-        loop = QEventLoop(self)
-        box: dict[str, Any] = {}
-
-        def done(result: Any) -> None:
-            box["result"] = result
-            loop.quit()
-
-        def error(message: str) -> None:
-            box["error"] = message
-            loop.quit()
-
-        job = self.run_work(work, done, error, label=label)
-        job.signals.cancelled.connect(loop.quit)
-        # The result arrives as a queued signal, so it can only be delivered inside exec().
-        if not box:
-            loop.exec()
-        if "error" in box:
-            raise MusestudioError(box["error"])
-        if "result" not in box:
-            raise MusestudioError(f"{label}: cancelled")
-        return box["result"]
+    def choose_save_path(self) -> str | None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save Project", self._last_folder(), "musestudio project (*.msproj)")
+        return path or None
 
     def show_error(self, message: str) -> None:
         self._error_dialog(message, "")
@@ -573,23 +458,101 @@ class MainWindow(QMainWindow):
         box = QMessageBox(QMessageBox.Icon.Warning, "musestudio", message, QMessageBox.StandardButton.Ok, self)
         if details:
             box.setDetailedText(details)
-        box.exec()
+        box.open()  # window-modal without a nested event loop
 
     def show_status(self, message: str) -> None:
         self.status_label.setText(message)
 
-    def ask(self, question: str, title: str = "musestudio") -> bool:
-        """Yes/No question (tests monkeypatch this); never asked when not interactive."""
-        if not self.interactive:
-            return False
-        answer = QMessageBox.question(self, title, question)
-        return answer == QMessageBox.StandardButton.Yes
+    # --- the view side of edits (EditView) -------------------------------------------------------
+    def current_layer(self) -> Layer | None:
+        return self.roll.active_layer()
 
-    # --- files ------------------------------------------------------------------------------------
+    def note_selection(self) -> set[Note]:
+        return set(self.roll.selection)
+
+    def grid_beats(self) -> float:
+        return float(self.grid_combo.currentData() or 0.0)
+
+    def new_velocity(self) -> int:
+        return int(self.velocity_spin.value())
+
+    def playhead(self) -> float:
+        return self.transport.position()
+
+    def select_layer(self, layer_id: str) -> None:
+        self.layers_panel.set_current(layer_id)
+
+    # --- panel context API (see panels/base.py) ------------------------------------------------
+    def selected_layers(self) -> list[Layer]:
+        ids = self.layers_panel.selected_ids()
+        return [layer for layer in self.project.layers if layer.id in ids]
+
+    def selected_time_range(self) -> tuple[float, float] | None:
+        return self.roll.time_range()
+
+    def add_layer(self, name: str, seq: NoteSequence, kind: str = "continuation", **props: Any) -> Layer:
+        return self.edits.add_layer(name, seq, kind, **props)
+
+    def set_layer_notes(self, layer_id: str, notes: list[Note], text: str = "Replace notes", *,
+                        merge_key: str | None = None) -> None:
+        self.edits.push_notes(layer_id, list(notes), text, merge_key=merge_key)
+
+    def delete_layers(self, layer_ids: list[str]) -> None:
+        self.edits.delete_layers(layer_ids)
+
+    def audio_samples(self, sample_rate: int | None = None) -> tuple[np.ndarray, int] | None:
+        return self.documents.audio_samples(sample_rate)
+
+    def run_work(
+        self, work: Work[Any], on_done: Callable[[Any], None], on_error: Callable[[str], None] | None = None,
+        *, cancel: CancelToken | None = None, label: str = "",
+    ) -> JobHandle:
+        return self.jobs.start(work, on_done, on_error, cancel=cancel, label=label)
+
+    def cancel_work(self) -> None:
+        self.jobs.cancel_all()
+
+    def wait_for_jobs(self, timeout: float = 60.0) -> bool:
+        """Pump events until no work is running (tests and screenshot mode only)."""
+        return self.jobs.wait(timeout)
+
+    # --- files (UI entry points are asynchronous; *_path/_layers helpers wait, for scripts/tests) ----
     def open_dialog(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(self, "Open", self._last_folder(), OPEN_FILTER)
-        for p in paths:
-            self.open_path(p)
+        self.open_files(paths)
+
+    def import_dialog(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Import as Layer", self._last_folder(), OPEN_FILTER)
+        self.open_files(paths, first_mode="add")
+
+    def attach_audio_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Attach Audio", self._last_folder(),
+                                              "Audio (*.wav *.flac *.ogg *.mp3 *.aif *.aiff)")
+        if path:
+            self.documents.open(path, mode="add")
+
+    def open_files(self, paths: list[str], first_mode: str | None = None) -> None:
+        """Open the first file (replacing the project unless ``first_mode`` says "add"); import the rest."""
+        queue = list(paths)
+
+        def next_one(ok: bool = True, mode: str | None = first_mode) -> None:
+            if ok and queue:
+                self.documents.open(queue.pop(0), mode=mode, on_finished=lambda o: next_one(o, "add"))
+
+        next_one()
+
+    def open_path(self, path: str | os.PathLike[str], *, mode: str | None = None) -> bool:
+        """Open and wait (scripts, tests, --screenshot); never raises."""
+        return self.documents.open_and_wait(path, mode=mode)
+
+    def import_path(self, path: str | os.PathLike[str]) -> bool:
+        return self.documents.open_and_wait(path, mode="add")
+
+    def save_project(self) -> bool:
+        return self.documents.save()
+
+    def _save_to(self, path: Path) -> bool:
+        return self.documents.save_to(Path(path))
 
     def _last_folder(self) -> str:
         for r in self.settings.recent_files:
@@ -597,119 +560,14 @@ class MainWindow(QMainWindow):
                 return str(Path(r).parent)
         return str(Path.home())
 
-    def open_path(self, path: str | os.PathLike[str]) -> bool:
-        """Open a score, audio or project file; never raises (errors go to ``show_error``)."""
-        try:
-            from musestudio.io.formats import kind_of
-
-            p = Path(path)
-            kind = kind_of(p)
-            if not p.exists():
-                raise InputFileError(p, "file not found")
-            if p.is_dir():
-                raise InputFileError(p, "is a folder, not a file")
-            if kind == "project":
-                ok = self._open_project(p)
-            elif kind == "audio":
-                ok = self._open_audio(p)
-            else:
-                ok = self._open_score(p)
-            if ok:
-                self.settings.add_recent(p)
-                self._fill_recent_menu()
-                if self.interactive:  # a crash later must not lose the recent-files list
-                    save_settings(self.settings)
-                self.show_status(f"Opened {p.name}")
-            return ok
-        except Exception as exc:
-            self.show_error(one_line_error(exc))
-            return False
-
-    def _open_score(self, p: Path) -> bool:
-        seq = self._run_blocking(_load_score_work(p), f"Opening {p.name}")
-        first = not any(len(layer.sequence) for layer in self.project.layers)
-        kind = "reference" if self.project.layers else "score"
-        layer = self.add_layer(seq.title or p.stem, seq, kind, source=str(p))
-        self.layers_panel.set_current(layer.id)
-        if first:
-            self.roll.default_view()
-        return True
-
-    def _open_project(self, p: Path) -> bool:
-        if not self._confirm_discard():
-            return False
-        project = self._run_blocking(_load_project_work(p), f"Opening {p.name}")
-        self.set_project(project)
-        return True
-
-    def _open_audio(self, p: Path) -> bool:
-        from musestudio.io.audio import audio_info
-
-        info = audio_info(p)  # fails fast (one line) on a broken file
-        if info.frames == 0:
-            raise InputFileError(p, "audio file has no samples")
-        self.project.audio_path = str(p.resolve())
-        self.project.modified = True
-        self._audio_cache.clear()
-        self.act_show_spec.setChecked(True)
-        self.spectrogram.setVisible(True)
-        if not self.project.layers:
-            self.roll.vb.setRange(xRange=(0, min(20.0, info.duration)), padding=0)
-        self._start_spectrogram()
-        self.context.events.audio_changed.emit()
-        return True
-
-    def _start_spectrogram(self) -> None:
-        path = self.project.audio_path
-        if not path:
-            return
-        work = self.spectrogram.compute_work(path)
-
-        def ready(data: Any) -> None:
-            self.spectrogram.set_data(data)
-            self.show_status(f"{data.kind.upper()} spectrogram of {Path(path).name}: {data.duration:.1f} s")
-
-        self.run_work(work, ready, label="Spectrogram")
-
-    def _confirm_discard(self) -> bool:
-        if self.undo_stack.isClean() and not self.project.modified:
-            return True
-        if not self.project.layers and not self.project.audio_path:
-            return True
-        return self.ask("Discard the unsaved changes in this project?") if self.interactive else True
-
-    def save_project(self) -> bool:
-        if self.project.path is None:
-            return self.save_project_as()
-        return self._save_to(self.project.path)
-
-    def save_project_as(self) -> bool:
-        path, _ = QFileDialog.getSaveFileName(self, "Save Project", self._last_folder(), "musestudio project (*.msproj)")
-        if not path:
-            return False
-        return self._save_to(Path(path))
-
-    def _capture_view(self) -> None:
-        (x0, x1), (y0, y1) = self.roll.vb.viewRange()
-        v = self.project.view
-        v.x_range, v.y_range = (float(x0), float(x1)), (float(y0), float(y1))
-        v.selection = self.roll.time_range()
-        v.playhead = float(self.roll.playhead.value())
-        v.spectrogram_kind, v.colormap, v.db_range = self.spectrogram.options()
-
-    def _save_to(self, path: Path) -> bool:
-        try:
-            self._capture_view()
-            saved = self.project.save(path)
-        except Exception as exc:
-            self.show_error(one_line_error(exc))
-            return False
-        self.undo_stack.setClean()
-        self.settings.add_recent(saved)
-        self._fill_recent_menu()
-        self._update_title()
-        self.show_status(f"Saved {saved}")
-        return True
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for r in self.settings.recent_files:
+            act = self.recent_menu.addAction(Path(r).name)
+            act.setToolTip(r)
+            act.setStatusTip(r)
+            act.triggered.connect(lambda _c=False, p=r: self.documents.open(p))
+        self.recent_menu.setEnabled(bool(self.settings.recent_files))
 
     def export_dialog(self) -> None:
         layers = self.selected_layers() or ([self.current_layer()] if self.current_layer() else [])
@@ -720,52 +578,17 @@ class MainWindow(QMainWindow):
         from musestudio.gui.layers_panel import safe_file_stem
 
         start = str(Path(self._last_folder()) / f"{safe_file_stem(stem)}.mid")
-        # Qt's own dialog asks before overwriting; export_layers asks again only when called directly.
+        # Qt's own dialog asks before overwriting; export asks again only when called directly.
         path, chosen = QFileDialog.getSaveFileName(self, "Export Layers", start, EXPORT_FILTER)
         if not path:
             return
         if not Path(path).suffix:
             path += {"MIDI": ".mid", "MusicXML": ".musicxml", "WAV": ".wav"}.get(chosen.split(" ")[0], ".mid")
-        self.export_layers(path, [layer.id for layer in layers], confirmed=True)
+        self.documents.export(path, [layer.id for layer in layers], confirmed=True)
 
     def export_layers(self, path: str | os.PathLike[str], layer_ids: list[str], *, confirmed: bool = False) -> bool:
-        """Merge the layers and write MIDI/MusicXML/WAV by extension; never overwrites without asking."""
-        try:
-            target = Path(path)
-            if target.exists() and not confirmed and not self.ask(f"{target.name} already exists. Replace it?"):
-                self.show_status("Export cancelled: the file exists")
-                return False
-            layers = [self.project.layer(i) for i in layer_ids]
-            if not layers:
-                raise MusestudioError("no layer selected for export")
-            seq = layers[0].sequence.copy()
-            for layer in layers[1:]:
-                seq = seq.merged(layer.sequence)
-            soundfont = self.settings.soundfont_path or None
-
-            def work() -> Work[Path]:
-                from musestudio.io.formats import save_score
-
-                yield Progress(0, 1, f"writing {target.name}")
-                out = save_score(seq, target, overwrite=True, soundfont=soundfont)
-                yield Progress(1, 1, "")
-                return out
-
-            out = self._run_blocking(work(), f"Exporting {target.name}")
-            self.show_status(f"Exported {len(seq)} notes to {out}")
-            return True
-        except Exception as exc:
-            self.show_error(one_line_error(exc))
-            return False
-
-    def _fill_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        for r in self.settings.recent_files:
-            act = self.recent_menu.addAction(Path(r).name)
-            act.setToolTip(r)
-            act.setStatusTip(r)
-            act.triggered.connect(lambda _c=False, p=r: self.open_path(p))
-        self.recent_menu.setEnabled(bool(self.settings.recent_files))
+        """Export and wait (scripts and tests)."""
+        return self.documents.export_and_wait(path, layer_ids, confirmed=confirmed)
 
     def dragEnterEvent(self, ev: QDragEnterEvent) -> None:  # noqa: N802
         if ev.mimeData().hasUrls() and any(u.isLocalFile() for u in ev.mimeData().urls()):
@@ -774,174 +597,76 @@ class MainWindow(QMainWindow):
     def dropEvent(self, ev: QDropEvent) -> None:  # noqa: N802
         paths = [u.toLocalFile() for u in ev.mimeData().urls() if u.isLocalFile()]
         ev.acceptProposedAction()
-        # Open after the drop returns: a nested event loop inside a drop handler confuses some platforms.
-        QTimer.singleShot(0, lambda: [self.open_path(p) for p in paths])
+        # Dropped onto an empty window: open; onto a project: the first file asks (or replaces), the rest add.
+        QTimer.singleShot(0, lambda: self.open_files(paths))
 
-    # --- layers ---------------------------------------------------------------------------------------
+    # --- autosave and recovery -------------------------------------------------------------------
+    def autosave_now(self) -> Path | None:
+        """Write the snapshot now and wait for it (tests); None when nothing is unsaved."""
+        future = self.documents.autosaver.write_soon()
+        if future is None or not self.project.modified:
+            if future is not None:
+                future.result(30)
+            return None
+        try:
+            return future.result(30)
+        except Exception as exc:
+            self.show_status(f"Autosave failed: {one_line_error(exc)}")
+            return None
+
+    def offer_recovery(self) -> bool:
+        return self.documents.offer_recovery()
+
+    # --- edits (menu entry points; the work is in EditController) ---------------------------------
     def _current_layer_changed(self, layer_id: str | None) -> None:
         self.roll.set_active(layer_id)
         self.velocity_lane.refresh()
         self.context.events.selection_changed.emit()
 
-    def _toggle_layer_prop(self, layer_id: str, prop: str, value: bool) -> None:
-        self.project.set_layer_props(layer_id, **{prop: value})
-        self.roll.sync_layers()
-        self.velocity_lane.refresh()
-        self.spectrogram.sync_overlays()
-        self.player.invalidate()
-        self.context.events.layers_changed.emit()
-
-    def delete_layers(self, layer_ids: list[str]) -> None:
-        if not layer_ids:
-            return
-        self.undo_stack.beginMacro("delete layers")
-        for lid in layer_ids:
-            self._push(RemoveLayerCommand(self.project, lid, self.refresh_layers))
-        self.undo_stack.endMacro()
-
     def new_empty_layer(self) -> None:
-        base = self.project.timing_source()
-        seq = base.copy(notes=[], pedals=[], drum_notes=[]) if base is not None else NoteSequence()
-        layer = self.add_layer("edit", seq, "edit")
-        self.layers_panel.set_current(layer.id)
-
-    # --- note edits ---------------------------------------------------------------------------------
-    def grid_beats(self) -> float:
-        return float(self.grid_combo.currentData() or 0.0)
-
-    def _snap_seconds(self, seq: NoteSequence, t: float) -> float:
-        g = self.grid_beats()
-        if g <= 0:
-            return max(0.0, t)
-        tm = seq.tempo_map
-        return max(0.0, tm.beats_to_seconds(round(tm.seconds_to_beats(max(0.0, t)) / g) * g))
-
-    def _edit(self, text: str, new_notes: list[Note], new_selection: set[Note]) -> None:
-        layer = self.current_layer()
-        if layer is None:
-            return
-        self._push(
-            SetNotesCommand(
-                self.project, layer.id, new_notes, text, self._refresh_notes,
-                old_selection=self.roll.selection, new_selection=new_selection,
-            )
-        )
-        self.player.invalidate()
-
-    def _editable(self) -> Layer | None:
-        layer = self.current_layer()
-        if layer is None:
-            self.show_status("No layer to edit: open a file or add a layer (Ctrl+L)")
-        return layer
-
-    def _move_selected(self, dt: float, semitones: int) -> None:
-        layer = self._editable()
-        sel = self.roll.selection
-        if layer is None or not sel:
-            return
-        anchor = min(sel, key=lambda n: n.start)
-        dt = self._snap_seconds(layer.sequence, anchor.start + dt) - anchor.start
-        notes, moved = move_notes(layer.sequence.notes, sel, dt, semitones)
-        self._edit(f"move {len(sel)} notes", notes, moved)
-
-    def _resize_selected(self, d_end: float) -> None:
-        layer = self._editable()
-        sel = self.roll.selection
-        if layer is None or not sel:
-            return
-        notes, changed = resize_notes(layer.sequence.notes, sel, d_end)
-        self._edit(f"resize {len(sel)} notes", notes, changed)
-
-    def _add_note(self, pitch: int, t: float) -> None:
-        layer = self.current_layer()
-        if layer is None:  # an empty project: drawing a note starts a layer for it
-            self.undo_stack.beginMacro("add note")
-            self.new_empty_layer()
-            self._add_note(pitch, t)
-            self.undo_stack.endMacro()
-            return
-        if not layer.visible:
-            self.show_status(f"'{layer.name}' is hidden: show it to edit its notes")
-            return
-        seq = layer.sequence
-        start = self._snap_seconds(seq, t) if self.grid_beats() > 0 else t
-        tm = seq.tempo_map
-        length = self.grid_beats() or 0.5
-        end = tm.beats_to_seconds(tm.seconds_to_beats(start) + length)
-        note = Note(pitch, start, end, self.velocity_spin.value())
-        self._edit("add note", [*seq.notes, note], {note})
+        self.edits.new_empty_layer()
 
     def delete_selected(self) -> None:
-        layer = self._editable()
-        sel = self.roll.selection
-        if layer is None or not sel:
-            return
-        self._edit(f"delete {len(sel)} notes", delete_notes(layer.sequence.notes, sel), set())
-
-    def apply_velocity(self) -> None:
-        layer = self.current_layer()
-        sel = self.roll.selection
-        if layer is None or not sel:
-            return
-        v = self.velocity_spin.value()
-        if all(n.velocity == v for n in sel):
-            return
-        notes, changed = set_velocity(layer.sequence.notes, sel, v)
-        self._edit(f"velocity {v}", notes, changed)
-
-    def _lane_velocities(self, changes: dict[Note, int]) -> None:
-        layer = self.current_layer()
-        if layer is None:
-            return
-        new = [dataclasses.replace(n, velocity=changes[n]) if n in changes else n for n in layer.sequence.notes]
-        sel = {dataclasses.replace(n, velocity=changes[n]) if n in changes else n for n in self.roll.selection}
-        self._edit(f"velocity of {len(changes)} notes", new, sel)
+        self.edits.delete_selected()
 
     def quantize_selected(self) -> None:
-        layer = self._editable()
-        if layer is None or not len(layer.sequence):
-            return
-        g = self.grid_beats() or 0.25
-        notes, changed = quantize_notes(layer.sequence, self.roll.selection, g)
-        what = f"{len(self.roll.selection)} notes" if self.roll.selection else "layer"
-        self._edit(f"quantize {what}", notes, changed if self.roll.selection else set())
+        self.edits.quantize_selected()
 
     def transpose_selected(self, semitones: int) -> None:
-        layer = self._editable()
-        if layer is None or not len(layer.sequence):
-            return
-        sel = self.roll.selection
-        notes, changed = transpose_notes(layer.sequence.notes, sel, semitones)
-        self._edit(f"transpose {semitones:+d}", notes, changed if sel else set())
+        self.edits.transpose_selected(semitones)
+
+    def apply_velocity(self) -> None:
+        self.edits.set_velocity(self.velocity_spin.value())
 
     def _note_selection_changed(self) -> None:
         sel = self.roll.selection
         self.velocity_lane._draw()
         if sel:
-            vels = {n.velocity for n in sel}
             self.velocity_spin.blockSignals(True)
-            self.velocity_spin.setValue(round(np.mean(list(vels))))
+            self.velocity_spin.setValue(round(np.mean([n.velocity for n in sel])))
             self.velocity_spin.blockSignals(False)
             self.show_status(f"{len(sel)} note(s) selected")
 
     def _context_menu(self, screen_pos: Any, t: float, pitch: float) -> None:
         menu = QMenu(self)
         add = menu.addAction("Add Note Here")
-        add.triggered.connect(lambda: self._add_note(int(round(pitch)), t))
+        add.triggered.connect(lambda: self.edits.add_note(int(round(pitch)), t))
         playhead = menu.addAction("Move Playhead Here")
-        playhead.triggered.connect(lambda: self.set_playhead(max(0.0, t)))
+        playhead.triggered.connect(lambda: self.transport.seek(max(0.0, t)))
+        paste = menu.addAction("Paste Notes Here")
+        paste.triggered.connect(lambda: self.edits.paste(max(0.0, t)))
         menu.addSeparator()
-        for act in (self.act_delete, self.act_quantize, self.act_up, self.act_down, self.act_oct_up, self.act_oct_down):
-            menu.addAction(act)
+        for name in ("cut", "copy", "delete", "quantize", "transpose_up", "transpose_down", "octave_up", "octave_down"):
+            menu.addAction(self.registry[name])
         menu.addSeparator()
-        menu.addAction(self.act_select_all)
-        menu.addAction(self.act_fit)
+        menu.addAction(self.registry["select_all"])
+        menu.addAction(self.registry["fit"])
         self._last_menu = menu  # tests inspect it
         if self.interactive:
             menu.popup(screen_pos)
 
     def _hover(self, args: tuple[Any, ...]) -> None:
-        from musestudio.gui.pianoroll.axes import note_name
+        from musestudio.gui.pianoroll.axes import bar_beat_at, note_name
 
         pos = args[0]
         if not self.roll.vb.sceneBoundingRect().contains(pos):
@@ -950,14 +675,10 @@ class MainWindow(QMainWindow):
         p = self.roll.vb.mapSceneToView(pos)
         pitch, t = int(round(p.y())), max(0.0, p.x())
         text = f"{note_name(pitch)} ({pitch})  {t:.2f} s" if 0 <= pitch <= 127 else f"{t:.2f} s"
-        seq = self.project.timing_source()
-        if seq is not None:
-            ts = seq.time_signature
-            beats = seq.tempo_map.seconds_to_beats(t)
-            per_bar = ts.numerator * 4.0 / ts.denominator
-            beat_len = 4.0 / ts.denominator
-            bar = int(beats // per_bar)
-            text += f"  bar {bar + 1} beat {(beats - bar * per_bar) / beat_len + 1:.1f}"
+        if self.project.layers:
+            timing = self.project.timing()
+            bar, beat = bar_beat_at(timing.tempo_map, timing.time_signatures or timing.time_signature, t)
+            text += f"  bar {bar} beat {beat:.1f}"
         self.hover_label.setText(text)
 
     def _range_changed(self) -> None:
@@ -966,39 +687,99 @@ class MainWindow(QMainWindow):
             self.show_status(f"Selected {rng[0]:.2f}–{rng[1]:.2f} s ({rng[1] - rng[0]:.2f} s)")
         self.context.events.time_range_changed.emit()
 
-    # --- playback -------------------------------------------------------------------------------------
+    # --- tempo --------------------------------------------------------------------------------------
+    def set_tempo_dialog(self) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
+        timing = self.project.timing()
+        qpm, ok = QInputDialog.getDouble(self, "Set Tempo", "Quarter notes per minute:",
+                                         timing.tempo_map.initial_qpm, 20.0, 400.0, 1)
+        if not ok:
+            return
+        ts = timing.time_signature
+        text, ok = QInputDialog.getText(self, "Set Tempo", "Time signature:", text=f"{ts.numerator}/{ts.denominator}")
+        if not ok:
+            return
+        try:
+            num, den = (int(x) for x in text.strip().split("/"))
+            if num < 1 or den not in (1, 2, 4, 8, 16, 32):
+                raise ValueError
+        except ValueError:
+            self.show_error(f"A time signature looks like 3/4 or 6/8, not {text!r}")
+            return
+        self.edits.set_constant_tempo(qpm, num, den)
+
+    def detect_tempo(self) -> JobHandle | None:
+        """Tools > Detect Tempo: beats, bars and metre of the current layer, in a job; applying it is one undo step."""
+        layer = self.current_layer()
+        if layer is None or len(layer.sequence) == 0:
+            self.show_error("Detect Tempo needs a layer with notes: open a file or select a layer.")
+            return None
+        seq = layer.sequence
+        project = self.project
+
+        def work() -> Work[Any]:
+            from musestudio.core.progress import Progress
+            from musestudio.ml.beats import analyze
+
+            yield Progress(0, 1, f"finding the beat of '{layer.name}'")
+            analysis = analyze(seq)
+            yield Progress(1, 1, "")
+            return analysis
+
+        def done(analysis: Any) -> None:
+            if self.project is not project:  # the project was replaced meanwhile
+                return
+            self.edits.set_timing(analysis.tempo_map, list(analysis.time_signatures),
+                                  list(analysis.key_signatures), text=f"detect tempo of '{layer.name}'")
+            ts = self.project.timing().time_signature
+            self.show_status(f"Tempo {analysis.tempo_map.initial_qpm:.0f} qpm, {ts.numerator}/{ts.denominator}, "
+                             f"{len(analysis.beats)} beats (Undo restores the old tempo map)")
+
+        return self.jobs.start(work(), done, label="Detecting tempo")
+
+    # --- tools ----------------------------------------------------------------------------------------
+    @staticmethod
+    def _listening_module() -> Any:
+        import importlib.util
+
+        try:
+            if importlib.util.find_spec("musestudio.gui.listening") is None:
+                return None
+        except (ImportError, ValueError):
+            return None
+        return "musestudio.gui.listening"
+
+    def open_listening_test(self) -> None:
+        try:
+            import importlib
+
+            module = importlib.import_module("musestudio.gui.listening")
+            module.open_listening_window(self)
+        except Exception as exc:  # a missing or broken optional tool must not take the app down
+            self.show_error(f"The listening test cannot start: {one_line_error(exc)}")
+
+    def shortcuts_dialog(self) -> None:
+        dialog = ShortcutsDialog(self.registry, self)
+        dialog.open()
+
+    # --- playback ----------------------------------------------------------------------------------
     def set_playhead(self, t: float) -> None:
-        self.roll.set_playhead(t)
-        self.spectrogram.set_playhead(t)
-        if self.player.playing:
-            self.player.seek(t)
+        self.transport.seek(t)
 
     def toggle_play(self) -> None:
-        if self.player.playing:
-            self.stop()
-        else:
-            self.player.play(float(self.roll.playhead.value()), self.roll.time_range() if self.act_loop.isChecked() else None)
+        self.transport.toggle()
 
     def stop(self) -> None:
-        if hasattr(self, "player"):
-            self.player.stop()
-
-    def _player_position(self, t: float) -> None:
-        self.roll.set_playhead(t)
-        self.spectrogram.set_playhead(t)
-        x0, x1 = self.roll.vb.viewRange()[0]
-        if t > x1 or t < x0:  # page along with the music
-            self.roll.vb.setXRange(t, t + (x1 - x0), padding=0)
-
-    def _player_state(self, text: str) -> None:
-        self.playback_label.setText(text)
+        if hasattr(self, "transport"):
+            self.transport.stop()
 
     def choose_soundfont(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "SoundFont", self.settings.soundfont_path or "/usr/share/sounds", "SoundFont (*.sf2 *.sf3)")
+        path, _ = QFileDialog.getOpenFileName(self, "SoundFont", self.settings.soundfont_path or "/usr/share/sounds",
+                                              "SoundFont (*.sf2 *.sf3)")
         if path:
             self._set_setting("soundfont_path", path)
             self.player.invalidate()
-            # Asking PortAudio for devices can take a moment: do it after the window is on screen.
         QTimer.singleShot(150, lambda: self.playback_label.setText(self.player.status_text()))
 
     def _fill_device_menu(self) -> None:
@@ -1016,7 +797,7 @@ class MainWindow(QMainWindow):
             act.triggered.connect(lambda _c=False, n=name: self._set_setting("audio_device", n))
             group.addAction(act)
 
-    # --- settings, theme, autosave ------------------------------------------------------------------------
+    # --- settings, theme, layout ----------------------------------------------------------------------
     def _set_setting(self, name: str, value: Any) -> None:
         setattr(self.settings, name, value)
         save_settings(self.settings)
@@ -1039,65 +820,13 @@ class MainWindow(QMainWindow):
         qs.setValue("window/state", self.saveState())
         save_settings(self.settings, qs)
 
-    def autosave_now(self) -> Path | None:
-        if self.undo_stack.isClean() and not self.project.modified:
-            return None
-        try:
-            from musestudio.core import autosave
-        except ImportError:
-            return None
-        try:
-            self._capture_view()
-            return autosave.write_recovery(self.project)
-        except Exception as exc:  # autosave must never interrupt work
-            log.warning("autosave failed: %s", exc)
-            self.show_status(f"Autosave failed: {one_line_error(exc)}")
-            return None
-
-    def offer_recovery(self) -> bool:
-        """At start: if a crash left a recovery snapshot, offer to restore it."""
-        try:
-            from musestudio.core import autosave
-        except ImportError:
-            return False
-        try:
-            found = autosave.find_recovery()
-            if found is None:
-                return False
-            if not self.ask("musestudio did not close cleanly last time. Restore the unsaved work?", "Recover work"):
-                autosave.clear_recovery()
-                return False
-            project = autosave.load_recovery(found)
-            self.set_project(project)
-            project.modified = True
-            self._update_title()
-            autosave.clear_recovery()
-            self.show_status("Restored the work from the last session")
-            return True
-        except Exception as exc:
-            self.show_error(f"Could not restore the last session: {one_line_error(exc)}")
-            return False
-
     def closeEvent(self, ev: QCloseEvent) -> None:  # noqa: N802
-        dirty = not self.undo_stack.isClean() and bool(self.project.layers)
-        if dirty and self.interactive:
-            answer = QMessageBox.question(
-                self, "musestudio", "Save the changes to this project before closing?",
-                QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-            )
-            if answer == QMessageBox.StandardButton.Cancel or (
-                answer == QMessageBox.StandardButton.Save and not self.save_project()
-            ):
-                ev.ignore()
-                return
-        self.cancel_work()
+        if not self.documents.confirm_discard():  # asks exactly when the project has unsaved work
+            ev.ignore()
+            return
+        self.jobs.cancel_all()
         self.stop()
-        if self.interactive:  # screenshot/test windows leave the user's layout and recovery file alone
+        if self.interactive:  # screenshot/test windows leave the user's layout alone
             self.save_layout()
-            try:
-                from musestudio.core import autosave
-
-                autosave.clear_recovery()
-            except Exception:
-                pass
+        self.documents.shutdown()  # a clean exit: this instance's snapshot and lock go
         ev.accept()

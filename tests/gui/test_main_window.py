@@ -146,7 +146,7 @@ def test_layer_visibility_mute_solo_rename_delete(window, demo_midi, demo_musicx
     from musestudio.gui.layers_panel import COL_MUTE, COL_NAME, COL_SHOW, COL_SOLO
 
     window.open_path(demo_midi)
-    window.open_path(demo_musicxml)
+    window.import_path(demo_musicxml)  # Import as Layer adds; Open would replace
     a, b = window.project.layers
     tree = window.layers_panel.tree
     tree.topLevelItem(0).setCheckState(COL_SHOW, Qt.CheckState.Unchecked)
@@ -235,10 +235,10 @@ def test_run_work_progress_done_and_cancel(window, qtbot):
             yield Progress(i, 1e9, "")
 
     done: list[object] = []
-    window.context.run_work(endless(token), done.append, cancel=token, label="endless")
+    handle = window.context.run_work(endless(token), done.append, cancel=token, label="endless")
     qtbot.wait(50)
-    assert window.cancel_button.isVisible()
-    window.cancel_button.click()
+    assert handle.row is not None and handle.row.cancel_button.isVisible()
+    handle.row.cancel_button.click()  # each job has its own Cancel
     assert window.wait_for_jobs(10)
     assert not done and "cancelled" in window.status_label.text()
 
@@ -268,14 +268,20 @@ def test_panel_context_seed_and_add_layer(window, demo_midi):
 
 def test_autosave_and_recovery(window, demo_midi, monkeypatch):
     window.open_path(demo_midi)
+    assert window.autosave_now() is None  # a file just opened has nothing unsaved: no snapshot
+    window.roll.select_all()
+    window.transpose_selected(1)
     path = window.autosave_now()
     assert path is not None and path.is_file()
     from musestudio.gui.main_window import MainWindow
 
     fresh = MainWindow(interactive=False)
     monkeypatch.setattr(fresh, "ask", lambda *a: True)
+    assert not fresh.offer_recovery()  # the first window still runs: its snapshot is not an orphan
+    window.documents.session.abandon()  # now it "crashes"
     assert fresh.offer_recovery()
-    assert len(fresh.project.layers[0].sequence) == len(window.project.layers[0].sequence)
+    assert fresh.project.layers[0].sequence.notes == window.project.layers[0].sequence.notes
+    assert fresh.project.modified  # recovered edits are unsaved work: closing asks
     fresh.close()
 
 

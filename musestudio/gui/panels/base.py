@@ -21,6 +21,8 @@ How to write a panel
    * ``context.seed_sequence()`` — the current layer's notes in that range;
    * ``context.audio_path()`` / ``context.audio_samples(sample_rate)``;
    * ``context.add_layer(name, seq, kind)`` — adds a layer (undoable);
+   * ``context.set_layer_notes(layer_id, notes, text, merge_key=...)`` — replaces notes (undoable);
+   * ``context.add_candidate(...)`` / ``context.accept_candidate(...)`` — generated continuations;
    * ``context.run_work(work, on_done, on_error, cancel=token, label=...)`` —
      drives a :data:`~musestudio.core.progress.Work` generator in a worker
      thread with the progress bar and Cancel button; ``on_done(result)`` and
@@ -123,9 +125,49 @@ class PanelContext:
         """Add a layer as one undo step; ``props`` are Layer fields such as ``color``."""
         return self._window.add_layer(name, seq, kind, **props)
 
-    def set_layer_notes(self, layer_id: str, notes: list[Note], text: str = "Replace notes") -> None:
-        """Replace a layer's notes as one undo step (e.g. a re-decoded transcription)."""
-        self._window.set_layer_notes(layer_id, notes, text)
+    def set_layer_notes(
+        self, layer_id: str, notes: list[Note], text: str = "Replace notes", *, merge_key: str | None = None
+    ) -> None:
+        """Replace a layer's notes as one undo step (e.g. a re-decoded transcription).
+
+        Consecutive calls with the same ``merge_key`` on the same layer merge into
+        ONE undo step (a threshold dragged through ten values is not ten steps).
+        """
+        if merge_key is None:
+            self._window.set_layer_notes(layer_id, notes, text)
+        else:
+            self._window.set_layer_notes(layer_id, notes, text, merge_key=merge_key)
+
+    def notes_token(self, layer_id: str) -> object:
+        """Remember a layer's notes now; see :meth:`layer_edited_since`."""
+        return tuple(self.project.layer(layer_id).sequence.notes)
+
+    def layer_edited_since(self, layer_id: str, token: object) -> bool:
+        """Whether the layer's notes differ from when ``token`` was taken (e.g. hand edits to a
+        transcription that a re-decode must not overwrite silently)."""
+        try:
+            return tuple(self.project.layer(layer_id).sequence.notes) != token
+        except KeyError:
+            return True
+
+    def add_candidate(self, name: str, seq: NoteSequence, *, seed_layer_id: str | None, seed_end: float) -> Layer:
+        """Add a generated continuation as a candidate layer (one undo step).
+
+        Being a candidate is recorded in the layer (``Layer.candidate_of``), so
+        undo/redo bring the Candidates list back with the layers:
+        list them with ``context.project.candidates()``.
+        """
+        return self._window.edits.add_candidate(name, seq, seed_layer_id=seed_layer_id, seed_end=seed_end)
+
+    def accept_candidate(self, candidate_id: str, *, mode: str = "replace", gap: float = 0.0) -> Layer:
+        """ONE undo step: a new layer = the seed layer's notes before the seed range's end + the
+        continuation + the original's notes after it (``mode="replace"``: from the continuation's
+        end + ``gap`` on; ``"insert"``: all of them, moved later), and every candidate layer removed."""
+        return self._window.edits.accept_candidate(candidate_id, mode=mode, gap=gap)
+
+    def delete_layers(self, layer_ids: list[str]) -> None:
+        """Remove layers as one undo step."""
+        self._window.delete_layers(layer_ids)
 
     def run_work(
         self,

@@ -1,8 +1,12 @@
-"""Axes and backgrounds of the piano roll: note names, bars/beats ruler, key rows, beat grid."""
+"""Axes and backgrounds of the piano roll: note names, bars/beats ruler, key rows, beat grid.
+
+The ruler and the grid follow the PROJECT's tempo map and all its time signatures.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import pyqtgraph as pg
@@ -44,28 +48,77 @@ class PitchAxis(pg.AxisItem):
         return [note_name(round(v)) for v in values]
 
 
-def beat_times(tempo: TempoMap, ts: TimeSignature, t0: float, t1: float, max_lines: int) -> tuple[list[tuple[float, int]], list[float]]:
-    """(bar start, bar number) and beat times in [t0, t1], thinned to at most ``max_lines`` lines."""
-    beats_per_bar = ts.numerator * 4.0 / ts.denominator
-    beat_len = 4.0 / ts.denominator
+TimeSignatures = TimeSignature | Sequence[TimeSignature]
+
+
+def _meter_segments(tempo: TempoMap, ts: TimeSignatures) -> list[tuple[float, float, float, int]]:
+    """(start beat, beats per bar, beat length, number of the first bar) for each time signature in force.
+
+    Beats are quarter notes of the tempo map.  A time signature that falls
+    inside a bar starts a new bar there (as a notation program would).
+    """
+    sigs = sorted([ts] if isinstance(ts, TimeSignature) else list(ts), key=lambda s: s.time) or [TimeSignature(0.0)]
+    segments: list[tuple[float, float, float, int]] = []
+    bar = 0
+    for sig in sigs:
+        start = 0.0 if not segments else max(0.0, tempo.seconds_to_beats(max(0.0, sig.time)))
+        per_bar = sig.numerator * 4.0 / sig.denominator
+        if segments:
+            prev_start, prev_per_bar, _len, prev_bar = segments[-1]
+            if start <= prev_start + 1e-9:  # two signatures at one time: the later one wins
+                segments[-1] = (prev_start, per_bar, 4.0 / sig.denominator, prev_bar)
+                continue
+            bar = prev_bar + math.ceil((start - prev_start) / prev_per_bar - 1e-9)
+        segments.append((start, per_bar, 4.0 / sig.denominator, bar))
+    return segments
+
+
+def beat_times(
+    tempo: TempoMap, ts: TimeSignatures, t0: float, t1: float, max_lines: int
+) -> tuple[list[tuple[float, int]], list[float]]:
+    """(bar start, bar number) and beat times in [t0, t1], thinned to at most ``max_lines`` lines.
+
+    ``ts`` is one time signature or the project's list of them (metre changes move the bar lines).
+    """
     b0 = max(0.0, tempo.seconds_to_beats(max(t0, 0.0)))
     b1 = tempo.seconds_to_beats(max(t1, 0.0))
-    first_bar = int(b0 // beats_per_bar)
-    last_bar = int(b1 // beats_per_bar) + 1
-    n_bars = last_bar - first_bar + 1
+    segments = _meter_segments(tempo, ts)
+    visible: list[tuple[float, float, float, int, float]] = []  # start, per bar, beat len, first bar, end beat
+    for i, (start, per_bar, beat_len, first) in enumerate(segments):
+        end = segments[i + 1][0] if i + 1 < len(segments) else math.inf
+        if end > b0 - per_bar and start <= b1 + per_bar:
+            visible.append((start, per_bar, beat_len, first, end))
+    n_bars = sum((min(b1, end) - max(b0, start)) / per_bar + 2 for start, per_bar, _l, _f, end in visible)
+    n_beats = sum((min(b1, end) - max(b0, start)) / beat_len + 2 for start, _p, beat_len, _f, end in visible)
     step = 1
     while n_bars / step > max_lines:
         step *= 2
-    bars = [
-        (tempo.beats_to_seconds(i * beats_per_bar), i + 1)
-        for i in range(first_bar - first_bar % step, last_bar + 1, step)
-    ]
+    bars: list[tuple[float, int]] = []
     beats: list[float] = []
-    if n_bars * beats_per_bar / beat_len <= max_lines:
-        k0 = int(b0 // beat_len)
-        k1 = int(b1 // beat_len) + 1
-        beats = [tempo.beats_to_seconds(k * beat_len) for k in range(k0, k1 + 1) if (k * beat_len) % beats_per_bar]
+    for start, per_bar, beat_len, first, end in visible:
+        k0 = max(0, int((max(b0, start) - start) // per_bar))
+        k1 = int((min(b1, end) - start) // per_bar) + 1
+        for k in range(k0, k1 + 1):
+            b = start + k * per_bar
+            if b >= end - 1e-9:
+                break
+            if (first + k) % step == 0:
+                bars.append((tempo.beats_to_seconds(b), first + k + 1))
+            if n_beats <= max_lines:
+                j = 1
+                while j * beat_len < per_bar - 1e-9 and b + j * beat_len < end - 1e-9:
+                    beats.append(tempo.beats_to_seconds(b + j * beat_len))
+                    j += 1
     return [b for b in bars if t0 - 1e-9 <= b[0] <= t1 + 1e-9], [b for b in beats if t0 <= b <= t1]
+
+
+def bar_beat_at(tempo: TempoMap, ts: TimeSignatures, t: float) -> tuple[int, float]:
+    """(bar number, beat within the bar) at ``t`` seconds, both counted from 1, for read-outs."""
+    beats = tempo.seconds_to_beats(max(0.0, t))
+    segments = _meter_segments(tempo, ts)
+    start, per_bar, beat_len, first = next(s for s in reversed(segments) if s[0] <= beats + 1e-9)
+    k = int((beats - start) // per_bar)
+    return first + k + 1, (beats - start - k * per_bar) / beat_len + 1
 
 
 class BeatRuler(pg.AxisItem):
@@ -78,14 +131,14 @@ class BeatRuler(pg.AxisItem):
     def __init__(self, **kw: Any) -> None:
         super().__init__("top", **kw)
         self.tempo = TempoMap()
-        self.time_signature = TimeSignature(0.0)
+        self.time_signature: TimeSignatures = TimeSignature(0.0)
         self._labels: dict[float, str] = {}
         self._drag_origin: float | None = None
         self.setHeight(24)
         self.setCursor(Qt.CursorShape.IBeamCursor)
         self.setToolTip("Bars. Drag here to select a time range (the seed region); click to move the playhead.")
 
-    def set_timing(self, tempo: TempoMap, ts: TimeSignature) -> None:
+    def set_timing(self, tempo: TempoMap, ts: TimeSignatures) -> None:
         self.tempo, self.time_signature = tempo, ts
         self.picture = None
         self.update()
@@ -191,7 +244,7 @@ class BeatGrid(pg.GraphicsObject):
         super().__init__()
         self.setZValue(-90)
         self.tempo = TempoMap()
-        self.time_signature = TimeSignature(0.0)
+        self.time_signature: TimeSignatures = TimeSignature(0.0)
         self.set_theme(dark)
 
     def set_theme(self, dark: bool) -> None:
@@ -199,7 +252,7 @@ class BeatGrid(pg.GraphicsObject):
         self.beat_color = QColor(255, 255, 255, 20) if dark else QColor(0, 0, 0, 25)
         self.update()
 
-    def set_timing(self, tempo: TempoMap, ts: TimeSignature) -> None:
+    def set_timing(self, tempo: TempoMap, ts: TimeSignatures) -> None:
         self.tempo, self.time_signature = tempo, ts
         self.update()
 

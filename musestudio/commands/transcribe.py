@@ -28,6 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-pedal", action="store_true", help="write no sustain-pedal (CC64) events")
     parser.add_argument("--save-note-events", metavar="CSV", help="also write the notes as CSV (with --out-dir: DIR/<stem>.csv)",
                         nargs="?", const="")
+    parser.add_argument("--tempo-map", choices=("auto", "none"), default="auto",
+                        help="auto (default): a tempo map and meter from the beat tracker run on the transcribed notes, "
+                             "so bars line up in a DAW; none: a plain 120 BPM file")
+    parser.add_argument("--tempo", type=float, metavar="BPM", help="a constant tempo instead (4/4); overrides --tempo-map")
+    parser.add_argument("--quantize", action="store_true",
+                        help="snap notes to sixteenths of the tempo map and also write OUT.musicxml (notation-ready)")
     parser.add_argument("--checkpoint", metavar="DIR", help="transcriber checkpoint folder (default: the shipped one)")
     parser.add_argument("--progress", action="store_true", help="show a progress bar even when stderr is not a terminal")
     add_force(parser)
@@ -84,11 +90,20 @@ def run(args: argparse.Namespace) -> int:
         check_output(out, args.force)
         if csv is not None:
             check_output(csv, args.force)
-        jobs.append((audio, out, csv))
+        xml = out.with_suffix(".musicxml") if args.quantize else None
+        if xml is not None:
+            check_output(xml, args.force)
+        jobs.append((audio, out, csv, xml))
+    if args.tempo is not None and not (10.0 <= args.tempo <= 400.0):
+        raise MusestudioError(f"--tempo must be between 10 and 400 BPM, got {args.tempo}")
     load_transcriber(args.checkpoint)  # fail early (before any work) on a bad checkpoint
-    for audio, out, csv in jobs:
+    for audio, out, csv, xml in jobs:
         report = progress_printer(Path(audio).name, enabled=True if args.progress else None)
-        seq = transcribe_to_file(audio, out, settings, args.checkpoint, note_events=csv, on_progress=report)
+        notes: list[str] = []
+        seq = transcribe_to_file(audio, out, settings, args.checkpoint, note_events=csv, on_progress=report,
+                                 tempo_map=args.tempo_map, tempo=args.tempo, quantize_to=4 if args.quantize else None,
+                                 musicxml=xml, on_tempo=notes.append)
         pedal = f", {len(seq.pedals) // 2} pedal presses" if seq.pedals else ""
-        print(f"wrote {out} ({len(seq.notes)} notes{pedal})")
+        extra = f"; {xml}" if xml is not None and seq.notes else ""
+        print(f"wrote {out}{extra} ({len(seq.notes)} notes{pedal}; {notes[0] if notes else '120 BPM'})")
     return 0

@@ -121,7 +121,11 @@ class LoudnessNormalizer:
     Frames above an absolute gate and no more than ``LOUDNESS_REL_GATE_DB`` below
     the estimate move it, quickly up (attack 0.2 s) and slowly down (release
     8 s), so the estimate follows the playing level, not each note's decay, and
-    dynamics within a phrase survive.  The first gated frame sets it.  Working in
+    dynamics within a phrase survive.  The first gated frame sets it.  The
+    absolute gate (-110 dB) is what limits exact level invariance: a recording
+    whose faintest musical frames fall below it (peaks below about -60 dBFS)
+    gates them differently.  (These constants are baked into v5's training
+    caches: changing them needs new caches and training.)  Working in
     dB makes it gain-equivariant; the gain is clamped to
     [LOUDNESS_MIN_GAIN_DB, LOUDNESS_MAX_GAIN_DB].
 

@@ -285,6 +285,75 @@ def write_note_events(seq: NoteSequence, path: str | os.PathLike[str]) -> Path:
     return Path(path)
 
 
+TEMPO_MODES = ("none", "auto")
+
+
+def apply_tempo(seq: NoteSequence, mode: str = "auto", bpm: float | None = None) -> tuple[NoteSequence, str]:
+    """``seq`` on a tempo map a DAW can use, and a one-line note of where the map came from.
+
+    ``bpm`` given: a constant tempo (4/4).  ``mode="auto"``: the beat tracker
+    (:func:`musestudio.ml.beats.analyze`) on the transcribed notes, so bar lines fall on its
+    downbeats; when the notes are unusable for it (too few, one chord) the file keeps a constant
+    120 BPM and the note says so.  ``mode="none"``: unchanged (120 BPM).  Note times never change.
+    """
+    from musestudio.core.errors import MusestudioError
+    from musestudio.core.timing import TempoMap, TimeSignature
+
+    if bpm is not None:
+        if not (np.isfinite(bpm) and 10.0 <= bpm <= 400.0):
+            raise MusestudioError(f"--tempo must be between 10 and 400 BPM, got {bpm}")
+        return seq.copy(tempo_map=TempoMap.constant(float(bpm)), time_signatures=[TimeSignature(0.0)]), f"{bpm:g} BPM"
+    if mode not in TEMPO_MODES:
+        raise MusestudioError(f"tempo map must be one of {', '.join(TEMPO_MODES)}, not {mode!r}")
+    if mode == "none":
+        return seq, "no tempo tracking (120 BPM)"
+    from musestudio.ml import beats
+
+    try:
+        analysis = beats.analyze(seq)
+    except MusestudioError as exc:
+        return seq, f"no tempo map ({str(exc).splitlines()[0] if str(exc) else 'unusable notes'}); 120 BPM"
+    num, den = beats.meter_signature(analysis.beats_per_bar, analysis.ternary)  # the main meter, not a pickup's
+    return beats.with_tempo_map(seq, analysis), (
+        f"tempo map from the beat tracker: {analysis.median_bpm():.0f} BPM, {num}/{den}")
+
+
+def quantize(seq: NoteSequence, divisions: int = 4) -> NoteSequence:
+    """Notes and pedal moved to the nearest 1/``divisions`` of a quarter note of ``seq``'s tempo map.
+
+    Notation-ready: every start and end lies on the grid and a note lasts at least one step.
+    Meant for a sequence on a tracked tempo map (:func:`apply_tempo`); on the default 120 BPM
+    map it snaps to 125 ms.
+    """
+    import dataclasses
+
+    tm = seq.tempo_map
+    step = max(1, tm.ppq // max(1, divisions))
+    if not seq.notes and not seq.pedals:
+        return seq.copy()
+
+    def snap(times: np.ndarray) -> np.ndarray:
+        ticks = np.array([tm.seconds_to_tick_float(float(t)) for t in times], dtype=np.float64)
+        return np.maximum(np.rint(ticks / step).astype(np.int64) * step, 0)
+
+    starts = snap(np.array([n.start for n in seq.notes]))
+    ends = np.maximum(snap(np.array([n.end for n in seq.notes])), starts + step)
+    notes = [
+        dataclasses.replace(n, start=tm.tick_to_seconds(int(a)), end=tm.tick_to_seconds(int(b)))
+        for n, a, b in zip(seq.notes, starts, ends, strict=True)
+    ]
+    ptimes = snap(np.array([p.time for p in seq.pedals]))
+    pedals = [dataclasses.replace(p, time=tm.tick_to_seconds(int(t))) for p, t in zip(seq.pedals, ptimes, strict=True)]
+    # a key struck twice on one grid point keeps one note
+    seen: set[tuple[int, float]] = set()
+    unique = []
+    for n in sorted(notes, key=lambda n: (n.start, n.pitch, -n.end)):
+        if (n.pitch, n.start) not in seen:
+            seen.add((n.pitch, n.start))
+            unique.append(n)
+    return seq.copy(notes=unique, pedals=sorted(pedals, key=lambda p: p.time))
+
+
 def transcribe_to_file(
     audio: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -294,12 +363,30 @@ def transcribe_to_file(
     note_events: str | os.PathLike[str] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     cancel: CancelToken | None = None,
+    tempo_map: str = "none",
+    tempo: float | None = None,
+    quantize_to: int | None = None,
+    musicxml: str | os.PathLike[str] | None = None,
+    on_tempo: Callable[[str], None] | None = None,
 ) -> NoteSequence:
-    """Transcribe ``audio`` and write a MIDI file (and optionally a note-event CSV)."""
+    """Transcribe ``audio`` and write a MIDI file (and optionally a note-event CSV and MusicXML).
+
+    ``tempo_map``/``tempo``: see :func:`apply_tempo` (the CLI's default is the beat tracker);
+    ``quantize_to``: snap to that many steps per quarter note (:func:`quantize`).  The note-event
+    CSV always holds the unquantized times; ``on_tempo`` receives :func:`apply_tempo`'s note.
+    """
     from musestudio.io.midi import write_midi
 
     seq = transcribe(audio, settings, checkpoint, on_progress, cancel)
-    write_midi(seq, out)
+    seq, how = apply_tempo(seq, tempo_map, tempo)
+    if on_tempo is not None:
+        on_tempo(how)
+    written = quantize(seq, quantize_to) if quantize_to else seq
+    write_midi(written, out)
+    if musicxml is not None and written.notes:
+        from musestudio.io.musicxml import write_musicxml
+
+        write_musicxml(written, musicxml)
     if note_events is not None:
         write_note_events(seq, note_events)
-    return seq
+    return written

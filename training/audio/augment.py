@@ -291,18 +291,30 @@ def lossy(audio: np.ndarray, sample_rate: int, codec: str, quality: float) -> np
     """
     import soundfile as sf
 
+    from musestudio.io.audio import resample
+
     if codec not in CODECS:
         raise ValueError(f"unknown codec {codec!r}; choose from {', '.join(CODECS)}")
     if not len(audio):
         return audio
     fmt, subtype = {"mp3": ("MP3", "MPEG_LAYER_III"), "vorbis": ("OGG", "VORBIS"), "opus": ("OGG", "OPUS")}[codec]
-    buf = io.BytesIO()
     x = np.clip(audio, -1.0, 1.0).astype(np.float32)
-    sf.write(buf, x, sample_rate, format=fmt, subtype=subtype, compression_level=float(np.clip(quality, 0.0, 1.0)))
+    # Opus codes only 8/12/16/24/48 kHz: other rates go through 48 kHz and back.
+    rate = sample_rate if codec != "opus" or sample_rate in (8000, 12000, 16000, 24000, 48000) else 48000
+    coded = resample(x, sample_rate, rate) if rate != sample_rate else x
+    buf = io.BytesIO()
+    # Written and read in blocks: one sf.write of several minutes crashed libsndfile's encoder
+    # (a segfault in the library, seen on a 470 s MP3 render).
+    with sf.SoundFile(buf, "w", rate, 1, format=fmt, subtype=subtype,
+                      compression_level=float(np.clip(quality, 0.0, 1.0))) as fh:
+        for i in range(0, len(coded), 16384):
+            fh.write(coded[i : i + 16384])
     buf.seek(0)
-    decoded, _ = sf.read(buf, dtype="float32")
-    if decoded.ndim == 2:
-        decoded = decoded.mean(axis=1)
+    with sf.SoundFile(buf) as fh:
+        decoded = np.concatenate(list(fh.blocks(blocksize=16384, dtype="float32", always_2d=True)) or
+                                 [np.zeros((0, 1), np.float32)]).mean(axis=1)
+    if rate != sample_rate:
+        decoded = resample(decoded, rate, sample_rate)
     lag = _lag(x, decoded, sample_rate)
     out = np.zeros(len(x), np.float32)
     part = decoded[lag : lag + len(x)] if lag >= 0 else np.concatenate([np.zeros(-lag, np.float32), decoded])[: len(x)]

@@ -98,9 +98,15 @@ def build_rendered_cache(
     config: FeatureConfig | None = None,
     asap_root: str | None = None,
     log: Any = print,
+    resume: bool = False,
 ) -> Path:
     """Render ``n_excerpts`` excerpts of ``split`` pieces into shards (a random condition per shard,
-    drawn from ``palette``, see :func:`training.audio.render.random_train_condition`)."""
+    drawn from ``palette``, see :func:`training.audio.render.random_train_condition`).
+
+    ``resume``: shards already listed in ``meta.json`` are kept, not re-rendered (the conditions
+    are still drawn, so the remaining shards get the conditions a full run gives them).  Palette
+    v3 seeds each shard's noise generator by (seed, shard), so a resumed shard renders as in a full run.
+    """
     from training.splits import asap_split
 
     config = config or FeatureConfig()
@@ -110,13 +116,24 @@ def build_rendered_cache(
     nrng = np.random.default_rng(seed)
     picks = choose_excerpts(asap_split(split, asap_root), seconds, rng, per_piece=None)[:n_excerpts]
     meta: dict[str, Any] = {"split": split, "features": config.to_dict(), "seconds": seconds, "palette": palette, "shards": []}
+    done: dict[str, Any] = {}
+    if resume and (out / "meta.json").is_file():
+        old = json.loads((out / "meta.json").read_text())
+        if old.get("features") != meta["features"]:
+            raise ValueError(f"{out}: cached features differ; cannot resume")
+        done = {s["file"]: s for s in old["shards"] if (out / s["file"]).is_file()}
     for g in range(0, len(picks), per_group):
         group = picks[g : g + per_group]
         cond = TEST_CONDITION if test_condition else random_train_condition(rng, palette)
+        name = f"shard_{g // per_group:04d}.npz"
+        if name in done:
+            meta["shards"].append(done[name])
+            continue
+        if palette == "v3":
+            nrng = np.random.default_rng((seed, g // per_group))
         t0 = time.time()
         parts = [_load_excerpt(p, s, seconds) for p, s in group]
         arrays = render_group(parts, cond, config, nrng)
-        name = f"shard_{g // per_group:04d}.npz"
         np.savez(out / (name + ".part.npz"), **arrays)
         (out / (name + ".part.npz")).replace(out / name)
         meta["shards"].append(
@@ -275,3 +292,54 @@ def collate(items: list[dict[str, np.ndarray]]) -> dict[str, Any]:
     batch["features"] = batch["features"].float()
     batch["velocity"] = batch["velocity"].float() / 127.0
     return batch
+
+
+def render_clip_set(
+    out_dir: str | Path,
+    split: str,
+    conditions: list[RenderCondition],
+    *,
+    seconds: float = 30.0,
+    sample_rate: int = 44100,
+    seed: int = 1,
+    asap_root: str | None = None,
+    levels_dbfs: tuple[float, ...] = (),
+    log: Any = print,
+) -> list[tuple[Path, Path]]:
+    """WAV + reference-MIDI clips of ``split`` pieces, clip ``i`` rendered alone under ``conditions[i]``.
+
+    One performance per piece, so the clips are as varied as the split allows.  With
+    ``levels_dbfs``, every clip is also written at each of those peak levels (16-bit, as a
+    quiet recording would be stored): ``X_m40dB.wav`` next to ``X.wav``, for the level-invariance
+    benchmark.  The reference MIDI holds the performed notes (key-release ends, pedal as CC64).
+    """
+    from musestudio.io.audio import write_wav
+    from musestudio.io.midi import write_midi
+    from training.splits import asap_split
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    picks = choose_excerpts(asap_split(split, asap_root), seconds, rng, per_piece=1)[: len(conditions)]
+    pairs, info = [], []
+    for i, ((perf, start), cond) in enumerate(zip(picks, conditions, strict=False)):
+        part = _load_excerpt(perf, start, seconds)
+        audio, _ = render(part, cond, sample_rate, np.random.default_rng(seed * 1000 + i))
+        audio = audio[: int((seconds + 1.5) * sample_rate)]
+        stem = f"clip_{i:02d}"
+        mid = write_midi(part, out / f"{stem}.mid")
+        pairs.append((write_wav(out / f"{stem}.wav", audio, sample_rate), mid))
+        peak = float(np.abs(audio).max()) if len(audio) else 0.0
+        for level in levels_dbfs:
+            if peak > 0:
+                tag = f"m{abs(round(level))}dB" if level < 0 else "0dB"
+                folder = out / tag
+                folder.mkdir(exist_ok=True)
+                write_wav(folder / f"{stem}.wav", audio * (10 ** (level / 20) / peak), sample_rate)
+                write_midi(part, folder / f"{stem}.mid")
+        info.append({"file": stem, "piece": perf.piece, "midi": str(perf.performance_midi), "start": start,
+                     "condition": asdict(cond)})
+        log(f"{out.name}: {stem} ({cond.name or cond.soundfont})")
+    (out / "meta.json").write_text(json.dumps({"split": split, "seconds": seconds, "files": info}, indent=1),
+                                   encoding="utf-8")
+    return pairs

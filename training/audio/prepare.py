@@ -27,6 +27,10 @@ def main(argv: list[str] | None = None) -> int:
                         "random peaking EQ and synthetic long-tail rooms; v3 varies the instrument, room and signal chain "
                         "(training/audio/augment.py).  TimGM6mb and the test room stay held out")
     p.add_argument("--preset", default="desktop", help="transcriber preset whose feature config the cache uses")
+    p.add_argument("--val-clips", type=int, default=0,
+                   help="also render N validation WAV+MIDI clips (30 s; half palette v2, half v3) into CACHE/validation_clips, "
+                        "to compare checkpoints with different feature configs on audio")
+    p.add_argument("--resume", action="store_true", help="keep shards already written (after a crash)")
     p.add_argument("--pairs", type=Path, help="folder of real audio + MIDI pairs (e.g. MAESTRO) to cache instead")
     p.add_argument("--asap", help="ASAP root (default ../shared/data/asap or $MUSESTUDIO_ASAP)")
     args = p.parse_args(argv)
@@ -44,10 +48,20 @@ def main(argv: list[str] | None = None) -> int:
         build_rendered_cache(args.cache / "validation", "validation", n_excerpts=args.validation, seconds=args.seconds,
                              per_group=args.per_group, seed=2, palette=args.palette, asap_root=args.asap, log=log,
                              config=config)
+    if args.val_clips:
+        import random
+
+        from training.audio.dataset import render_clip_set
+        from training.audio.render import random_train_condition
+
+        rng = random.Random(5)
+        conds = [random_train_condition(rng, "v2" if i % 2 == 0 else "v3") for i in range(args.val_clips)]
+        render_clip_set(args.cache / "validation_clips", "validation", conds, seconds=30.0, seed=5, asap_root=args.asap,
+                        log=log)
     if args.train:
         build_rendered_cache(args.cache / "train", "train", n_excerpts=args.train, seconds=args.seconds,
                              per_group=args.per_group, seed=args.seed, palette=args.palette, asap_root=args.asap, log=log,
-                             config=config)
+                             config=config, resume=args.resume)
     return 0
 
 

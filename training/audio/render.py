@@ -414,3 +414,25 @@ def add_noise(audio: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.
 
 def soundfont_available(path: str | Path) -> bool:
     return Path(path).is_file()
+
+
+def heldout_room_conditions() -> dict[str, RenderCondition]:
+    """The held-out piano (TimGM6mb, never trained on) in four rooms, for the benchmark only.
+
+    ``fluid_hall`` is the old test condition (FluidSynth reverb at room size 0.9); the others are
+    synthetic rooms with early reflections from a close-miked booth to a distant hall, the plain
+    instrument (no tuning, velocity or brightness changes) and a clean signal chain at -3 dBFS.
+    """
+    plain = Instrument()
+
+    def room(name: str, rt60: float, er_ms: float, drr: float, lowpass: float) -> RenderCondition:
+        return RenderCondition(soundfont=SF_TIMGM, reverb=False, gain=0.6, instrument=plain, room_rt60=rt60,
+                               room_reflections_ms=er_ms, room_drr_db=drr, room_lowpass_hz=lowpass, level_dbfs=-3.0,
+                               name=f"held out: TimGM6mb, {name}")
+
+    return {
+        "fluid_hall": TEST_CONDITION,
+        "booth": room("booth (RT60 0.25 s, close mic)", 0.25, 4.0, 8.0, 8000.0),
+        "room": room("living room (RT60 0.7 s)", 0.7, 12.0, 2.0, 6000.0),
+        "hall": room("concert hall (RT60 2.2 s, distant mic)", 2.2, 45.0, -6.0, 4500.0),
+    }

@@ -1,0 +1,84 @@
+"""A -40 dBFS recording transcribes like the same recording at 0 dBFS (loudness normalisation at the input)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from musestudio.dsp.features import FeatureConfig
+from musestudio.ml import transcribe as transcribe_mod
+from musestudio.ml.decode import DecodeSettings, decode
+from musestudio.ml.transcribe import default_checkpoint, run_inference, transcribe
+
+SR = 16000
+
+
+def fixture_audio(seconds: float = 8.0) -> np.ndarray:
+    """Decaying harmonic tones (C major arpeggios), peak 1.0 (0 dBFS)."""
+    n = int(seconds * SR)
+    x = np.zeros(n)
+    t = np.arange(int(0.9 * SR)) / SR
+    for i, start in enumerate(np.arange(0.2, seconds - 1.0, 0.3)):
+        f0 = 440.0 * 2 ** (([60, 64, 67, 72][i % 4] - 69) / 12)
+        tone = sum(np.sin(2 * np.pi * f0 * h * t) / h**1.5 for h in range(1, 8) if f0 * h < 7000)
+        a = int(start * SR)
+        x[a : a + len(t)] += tone * np.exp(-3 * t)
+    return (x / np.abs(x).max()).astype(np.float32)
+
+
+def write(path: Path, x: np.ndarray, db: float) -> Path:
+    sf.write(path, x * np.float32(10 ** (db / 20)), SR, subtype="PCM_16")  # stored as a quiet file would be
+    return path
+
+
+@pytest.fixture(scope="module")
+def normalised_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import torch
+
+    from musestudio.ml.checkpoint import save_checkpoint
+    from musestudio.ml.models.transcriber import TranscriberConfig, TranscriberModel
+
+    torch.manual_seed(1)
+    config = TranscriberConfig(conv1=4, conv2=4, hidden=16, temporal_layers=2)
+    model = TranscriberModel(config).eval()
+    folder = tmp_path_factory.mktemp("norm") / "transcriber"
+    save_checkpoint(folder, "transcriber", dataclasses.asdict(config), model.state_dict(),
+                    extra={"features": FeatureConfig(loudness="running").to_dict()})
+    return folder
+
+
+def test_quiet_file_gives_the_same_activations(normalised_checkpoint: Path, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(transcribe_mod, "BLOCK_SECONDS", 1.7)  # many streaming blocks: the normaliser carries state
+    x = fixture_audio()
+    loud = run_inference(write(tmp_path / "loud.wav", x, 0.0), normalised_checkpoint, chunk_frames=40)
+    quiet = run_inference(write(tmp_path / "quiet.wav", x, -40.0), normalised_checkpoint, chunk_frames=40)
+    whole = run_inference(x, normalised_checkpoint, chunk_frames=100_000)
+    for k in ("onset", "frame", "offset", "velocity", "pedal"):
+        # 16-bit storage at -40 dBFS leaves ~10 bits: the activations still agree closely
+        np.testing.assert_allclose(getattr(quiet, k).astype(np.float32), getattr(loud, k).astype(np.float32), atol=0.03)
+        np.testing.assert_allclose(getattr(loud, k).astype(np.float32), getattr(whole, k).astype(np.float32), atol=3e-3)
+    settings = DecodeSettings(onset_threshold=0.5, frame_threshold=0.5)
+    a, b = decode(loud, settings).notes, decode(quiet, settings).notes
+    assert abs(len(a) - len(b)) <= max(1, len(a) // 20)
+
+
+def test_shipped_model_at_minus_40_dbfs(tmp_path: Path) -> None:
+    """The shipped transcriber's notes on the fixture at -40 dBFS match those at 0 dBFS."""
+    from musestudio.ml.checkpoint import read_info
+
+    ckpt = default_checkpoint()
+    if not ckpt.exists():
+        pytest.skip("no shipped transcriber")
+    if (read_info(ckpt).meta.get("features") or {}).get("loudness", "none") == "none":
+        pytest.skip("the shipped transcriber predates loudness normalisation (v4): its level invariance is not claimed")
+    x = fixture_audio()
+    loud = transcribe(write(tmp_path / "loud.wav", x, 0.0))
+    quiet = transcribe(write(tmp_path / "quiet.wav", x, -40.0))
+    assert len(loud.notes) >= 10
+    matched = sum(any(m.pitch == n.pitch and abs(m.start - n.start) < 0.05 for m in quiet.notes) for n in loud.notes)
+    assert matched / len(loud.notes) >= 0.95 and abs(len(quiet.notes) - len(loud.notes)) <= len(loud.notes) * 0.05

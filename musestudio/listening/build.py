@@ -196,7 +196,23 @@ def _prepare(
         random_seed=settings.random_seed + index,
     )
     continuation = generate(seed, gen)[0]
-    return seed.merged(continuation).shift_time(-t0), 0.0
+    return _heard_seed(seq, t0, cut).merged(continuation).shift_time(-t0), 0.0
+
+
+def _heard_seed(seq: NoteSequence, t0: float, cut: float) -> NoteSequence:
+    """The seed as the human clip plays it: last notes ring to their own ends, a held pedal is let go
+    where the performer let it go.  (The model sees the seed cut at ``cut``; the listener must not hear
+    the cut, or every model clip would give itself away at the same second.)"""
+    notes = [n for n in seq.notes if t0 <= n.start < cut]
+    pedals = [p for p in seq.pedals if p.time < cut]
+    for controller in {p.controller for p in pedals}:
+        last = [p for p in pedals if p.controller == controller][-1]
+        if last.is_down:
+            release = next((p for p in seq.pedals if p.time >= cut and p.controller == controller and not p.is_down),
+                           None)
+            if release is not None:
+                pedals.append(release)
+    return seq.copy(notes=notes, pedals=pedals)
 
 
 def _relative(path: Path) -> str:

@@ -125,3 +125,17 @@ def test_manifest_holds_what_the_teacher_needs(built_test):
     assert data["target_lufs"] <= -23.0
     assert all(c["sha256"] and c["gain_db"] == c["gain_db"] for c in data["clips"])
     assert len((built_test / "secret.key").read_text().strip()) == 64
+
+
+def test_the_seed_in_a_model_clip_sounds_as_in_the_human_clip():
+    """Notes ringing over the cut keep their length and a held pedal is released where the performer did."""
+    from musestudio.core.notes import Note, NoteSequence, PedalEvent
+    from musestudio.listening.build import _heard_seed
+
+    seq = NoteSequence(
+        notes=[Note(60, 1.0, 2.0), Note(64, 2.5, 4.0), Note(67, 3.5, 4.5)],
+        pedals=[PedalEvent(2.0, 127), PedalEvent(3.8, 0), PedalEvent(5.0, 127)],
+    )
+    heard = _heard_seed(seq, 1.0, 3.0)
+    assert [(n.pitch, n.end) for n in heard.notes] == [(60, 2.0), (64, 4.0)]  # not cut at 3.0
+    assert [(p.time, p.value) for p in heard.pedals] == [(2.0, 127), (3.8, 0)]

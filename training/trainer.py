@@ -155,6 +155,8 @@ def train(args: argparse.Namespace) -> Path:
     )
     val_loader = DataLoader(val_ds, batch_size=args.batch_size, sampler=val_sampler, collate_fn=task.collate,
                             num_workers=args.workers)
+    if len(train_loader) == 0:  # every epoch would be empty and the loop would never end
+        raise SystemExit(f"{len(train_ds)} training windows do not fill one batch of {args.batch_size} per process")
     net = _ddp_wrapper(model, device) if dist.enabled else model
     optimizers = task.make_optimizers(model, args)
     total_steps = args.max_steps

@@ -239,7 +239,7 @@ def score_sequence(seq: NoteSequence, model: str, checkpoint: str | os.PathLike[
         raise MusestudioError("the piece is too short to score (fewer than two tokens)")
     notes = max(int(tk.count_notes(tokens)) if is_remi(loaded) else int(tk.is_note_on(tokens).sum()), 1)
     return {"tokens": n + 1, "nll_per_token": nll / n, "perplexity": math.exp(nll / n),
-            "bits_per_note": nll / math.log(2) / notes}
+            "bits_per_note": nll / math.log(2) / notes, "notes": notes}
 
 
 def is_remi(loaded: LoadedModel) -> bool:

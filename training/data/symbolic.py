@@ -272,14 +272,15 @@ class BarWindowDataset(Dataset):
             self.bars.append(bars)
             if len(bars) == 0:
                 continue
-            # tile: the next window starts at the last bar line inside the previous one
+            # tile: the next window starts at the last bar line inside the previous one (or right after
+            # it when a bar is longer than the window)
             start = int(bars[0])
             while True:
                 windows.append((i, start))
-                nxt = bars[(bars > start) & (bars <= start + seq_len)]
-                if start + seq_len >= len(toks) or len(nxt) == 0 or int(nxt[-1]) == start:
+                if start + seq_len >= len(toks):
                     break
-                start = int(nxt[-1])
+                nxt = bars[(bars > start) & (bars <= start + seq_len)]
+                start = int(nxt[-1]) if len(nxt) else start + seq_len
         self.windows = np.asarray(windows, dtype=np.int64).reshape(-1, 2)
 
     def set_epoch(self, epoch: int) -> None:

@@ -117,15 +117,20 @@ class SymbolicTask(Task):
         return out
 
     def model_card(self, metrics: dict[str, float], facts: dict[str, Any]) -> str:
+        tk = self.tokenizer
         lines = [
             f"# {self.name} — seeded piano continuation",
             "",
-            f"Event-based performance tokens ({self.tokenizer.vocab_size} tokens: note-on/off for MIDI 21-108, "
-            "100 time shifts of 10 ms, 32 velocity bins, sustain pedal on/off).",
+            f"REMI-family tokens ({tk.vocab_size} ids, `musestudio.ml.remi`, config in config.json's `tokenizer`): "
+            "a GRID/HUMAN control token, then per bar BAR, time signature, tempo (32 log bins), and per onset a "
+            "position (12 per quarter note), optional microtiming (1/96 quarter), pitch, velocity (32 bins), "
+            "duration (32 values), sustain pedal on/off.",
             "",
             "## Data and split",
             "",
-            "- ASAP performances (`../shared/data/asap`), split by piece (the `folder` column) with "
+            "- ASAP (`../shared/data/asap`): every performance placed on its annotated beats and downbeats "
+            "(`*_annotations.txt`; HUMAN mode, microtiming kept) and every piece's score MIDI on its annotations "
+            "(GRID mode, onsets on sixteenths/triplets), split by piece (the `folder` column) with "
             "`training/splits.py`: 80% train / 10% validation / 10% test by a stable hash of the piece id.",
             self.training_note,
             "",
@@ -137,9 +142,10 @@ class SymbolicTask(Task):
         lines += [f"- {k}: {v:.4f}" if isinstance(v, float) else f"- {k}: {v}" for k, v in sorted(metrics.items())]
         lines += [
             "",
-            f"Perplexity is per token of this tokenizer, scored in windows of {EVAL_WINDOW} tokens (the context "
-            "restarts at each window for every model); it is not comparable with perplexities measured on "
-            "other encodings (e.g. the reference paper's Table 2).",
+            f"Bits per note = the summed token NLL (bits) of held-out music divided by its notes, scored in windows "
+            f"of up to {EVAL_WINDOW} tokens that start at bar lines (the context restarts at each window for every "
+            "model); unlike per-token perplexity it compares across tokenizers.  `human` = test-split "
+            "performances, `score` = test-split score MIDIs.",
         ]
         return "\n".join(lines) + "\n"
 

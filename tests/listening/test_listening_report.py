@@ -91,3 +91,8 @@ def test_cli_errors_are_one_line(tmp_path, argv, capsys, monkeypatch):
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("musestudio: error:")
+
+
+def test_cli_run_refuses_a_folder_that_is_not_a_test(tmp_path, capsys):
+    assert main(["listening-test", "run", str(tmp_path)]) == 1
+    assert "not a listening-test folder" in capsys.readouterr().err

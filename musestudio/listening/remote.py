@@ -89,7 +89,8 @@ def export_html(folder: str | os.PathLike[str], out: str | os.PathLike[str], *, 
     if slots < 1:
         raise ListeningTestError("the page needs at least one participant slot")
     audio = {}
-    for clip in manifest.clips:
+    # In id order (random), not the manifest's order, which groups clips by source and category.
+    for clip in sorted(manifest.clips, key=lambda c: c.id):
         path = folder / clip.file
         try:
             data = path.read_bytes()

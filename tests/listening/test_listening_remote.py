@@ -54,6 +54,9 @@ def test_page_is_self_contained_and_blind(test_dir, tmp_path):
         for match in re.finditer(clip.id, blind):
             around = blind[max(0, match.start() - 40): match.end() + 40]
             assert "human" not in around and "true" not in around and "false" not in around
+    # the audio is listed in id order: its order in the source says nothing about categories
+    listed = re.findall(r'"(c[0-9a-f]{8})":"data:audio', html)
+    assert listed == sorted(c.id for c in m.clips)
     with pytest.raises(Exception, match="already exists"):
         export_html(test_dir, page, slots=6)
 

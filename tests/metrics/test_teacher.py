@@ -24,3 +24,33 @@ def test_empty_sides(est, ref, score) -> None:  # type: ignore[no-untyped-def]
     m = match_notes(NoteSequence(est), NoteSequence(ref))
     assert m.f1 == score
     assert m.missed == ref and m.false_alarms == est
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_same_matching_as_mir_eval(seed: int) -> None:
+    """The sparse matching equals mir_eval's dense one, ties at exactly the tolerance included."""
+    import numpy as np
+    from mir_eval.transcription import match_notes as mir_match
+
+    from musestudio.metrics.transcription import _arrays
+
+    rng = np.random.default_rng(seed)
+    n = 1500
+    starts = np.round(np.sort(rng.uniform(0, 120, n)), 2)  # on a 10 ms grid: many exact 50 ms distances
+    ref = NoteSequence([Note(int(p), float(s), float(s) + 0.3) for p, s in zip(rng.integers(40, 52, n), starts)])
+    jitter = rng.choice([-0.05, -0.03, 0.0, 0.02, 0.05, 0.06], n)
+    pitch = np.where(rng.random(n) < 0.1, rng.integers(40, 52, n), [x.pitch for x in ref.notes])
+    keep = rng.random(n) < 0.85
+    est = NoteSequence(
+        [Note(int(p), max(0.0, float(s + j)), float(s + j) + 0.25) for p, s, j, k in zip(pitch, starts, jitter, keep) if k]
+        + [Note(int(p), float(s), float(s) + 0.2) for p, s in zip(rng.integers(40, 52, 200), rng.uniform(0, 120, 200))]
+    )
+    ri, rp, _ = _arrays(ref)
+    ei, ep, _ = _arrays(est)
+    expected = mir_match(ri, rp, ei, ep, onset_tolerance=0.05, offset_ratio=None)
+    m = match_notes(est, ref)
+    assert m.precision == pytest.approx(len(expected) / len(est))
+    assert m.recall == pytest.approx(len(expected) / len(ref))
+    from musestudio.metrics.teacher import onset_matching
+
+    assert onset_matching(ri[:, 0], rp, ei[:, 0], ep, 0.05) == sorted(expected)

@@ -137,7 +137,8 @@ def plot_measures(analysis: Analysis, out: Path) -> list[Path]:
     ax.legend(ncols=min(len(cats), 4), fontsize=8, loc="upper right")
     fig.tight_layout()
     paths.append(out / "mos.png")
-    fig.savefig(paths[-1])
+    with atomic_path(paths[-1]) as tmp:
+        fig.savefig(tmp, format="png")
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(6, 3.6), dpi=110)
     vals = np.array([c.judged_human.value for c in cats]) * 100
@@ -151,7 +152,8 @@ def plot_measures(analysis: Analysis, out: Path) -> list[Path]:
     ax.set_title("Turing rate: clips judged human")
     fig.tight_layout()
     paths.append(out / "judged_human.png")
-    fig.savefig(paths[-1])
+    with atomic_path(paths[-1]) as tmp:
+        fig.savefig(tmp, format="png")
     plt.close(fig)
     return paths
 

@@ -158,7 +158,7 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.playback_label)
         bar.addPermanentWidget(self.jobs.container)  # one row per running job: progress + its own Cancel
         self.jobs.status.connect(self.show_status)
-        self.jobs.error.connect(self._error_dialog)
+        self.jobs.error.connect(self._job_failed)
 
     def _build_actions(self) -> None:
         K = QKeySequence.StandardKey  # noqa: N806
@@ -450,6 +450,12 @@ class MainWindow(QMainWindow):
 
     def show_error(self, message: str) -> None:
         self._error_dialog(message, "")
+
+    def _job_failed(self, message: str, details: str) -> None:
+        if details:  # a bug: offer the traceback under "Show Details"
+            self._error_dialog(message, details)
+        else:
+            self.show_error(message)
 
     def _error_dialog(self, message: str, details: str) -> None:
         self.show_status(message)

@@ -269,3 +269,21 @@ def test_copying_notes_does_not_crash_the_app_at_exit():
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     run = subprocess.run([sys.executable, "-c", code], check=False, env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and "copied" in run.stdout, run.stderr[-500:]
+
+
+def test_export_writes_one_named_track_per_layer(window, tmp_path):
+    import mido
+
+    window.add_layer("Right hand", NoteSequence(notes=[Note(72, 0.0, 0.5), Note(74, 0.5, 1.0)]), "score")
+    window.add_layer("Left hand", NoteSequence(notes=[Note(48, 0.0, 1.0)]), "edit")
+    window.edits.set_timing(TempoMap.constant(90, 960), [TimeSignature(0.0, 3, 4)])
+    out = tmp_path / "both.mid"
+    assert window.export_layers(out, [la.id for la in window.project.layers]), window.errors
+    mid = mido.MidiFile(str(out))
+    names = [next((m.name for m in t if m.type == "track_name"), "") for t in mid.tracks]
+    notes = [sum(m.type == "note_on" and m.velocity > 0 for m in t) for t in mid.tracks]
+    assert "Right hand" in names and "Left hand" in names
+    assert notes[names.index("Right hand")] == 2 and notes[names.index("Left hand")] == 1
+    tempos = [m.tempo for t in mid.tracks for m in t if m.type == "set_tempo"]
+    meters = [(m.numerator, m.denominator) for t in mid.tracks for m in t if m.type == "time_signature"]
+    assert tempos[:1] == [mido.bpm2tempo(90)] and meters[:1] == [(3, 4)]  # the project's tempo map

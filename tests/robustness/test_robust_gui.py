@@ -162,6 +162,8 @@ def test_autosave_then_crash_then_recovery_in_the_gui(window: Any, corpus: dict[
     layer = window.project.layers[0]
     window.project.set_layer_props(layer.id, name="edited before the crash")
     assert window.autosave_now() is not None
+    assert autosave.find_recovery() is None  # a running instance's snapshot is never offered
+    window.documents.session.abandon()  # the crash: its lock goes, its snapshot stays
     assert autosave.find_recovery() is not None
 
     # "Crash": the window is never closed cleanly; a new one starts and is told yes.
@@ -170,6 +172,7 @@ def test_autosave_then_crash_then_recovery_in_the_gui(window: Any, corpus: dict[
     fresh.ask = lambda *a, **k: True  # type: ignore[method-assign]
     assert fresh.offer_recovery() is True
     assert [lay.name for lay in fresh.project.layers] == ["edited before the crash"]
+    assert fresh.project.modified  # restored work still asks to be saved
     assert autosave.find_recovery() is None
 
 

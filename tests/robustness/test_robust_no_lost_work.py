@@ -240,6 +240,7 @@ DIRECT_WRITES_ALLOWED = {
     "musestudio/ml/checkpoint.py": "training-time export into a fresh folder, not a user document",
     "musestudio/gui/app.py": "the --screenshot PNG for documentation, not user work",
     "musestudio/metrics/plots.py": "report plots regenerated on every run",
+    "musestudio/listening/audio.py": "encodes OGG into an in-memory BytesIO, not a file",
 }
 
 

@@ -27,6 +27,7 @@ from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 
 from musestudio.core.notes import Note
+from musestudio.gui.pianoroll.notes_item import note_arrays
 from musestudio.gui.pianoroll.view import EagerViewBox
 
 DOT_PX = 5  # side of the square drawn on the stem of a selected note
@@ -197,8 +198,8 @@ class VelocityLane(pg.PlotWidget):
             self._notes, self._start, self._vel = [], np.zeros(0), np.zeros(0)
         else:
             self._notes = list(layer.sequence.notes)
-            self._start = np.fromiter((n.start for n in self._notes), np.float64, len(self._notes))
-            self._vel = np.fromiter((n.velocity for n in self._notes), np.float64, len(self._notes))
+            start, _end, _pitch, velocity = note_arrays(layer.sequence)
+            self._start, self._vel = start, velocity.astype(np.float64)  # _vel is drawn on while dragging: a copy
             self.stems.set_colors(stem=layer.color)
         self._draw()
 

@@ -233,7 +233,7 @@ class PianoRoll(pg.PlotWidget):
             self.sync_layers()
             return
         item.set_notes(layer.sequence)
-        if layer_id == self.active_id:
+        if layer_id == self.active_id and self.selection:
             present = set(layer.sequence.notes)
             self.set_selection({n for n in self.selection if n in present})
         self.update_timing()

@@ -34,6 +34,7 @@ LOCK_SUFFIX = ".lock"
 RECOVERY_KIND = "musestudio-recovery"
 RECOVERY_VERSION = 1
 MAX_RECOVERY_BYTES = 512 * 1024 * 1024  # a snapshot larger than this is not ours
+STALE_TEMP_SECONDS = 3600.0  # a half-written snapshot this old belongs to an instance that died
 
 
 def state_dir() -> Path:
@@ -153,6 +154,11 @@ class RecoverySession:
         """Readable snapshots of instances that are no longer running, newest first."""
         found: list[tuple[float, Path]] = []
         for path in self.folder.glob(f"*{RECOVERY_SUFFIX}"):
+            if path.name.startswith("."):  # a temporary file of an atomic write
+                with contextlib.suppress(OSError):
+                    if time.time() - path.stat().st_mtime > STALE_TEMP_SECONDS:  # its writer died long ago
+                        path.unlink()
+                continue
             owner = _owner(path)
             if owner == self.id or _session_alive(self.folder, owner):
                 continue

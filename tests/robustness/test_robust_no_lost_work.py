@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import select
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -258,3 +263,171 @@ def test_user_files_are_only_written_atomically() -> None:
             if pattern.search(code) and rel not in DIRECT_WRITES_ALLOWED and "tmp" not in code:
                 offenders.append(f"{rel}:{lineno}: {line.strip()}")
     assert not offenders, "write user files with musestudio.io.atomic:\n" + "\n".join(offenders)
+
+
+# --- kill -9 and recover: real app processes ------------------------------------------------------
+#
+# Each case runs the real main window in a child process (recovery_driver.py), kills it with SIGKILL
+# at a chosen moment, relaunches, restores, closes, and relaunches again.  "0 lost edits" is counted
+# against the edits the user made before the app's last snapshot: the snapshot is written 1.5 s after
+# the last edit (AUTOSAVE_DELAY_MS), so `settle` waits that long, as a user pausing would.
+
+DRIVER = Path(__file__).with_name("recovery_driver.py")
+needs_posix_kill = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="kill -9 needs a POSIX system")
+
+
+class App:
+    """One app process, driven over stdin; answers arrive as JSON lines."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(DRIVER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env=env, bufsize=1,
+        )
+        assert self.read(120)["ready"]
+
+    def read(self, timeout: float = 60.0) -> dict:
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        assert ready, f"the app did not answer within {timeout} s"
+        line = self.proc.stdout.readline()
+        assert line, f"the app died: {self.proc.stderr.read()[-2000:]}"
+        data = json.loads(line)
+        assert "error" not in data, data["error"]
+        return data
+
+    def send(self, command: str) -> None:
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+
+    def __call__(self, command: str, timeout: float = 60.0) -> dict:
+        self.send(command)
+        return self.read(timeout)
+
+    def kill(self) -> None:
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(30)
+        assert self.proc.returncode == -signal.SIGKILL
+
+    def close(self, answer: str) -> dict:
+        out = self(f"close {answer}")
+        if out["closed"]:
+            assert self.proc.wait(60) == 0, self.proc.stderr.read()[-2000:]
+        return out
+
+
+@pytest.fixture
+def app_env(tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "MUSESTUDIO_STATE_DIR": str(tmp_path / "state"),
+        "MUSESTUDIO_SETTINGS": str(tmp_path / "settings.ini"),
+        "OMP_NUM_THREADS": "1",
+    }
+
+
+def _demo() -> str:
+    return str(Path(__file__).resolve().parents[2] / "resources" / "demo" / "maple_leaf_rag.mid")
+
+
+def _restore_close_and_check(env: dict[str, str], expected: list, tmp_path: Path) -> None:
+    """Relaunch, restore, close (it must ask to save), and find the edits in the saved file on the next launch."""
+    app = App(env)
+    out = app("recover yes")
+    assert out["restored"] and out["notes"] == expected and out["modified"]  # 0 lost edits
+    saved = tmp_path / "rescued.msproj"
+    closing = app.close(f"save:{saved}")
+    assert closing["asked"] and closing["closed"]  # recovered edits MUST ask to be saved
+    again = App(env)
+    assert again("recover yes")["restored"] is False  # a clean close left nothing to offer
+    assert again(f"open {saved}")["ok"]
+    out = again("state")
+    assert out["notes"] == expected and not out["modified"]
+    assert again.close("cancel")["asked"] is False  # an untouched file does not ask
+    assert again.proc.returncode == 0
+
+
+@pytest.mark.slow
+@needs_posix_kill
+def test_kill_during_editing_loses_nothing(app_env: dict[str, str], tmp_path: Path) -> None:
+    app = App(app_env)
+    assert app(f"open {_demo()}")["ok"]
+    untouched = app("state")
+    assert not untouched["modified"]
+    for step in (1, 2, -5):
+        expected = app(f"edit {step}")["notes"]
+    assert app("settle")["snapshot"]
+    app.kill()
+    assert expected != untouched["notes"]
+    _restore_close_and_check(app_env, expected, tmp_path)
+
+
+@pytest.mark.slow
+@needs_posix_kill
+def test_kill_during_save_and_during_autosave(app_env: dict[str, str], tmp_path: Path) -> None:
+    target = tmp_path / "song.msproj"
+    app = App(app_env)
+    app(f"open {_demo()}")
+    first = app("edit 2")["notes"]
+    assert app(f"save {target}")["ok"]
+    on_disk = target.read_bytes()
+    expected = app("edit 3")["notes"]
+    app("settle")
+    app.send(f"save_hang {target}")  # killed halfway through writing the project file
+    assert "writing" in app.read()
+    app.kill()
+    assert target.read_bytes() == on_disk  # the old file is intact
+    # relaunch: the snapshot has the edit made after the save
+    second = App(app_env)
+    out = second("recover yes")
+    assert out["restored"] and out["notes"] == expected and out["path"] == str(target)
+    later = second("edit 1")["notes"]
+    second.send("autosave_hang")  # killed halfway through the next snapshot
+    assert "writing" in second.read()
+    second.kill()
+    # the snapshot from before the interrupted write is intact: only the last, unsnapshotted edit is gone
+    third = App(app_env)
+    out = third("recover yes")
+    assert out["restored"] and out["notes"] == expected and out["notes"] != later
+    assert first != expected
+    assert third.close("discard")["asked"]
+
+
+@pytest.mark.slow
+@needs_posix_kill
+def test_kill_with_the_restore_question_open(app_env: dict[str, str], tmp_path: Path) -> None:
+    app = App(app_env)
+    app(f"open {_demo()}")
+    expected = app("edit 4")["notes"]
+    app("settle")
+    app.kill()
+    asking = App(app_env)
+    assert asking(f"open {_demo()}")["ok"]  # the demo opens first, as at start-up
+    asking.send("recover hold")
+    assert "asking" in asking.read()
+    asking.kill()  # killed while "Restore?" is open
+    _restore_close_and_check(app_env, expected, tmp_path)
+
+
+@pytest.mark.slow
+@needs_posix_kill
+def test_two_running_instances_keep_their_own_snapshots(app_env: dict[str, str], tmp_path: Path) -> None:
+    a, b = App(app_env), App(app_env)
+    for app in (a, b):
+        app(f"open {_demo()}")
+    wanted_a = a("edit 1")["notes"]
+    wanted_b = b("edit 7")["notes"]
+    a("settle")
+    b("settle")
+    assert a("recover no")["asked"] == 0  # B is alive: nothing to offer, nothing deleted
+    snapshots = sorted(p.name for p in (tmp_path / "state").glob("*.msproj"))
+    assert len(snapshots) == 2
+    b.kill()
+    out = a("state")
+    assert out["notes"] == wanted_a
+    c = App(app_env)
+    out = c("recover yes")  # only B's work is offered; A's snapshot is left alone
+    assert out["restored"] and out["notes"] == wanted_b
+    assert a("state")["notes"] == wanted_a and a("settle")["snapshot"]
+    assert a.close("discard")["asked"] and c.close("discard")["asked"]
+    assert list((tmp_path / "state").glob("*.msproj")) == []

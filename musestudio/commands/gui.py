@@ -1,4 +1,8 @@
-"""`musestudio gui [FILE]`: the desktop app."""
+"""`musestudio gui [FILE]`: the desktop app.
+
+The arguments are defined in ``musestudio.gui.app`` (which imports no Qt at
+module level), so this command depends on the app and never the reverse.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,9 @@ HELP = "open the desktop app (optionally with a file; --screenshot renders offsc
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="*", metavar="FILE", help="MIDI, MusicXML, audio or .msproj files to open")
-    parser.add_argument("--screenshot", metavar="PNG", help="render the window offscreen to PNG and exit")
-    parser.add_argument("--size", default="1400x900", help="window size for --screenshot (default 1400x900)")
-    parser.add_argument("--no-demo", action="store_true", help="start empty instead of opening the demo piece")
+    from musestudio.gui.app import add_arguments as app_arguments
+
+    app_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:

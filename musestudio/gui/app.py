@@ -8,6 +8,15 @@ import sys
 from pathlib import Path
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The app's command line (shared by ``musestudio gui`` and ``musestudio-gui``; defined here so that
+    ``commands/gui.py`` imports the app and never the other way round)."""
+    parser.add_argument("files", nargs="*", metavar="FILE", help="MIDI, MusicXML, audio or .msproj files to open")
+    parser.add_argument("--screenshot", metavar="PNG", help="render the window offscreen to PNG and exit")
+    parser.add_argument("--size", default="1400x900", help="window size for --screenshot (default 1400x900)")
+    parser.add_argument("--no-demo", action="store_true", help="start empty instead of opening the demo piece")
+
+
 def _parse_size(text: str) -> tuple[int, int]:
     try:
         w, h = (int(v) for v in text.lower().split("x"))
@@ -59,14 +68,22 @@ def run_app(args: argparse.Namespace) -> int:
     from musestudio.gui.resources import resource_path
 
     demo = resource_path("demo", "maple_leaf_rag.mid")
-    if not files and not getattr(args, "no_demo", False) and demo is not None:
-        files = [str(demo)]
-    failed = [f for f in files if not window.open_path(f)]
+    implicit_demo = not files and not getattr(args, "no_demo", False) and demo is not None
     if screenshot:
+        paths = [str(demo)] if implicit_demo else files  # the first opens, the others are added to it
+        failed = [f for i, f in enumerate(paths) if not window.open_path(f, mode="add" if i else None)]
         return _save_screenshot(window, app, Path(screenshot), failed)
     from PySide6.QtCore import QTimer
 
-    QTimer.singleShot(0, window.offer_recovery)
+    def start() -> None:
+        # Recovery first: a restored project must not be replaced by the demo loading behind it.
+        restored = window.offer_recovery()
+        if files:
+            window.open_files(files)  # asks to save restored work before replacing it
+        elif implicit_demo and not restored:
+            window.open_files([str(demo)])
+
+    QTimer.singleShot(0, start)
     return int(app.exec())  # type: ignore[attr-defined]
 
 
@@ -111,8 +128,6 @@ def _save_screenshot(window: object, app: object, out: Path, failed: list[str]) 
 
 def main() -> int:
     """Entry point of the ``musestudio-gui`` launcher."""
-    from musestudio.commands.gui import add_arguments
-
     parser = argparse.ArgumentParser(prog="musestudio-gui")
     add_arguments(parser)
     return run_app(parser.parse_args())

@@ -19,6 +19,7 @@ The file model, as in a DAW or MuseScore:
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import logging
 import os
 from collections.abc import Callable
@@ -94,6 +95,22 @@ def project_from_score(seq: NoteSequence, path: Path) -> Project:
     project.key_signatures = list(seq.key_signatures)
     project.mark_saved()  # freshly read from disk: nothing to save yet
     return project
+
+
+def one_track(seq: NoteSequence, name: str) -> NoteSequence:
+    """The layer as ONE track named after it (a DAW expects one track per layer, not one per hand)."""
+    from musestudio.core.notes import TrackInfo
+
+    if len(seq.tracks) <= 1 and all(n.track == 0 for n in seq.notes) and all(p.track == 0 for p in seq.pedals):
+        return seq.copy(tracks=[dataclasses.replace(seq.tracks[0], name=name) if seq.tracks else TrackInfo(name)])
+    program = seq.tracks[0].program if seq.tracks else 0
+    pedals = sorted({dataclasses.replace(p, track=0) for p in seq.pedals}, key=lambda p: (p.time, p.controller))
+    return seq.copy(
+        notes=[dataclasses.replace(n, track=0) for n in seq.notes],
+        drum_notes=[dataclasses.replace(n, track=0) for n in seq.drum_notes],
+        pedals=pedals,
+        tracks=[TrackInfo(name, program)],
+    )
 
 
 class Autosaver(QObject):
@@ -393,7 +410,7 @@ class DocumentController(QObject):
         if not layers:
             raise MusestudioError("no layer selected for export")
         timing = self.project.timing()
-        tracks = [(layer.name, layer.sequence) for layer in layers]
+        tracks = [(layer.name, one_track(layer.sequence, layer.name)) for layer in layers]
         soundfont = self.settings.soundfont_path or None
 
         def work() -> Work[Path]:

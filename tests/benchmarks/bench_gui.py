@@ -148,6 +148,22 @@ def report(name: str, r: dict[str, float]) -> None:
     )
 
 
+REPEAT = 3
+
+
+def measure(app, w, label: str, duration: float) -> None:  # type: ignore[no-untyped-def]
+    """Warm up (first-visit caches), then pan and zoom REPEAT times each; print each run and the median."""
+    run_frames(app, w, pan_ranges(duration))
+    for name, ranges in (("pan 20 s", pan_ranges(duration)), ("zoom 5 s..2 min", zoom_ranges(duration / 2))):
+        runs = []
+        for _ in range(REPEAT):
+            runs.append(run_frames(app, w, ranges))
+            report(f"{label}: {name}", runs[-1])
+        wall = float(np.median([r["fps"] for r in runs]))
+        cpu = float(np.median([r["fps_cpu"] for r in runs]))
+        print(f"[bench_gui] MEDIAN {label}: {name}: {wall:.1f} fps wall, {cpu:.1f} fps CPU", flush=True)
+
+
 def case_100k(app, w, *, selected: bool = False, spectrogram: bool = False) -> None:  # type: ignore[no-untyped-def]
     seq = big_sequence()
     w.add_layer("big", seq, "score")
@@ -161,9 +177,7 @@ def case_100k(app, w, *, selected: bool = False, spectrogram: bool = False) -> N
         w.roll.select_all()
     app.processEvents()
     label = "100k notes" + (", all selected" if selected else "") + (", spectrogram+outlines" if spectrogram else "")
-    run_frames(app, w, pan_ranges(seq.duration, frames=20))  # warm-up: first-visit caches
-    report(f"{label}: pan 20 s", run_frames(app, w, pan_ranges(seq.duration)))
-    report(f"{label}: zoom 5 s..2 min", run_frames(app, w, zoom_ranges(seq.duration / 2)))
+    measure(app, w, label, seq.duration)
 
 
 def ten_minute_performance() -> Path | None:
@@ -208,9 +222,7 @@ def case_performance(app, w) -> None:  # type: ignore[no-untyped-def]
     w.roll.default_view()
     app.processEvents()
     label = f"{seq.duration / 60:.1f}-min performance + audio ({len(seq)} notes)"
-    run_frames(app, w, pan_ranges(seq.duration, frames=20))
-    report(f"{label}: pan 20 s", run_frames(app, w, pan_ranges(seq.duration)))
-    report(f"{label}: zoom", run_frames(app, w, zoom_ranges(seq.duration / 2)))
+    measure(app, w, label, seq.duration)
 
 
 def case_startup(app, w) -> None:  # type: ignore[no-untyped-def]
@@ -245,7 +257,9 @@ CASES = {
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", choices=[*CASES, "all"], default="all")
+    parser.add_argument("--repeat", type=int, default=REPEAT, help="runs per measurement (the median is printed)")
     args = parser.parse_args(argv)
+    globals()["REPEAT"] = args.repeat
     names = list(CASES) if args.case == "all" else [args.case]
     print(f"[bench_gui] platform {os.environ.get('QT_QPA_PLATFORM') or 'xcb'}, load {os.getloadavg()[0]:.1f}", flush=True)
     for name in names:

@@ -5,11 +5,12 @@ thread.  ``wait`` (which pumps events) exists only for tests and the
 ``--screenshot`` mode; nothing the user can trigger calls it.
 
 Why our own thread and not superqt's ``thread_worker``: superqt runs
-generators on QThreadPool QRunnables, and a Python-owned QRunnable can be
-freed by the UI thread while the pool thread is still returning from
-``run`` (round 1 saw interpreter-exit crashes from exactly that; see
-``gui/worker.py``).  A plain Python thread plus a signals object owned by the
-UI thread has no such race, and it gives the same contract: a Work generator,
+generators on QThreadPool QRunnables whose signal objects can be deleted
+while the pool thread still emits; quitting while jobs run then prints
+"Signal source has been deleted" tracebacks (superqt 0.9, PySide6 6.11:
+``tests/gui/test_job_threads.py`` shows it, and fails on purpose once superqt
+exits cleanly).  A plain Python thread plus a signals object owned by the UI
+thread has no such race, and gives the same contract: a Work generator,
 progress signals, cooperative cancel at every yield.
 """
 

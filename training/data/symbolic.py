@@ -191,7 +191,47 @@ def build_cache(
     return TokenCache(folder)
 
 
+class ArrayTokenCache(TokenCache):
+    """A :class:`TokenCache` held in memory (e.g. one split of a ``tokens:FILE.npz`` bundle)."""
+
+    def __init__(self, tokens: np.ndarray, offsets: np.ndarray, pieces: list[str]) -> None:
+        self.folder = Path(".")
+        self.tokens = np.asarray(tokens)
+        self.offsets = np.asarray(offsets, dtype=np.int64)
+        self.pieces = list(pieces)
+
+
+def save_token_bundle(path: str | os.PathLike[str], caches: dict[str, TokenCache], tokenizer: Any) -> Path:
+    """Splits of token caches in one compressed .npz (the data cache a GPU machine trains from)."""
+    arrays: dict[str, np.ndarray] = {"tokenizer": np.frombuffer(json.dumps(tokenizer.to_dict()).encode(), np.uint8)}
+    for split, c in caches.items():
+        arrays[f"{split}_tokens"] = np.asarray(c.tokens, dtype=np.int16)
+        arrays[f"{split}_offsets"] = c.offsets
+        arrays[f"{split}_pieces"] = np.frombuffer(json.dumps(c.pieces).encode(), np.uint8)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **arrays)
+    return path
+
+
+def load_token_bundle(path: str | os.PathLike[str], split: str, tokenizer: Any) -> ArrayTokenCache:
+    with np.load(path) as z:
+        saved = json.loads(bytes(z["tokenizer"]).decode())
+        if saved != json.loads(json.dumps(tokenizer.to_dict())):
+            raise SystemExit(f"{path}: its tokens were made by another tokenizer config")
+        if f"{split}_tokens" not in z:
+            raise SystemExit(f"{path}: no {split} split in this bundle")
+        return ArrayTokenCache(z[f"{split}_tokens"], z[f"{split}_offsets"],
+                               json.loads(bytes(z[f"{split}_pieces"]).decode()))
+
+
 def load_split(specs: list[str], split: str, tokenizer: Any, cache_root: str | os.PathLike[str]) -> TokenCache:
+    """Tokens of one split; ``tokens:FILE.npz`` reads a bundle made by :func:`save_token_bundle`."""
+    bundles = [s for s in specs if s.startswith("tokens:")]
+    if bundles:
+        if len(specs) > 1:
+            raise SystemExit("a tokens: bundle cannot be mixed with other --data sources")
+        return load_token_bundle(bundles[0].split(":", 1)[1], split, tokenizer)
     refs = [r for spec in specs for r in list_pieces(spec, split)]
     return build_cache(refs, tokenizer, cache_root)
 

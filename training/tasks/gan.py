@@ -142,6 +142,71 @@ def build_cache(
     return out
 
 
+def bundle_bars(bundle: str | os.PathLike[str], split: str, config: GANConfig, cache_dir: str | os.PathLike[str],
+                humanized_only: bool = False) -> Path:
+    """The GAN's roll cache built from a REMI token bundle (``--data tokens:FILE.npz``), no MIDI or ASAP needed.
+
+    The tokens already place every note on its bar and beat (annotated beats for
+    performances, the score's grid for score MIDIs), so the bars here are the same
+    bar grid the token models learn from: each bar is cut into the GAN's beats
+    (:func:`musestudio.ml.gan_grid.meter_beats`), notes are taken as heard (the
+    decoded sustain pedal applied), and bars of 1..max_beats beats are kept.
+    """
+    from musestudio.core.notes import Note, PedalEvent
+    from musestudio.ml.gan_generate import meter_beats
+    from musestudio.ml.remi import HUMAN, RemiTokenizer
+    from training.data.symbolic import load_token_bundle
+
+    tk = RemiTokenizer()
+    out = Path(cache_dir) / f"bundle_{split}_s{config.steps_per_beat}_b{config.max_beats}"
+    if (out / "bars.npy").is_file():
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    cache = load_token_bundle(str(bundle).removeprefix("tokens:"), split, tk)
+    spb = config.steps_per_beat
+    rolls, bars, offset = [], [], 0
+    for i in range(len(cache)):
+        toks = np.asarray(cache.piece_tokens(i), dtype=np.int64)
+        if humanized_only and toks[0] != HUMAN:
+            continue
+        ev = tk.decode_events(toks, 0.0)
+        meters = [tk.meter_of(int(t)) for t in toks if tk.kind[t] == tk.K_TS]
+        starts = ev["bars"]
+        if len(starts) < 3 or len(meters) < len(starts) - 1:
+            continue
+        beat_q: list[float] = []
+        piece_bars: list[tuple[int, int]] = []
+        for b in range(len(starts) - 1):
+            bpb, qpb = meter_beats(*meters[b], config.max_beats)
+            n_beats = max(1, int(round((starts[b + 1] - starts[b]) / qpb)))
+            for k in range(0, n_beats, bpb):
+                nb = min(bpb, n_beats - k)
+                piece_bars.append((len(beat_q) + k, nb))
+            beat_q.extend(starts[b] + qpb * np.arange(n_beats))
+        beat_q.append(starts[-1])
+        seq = NoteSequence(
+            notes=[Note(int(p), float(a), float(max(b, a + 1e-3)), int(v))
+                   for p, a, b, v in zip(ev["pitch"], ev["on_q"], ev["off_q"], ev["velocity"], strict=True)],
+            pedals=[PedalEvent(float(t), 127 if d else 0) for t, d in zip(ev["pedal_q"], ev["pedal_down"], strict=True)],
+        )
+        grid = BeatGrid(np.asarray(beat_q))  # "seconds" here are quarter notes: the roll only needs beat positions
+        roll = rasterize(seq.with_sustain_applied().notes, grid, spb, len(beat_q) * spb)
+        rolls.append(np.ascontiguousarray(roll.transpose(1, 0, 2)))
+        bars.extend((offset + s * spb, nb, offset) for s, nb in piece_bars if 1 <= nb <= config.max_beats)
+        offset += rolls[-1].shape[0]
+    steps = np.lib.format.open_memmap(out / "rolls.part.npy", mode="w+", dtype=np.uint8, shape=(offset, 3, N_KEYS))
+    pos = 0
+    for r in rolls:
+        steps[pos : pos + len(r)] = r
+        pos += len(r)
+    steps.flush()
+    del steps
+    os.replace(out / "rolls.part.npy", out / "rolls.npy")
+    np.save(out / "bars.npy", np.asarray(bars, dtype=np.int64).reshape(-1, 3))
+    (out / "info.json").write_text(json.dumps({"split": split, "source": str(bundle), "bars": len(bars)}))
+    return out
+
+
 class GANBarDataset(Dataset):
     """(previous bar(s), bar, beats) examples from a cache folder; optional random transposition."""
 
@@ -359,6 +424,13 @@ class GANTask(Task):
         return "gan", asdict(self.config), GANModel(self.config)
 
     def datasets(self, args: argparse.Namespace) -> tuple[Dataset, Dataset]:
+        data = getattr(args, "data", None) or []
+        bundles = [d for d in ([data] if isinstance(data, str) else data) if d.startswith("tokens:")]
+        if bundles:  # a REMI token bundle (the GPU path): bars from the tokens
+            cache_dir = cache_dir_from_args(args)
+            train = bundle_bars(bundles[0], "train", self.config, cache_dir)
+            val = bundle_bars(bundles[0], "validation", self.config, cache_dir)
+            return GANBarDataset(train, self.config, transpose=True), GANBarDataset(val, self.config)
         root = asap_root_from_args(args)
         cache_dir = cache_dir_from_args(args)
         limit = getattr(args, "limit_files", None)

@@ -122,6 +122,17 @@ class MainWindow(DialogsMixin, MenusMixin, PanelHostMixin, QMainWindow):
         self.documents.recent_changed.connect(self._fill_recent_menu)
         self._project_replaced(self.documents.project)
         self.resize(1400, 900)
+        if interactive:
+            # Import torch & co. while the user looks around, not on the first Generate/Transcribe click
+            # (the first `import torch` holds the GIL ~0.6 s even in a worker; see gui/warmup.py).
+            QTimer.singleShot(1500, self._warm_up)
+
+    def _warm_up(self) -> None:
+        try:
+            from musestudio.gui.warmup import start_warmup
+        except ImportError:  # pragma: no cover - an optional speed-up, never a reason not to start
+            return
+        start_warmup()
 
     @property
     def project(self) -> Project:

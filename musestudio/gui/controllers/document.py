@@ -131,6 +131,7 @@ class Autosaver(QObject):
         self.capture: Callable[[Project], None] | None = None
         self.suspended = 0
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="musestudio-autosave")
+        self._executor.submit(lambda: None)  # start its thread now: submit() would otherwise start it on the UI thread
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(AUTOSAVE_DELAY_MS)

@@ -95,13 +95,14 @@ def evaluate_checkpoint(folder: str, split: str = "test", *, cache: str = "runs/
 
 
 TUNE_GRID = {
-    "tempo_penalty": [3.0, 6.0, 10.0],
-    "obs_weight": [0.7, 1.0, 1.5],
+    "beat_logit_shift": [-1.0, -0.5, 0.0, 0.5],
+    "tempo_prior": [0.0, 0.5, 1.0, 2.0],
+    "tempo_penalty": [3.0, 6.0],
     "snap_seconds": [0.0, 0.035],
 }
 
 
-STAGE2 = {"ternary_threshold": [-0.5, 0.0, 0.5, 1.0], "meter_change": [1e-4, 1e-3, 1e-2]}
+STAGE2 = {"ternary_threshold": [0.5, 1.0, 1.5], "downbeat_logit_shift": [-3.0, -2.0, -1.0]}
 
 
 def tune(folder: str, *, cache: str = "runs/cache", limit: int | None = None) -> tuple[DecodeParams, list[dict]]:
@@ -126,11 +127,11 @@ def tune(folder: str, *, cache: str = "runs/cache", limit: int | None = None) ->
         if score > best_score:
             best, best_score = p, score
     # Stage 2: the meter settings, with the chosen beat settings.
-    for thr, change in itertools.product(STAGE2["ternary_threshold"], STAGE2["meter_change"]):
-        p = replace(best, ternary_threshold=thr, meter_change=change)
+    for thr, shift in itertools.product(STAGE2["ternary_threshold"], STAGE2["downbeat_logit_shift"]):
+        p = replace(best, ternary_threshold=thr, downbeat_logit_shift=shift)
         rows = [score_item(it, analysis_from_activations(s, b, d, fps, p)) for it, s, (b, d, fps) in zip(items, seqs, acts)]
         m = mean_scores(rows)
-        results.append({"ternary_threshold": thr, "meter_change": change, **m})
+        results.append({"ternary_threshold": thr, "downbeat_logit_shift": shift, **m})
         print(json.dumps(results[-1]), flush=True)
         score = m["downbeat_f"] + m["meter_correct"]
         if score > stage2_best:

@@ -37,7 +37,7 @@ from musestudio.core.keys import Key, estimate_key
 from musestudio.core.notes import Note, NoteSequence
 from musestudio.core.timing import KeySignature, TempoChange, TempoMap, TimeSignature
 
-FRAME_RATE = 50.0
+FRAME_RATE = 25.0
 N_KEYS = 88
 LOWEST_KEY = 21
 PPQ = 960
@@ -46,8 +46,8 @@ PPQ = 960
 MAX_SECONDS = 4 * 3600.0
 MIN_NOTES = 4
 MIN_ONSETS = 3
-#: Model chunks: frames per call, and context frames on each side (> the TCN's reach of 1,024).
-CHUNK_FRAMES = 30_000
+#: Model chunks: frames per call, and context frames on each side (> the TCN's one-sided reach of 510 frames).
+CHUNK_FRAMES = 15_000
 CONTEXT_FRAMES = 1_100
 
 
@@ -66,12 +66,23 @@ class DecodeParams:
     max_ioi: float = 2.0  # s between beats (30 beats/min)
     tempo_penalty: float = 6.0  # per unit of |log(interval ratio)| between consecutive beats
     restart_penalty: float = 8.0  # starting a new chain after a break
+    # A log-normal prior on the beat period, per beat: ASAP's annotated beats (training split) have a
+    # median period of 0.56 s and a log standard deviation of 0.55.  It separates the beat from its
+    # double and half where the activation alone does not.
+    tempo_prior: float = 0.0
+    prior_period: float = 0.56
+    prior_sigma: float = 0.55
     obs_weight: float = 1.0
+    # Training up-weighted the rare positive frames (pos_weight w: 4 for beats, 8 for downbeats), which
+    # shifts the logits by about log(w); the decoders add these shifts to the log-odds (chosen on
+    # validation), since a bar of 2 against a bar of 4 is only decided by calibrated downbeat odds.
+    beat_logit_shift: float = 0.0
+    downbeat_logit_shift: float = -2.0
     snap_seconds: float = 0.035  # move a beat onto a note onset this close
     meters: tuple[int, ...] = (2, 3, 4)
     meter_change: float = 1e-3  # probability of a meter change at a bar line
     bar_reset: float = 1e-4  # probability of an irregular bar (restart at a downbeat)
-    ternary_threshold: float = 0.0  # log-ratio of triplet to duplet onset phases above which beats divide in 3
+    ternary_threshold: float = 1.0  # log-ratio of triplet to duplet onset phases above which beats divide in 3
     key_profile: tuple[float, ...] | None = None  # learned key-signature profile (training split), see estimate_key_with_profile
 
     @classmethod
@@ -138,17 +149,24 @@ def note_arrays(seq: NoteSequence) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     return pitch, start, end, vel
 
 
+N_SUMMARY = 6
+
+
 def note_features(
     pitch: np.ndarray, start: np.ndarray, end: np.ndarray, velocity: np.ndarray,
-    first_frame: int, n_frames: int, frame_rate: float = FRAME_RATE,
+    first_frame: int, n_frames: int, frame_rate: float = FRAME_RATE, summary: bool = True,
 ) -> np.ndarray:
-    """Frames [first_frame, first_frame + n_frames) -> float32 [n_frames, 176].
+    """Frames [first_frame, first_frame + n_frames) -> float32 [n_frames, 176 (+6)].
 
     Columns 0-87: the loudest onset velocity (/127) of each key in the frame;
-    columns 88-175: 1 where the key sounds.  Keys outside the piano are folded
-    onto its nearest octave.
+    columns 88-175: 1 where the key sounds; with ``summary``, six more: the
+    number of onsets (/10), the log of the summed durations of the notes that
+    start, the loudest onset velocity, the lowest and the highest onset key
+    (/88; 0 without onsets), and the number of sounding keys (/10).  Keys
+    outside the piano are folded onto its nearest octave.
     """
-    out = np.zeros((n_frames, 2 * N_KEYS), dtype=np.float32)
+    width = 2 * N_KEYS + (N_SUMMARY if summary else 0)
+    out = np.zeros((n_frames, width), dtype=np.float32)
     if n_frames <= 0 or len(pitch) == 0:
         return out
     key = pitch - LOWEST_KEY
@@ -158,13 +176,29 @@ def note_features(
     off = np.maximum(np.floor(end * frame_rate + 0.5).astype(np.int64) - first_frame, on + 1)
     sel = (on < n_frames) & (off > 0)
     on, off, key, vel = on[sel], off[sel], key[sel], velocity[sel]
+    dur = (end - start)[sel]
     inside = on >= 0
     np.maximum.at(out, (on[inside], key[inside]), (vel[inside] / 127.0).astype(np.float32))
     # Sounding keys: +1 at the onset frame, -1 after the offset, cumulative sum down the frames.
     diff = np.zeros((n_frames + 1, N_KEYS), dtype=np.int32)
     np.add.at(diff, (np.clip(on, 0, n_frames), key), 1)
     np.add.at(diff, (np.clip(off, 0, n_frames), key), -1)
-    out[:, N_KEYS:] = (np.cumsum(diff[:-1], axis=0) > 0).astype(np.float32)
+    out[:, N_KEYS : 2 * N_KEYS] = (np.cumsum(diff[:-1], axis=0) > 0).astype(np.float32)
+    if summary:
+        c = 2 * N_KEYS
+        f, k, v, d = on[inside], key[inside], vel[inside], np.clip(dur[inside], 0.0, 8.0)
+        np.add.at(out[:, c], f, 0.1)
+        total = np.zeros(n_frames)
+        np.add.at(total, f, d)
+        out[:, c + 1] = np.log1p(total)
+        np.maximum.at(out[:, c + 2], f, (v / 127.0).astype(np.float32))
+        low = np.full(n_frames, N_KEYS, dtype=np.float64)
+        np.minimum.at(low, f, k)
+        out[:, c + 3] = np.where(low < N_KEYS, 1.0 - low / N_KEYS, 0.0)
+        high = np.full(n_frames, -1.0)
+        np.maximum.at(high, f, k)
+        out[:, c + 4] = np.where(high >= 0, (high + 1) / N_KEYS, 0.0)
+        out[:, c + 5] = out[:, N_KEYS : 2 * N_KEYS].sum(axis=1) / 10.0
     return out
 
 
@@ -179,17 +213,13 @@ def default_checkpoint() -> Path:
 
 @functools.lru_cache(maxsize=2)
 def _load(folder: str) -> tuple[Any, DecodeParams]:
-    from musestudio.ml.checkpoint import load_model, read_manifest
+    from musestudio.ml.checkpoint import load_checked
 
-    path = Path(folder)
-    manifest = read_manifest(path.parent) if path.parent.is_dir() else {}
-    model, info = load_model(path, manifest or None)
-    if info.architecture != "beat_tracker":
-        raise ModelError(f"{path}: is a {info.architecture} checkpoint, not a beat tracker")
+    model, info = load_checked(folder, "beat_tracker", "a beat tracker")
     try:
         params = DecodeParams.from_dict(info.meta.get("decode") or {})
     except (TypeError, ValueError) as exc:
-        raise ModelError(f"{path}: invalid decode settings ({exc})") from None
+        raise ModelError(f"{folder}: invalid decode settings ({exc})") from None
     return model, params
 
 
@@ -212,10 +242,11 @@ def run_activations(model: Any, arrays: tuple[np.ndarray, ...], n_frames: int) -
         for lo in range(0, n_frames, CHUNK_FRAMES):
             hi = min(lo + CHUNK_FRAMES, n_frames)
             a, b = max(0, lo - CONTEXT_FRAMES), min(n_frames, hi + CONTEXT_FRAMES)
-            feats = note_features(*arrays, first_frame=a, n_frames=b - a, frame_rate=fps)
-            out, _ = model({"features": torch.from_numpy(feats)[None]})
-            beat[lo:hi] = out["beat"][0, lo - a : hi - a].numpy()
-            down[lo:hi] = out["downbeat"][0, lo - a : hi - a].numpy()
+            feats = note_features(*arrays, first_frame=a, n_frames=b - a, frame_rate=fps,
+                                  summary=model.config.in_channels > 2 * N_KEYS)
+            logits = model.logits(torch.from_numpy(feats)[None])[0, lo - a : hi - a]
+            beat[lo:hi] = torch.sigmoid(logits[:, 0]).numpy()
+            down[lo:hi] = torch.sigmoid(logits[:, 1]).numpy()
     return beat, down
 
 
@@ -272,7 +303,7 @@ def decode_beats(times: np.ndarray, heights: np.ndarray, params: DecodeParams | 
     if n == 0:
         return np.zeros(0)
     a = np.clip(heights, 0.02, 0.98)
-    obs = p.obs_weight * (np.log(a) - np.log1p(-a))
+    obs = p.obs_weight * (np.log(a) - np.log1p(-a) + p.beat_logit_shift)
     lo = np.searchsorted(times, times - p.max_ioi, side="left")
     hi = np.searchsorted(times, times - p.min_ioi, side="right")
     kmax = int(max(1, np.max(hi - lo)))
@@ -302,7 +333,8 @@ def decode_beats(times: np.ndarray, heights: np.ndarray, params: DecodeParams | 
             k_best = np.argmax(cont, axis=1)
             cont_best = cont[np.arange(len(ii)), k_best]
             use_cont = cont_best > start
-            score[j, : len(ii)] = obs[j] + np.where(use_cont, cont_best, start)
+            prior = -p.tempo_prior * 0.5 * (np.log(d / p.prior_period) / p.prior_sigma) ** 2
+            score[j, : len(ii)] = obs[j] + prior + np.where(use_cont, cont_best, start)
             back[j, : len(ii)] = np.where(use_cont, k_best, -1)
             restart_from[j, : len(ii)] = np.where(use_cont, -1, start_from)
             best_end[j] = np.max(score[j, : len(ii)])
@@ -395,7 +427,8 @@ def decode_meter(down: np.ndarray, params: DecodeParams | None = None) -> tuple[
     if n == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     d = np.clip(down, 1e-3, 1 - 1e-3)
-    emit_on, emit_off = np.log(d), np.log1p(-d)
+    logit = np.log(d) - np.log1p(-d) + p.downbeat_logit_shift
+    emit_on, emit_off = -np.logaddexp(0.0, -logit), -np.logaddexp(0.0, logit)
     is_down = np.array([k == 0 for _, k in states])
     trans = np.full((s, s), -np.inf)
     stay = math.log(1 - p.meter_change - p.bar_reset)

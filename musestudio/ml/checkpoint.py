@@ -200,3 +200,14 @@ def load_model(folder: str | os.PathLike[str], manifest: dict[str, str] | None =
     model.load_state_dict(state)
     model.eval()
     return model, info
+
+
+def load_checked(folder: str | os.PathLike[str], architecture: str, what: str) -> tuple[Any, CheckpointInfo]:
+    """:func:`load_model` against the manifest beside the folder (``models/manifest.json``), refusing a
+    checkpoint of another architecture with one line (``what``: e.g. "a beat tracker")."""
+    path = Path(folder)
+    manifest = read_manifest(path.parent) if path.parent.is_dir() else {}
+    model, info = load_model(path, manifest or None)
+    if info.architecture != architecture:
+        raise ModelError(f"{path}: is a {info.architecture} checkpoint, not {what}")
+    return model, info

@@ -123,9 +123,9 @@ class BeatTrackerTask(Task):
     name = "beats"
     grad_clip = 1.0
     preset_defaults: ClassVar[dict[str, dict[str, Any]]] = {
-        "desktop": {"batch_size": 16, "lr": 2e-3, "seq_len": 1000},
-        "paper": {"batch_size": 32, "lr": 1e-3, "seq_len": 2000},
-        "tiny": {"batch_size": 2, "lr": 1e-3, "seq_len": 200},
+        "desktop": {"batch_size": 16, "lr": 2e-3, "seq_len": 500},
+        "paper": {"batch_size": 32, "lr": 1e-3, "seq_len": 1000},
+        "tiny": {"batch_size": 2, "lr": 1e-3, "seq_len": 100},
     }
 
     def build_model(self, preset: str) -> tuple[str, dict[str, Any], nn.Module]:

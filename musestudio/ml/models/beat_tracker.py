@@ -2,10 +2,12 @@
 
 The input is a frame-rate piano roll of the performance (see
 :func:`musestudio.ml.beats.note_features`): per frame, the velocity of each
-key's onsets and whether each key sounds.  A 1x1 convolution mixes the 88 keys
-into ``channels`` features; a stack of residual, dilated 1-D convolutions over
-time (dilations 1, 2, 4, ... 256 with kernel 5: about 40 s of context at
-50 frames/s) follows, as in the TCN beat trackers of the audio literature,
+key's onsets and whether each key sounds, plus six summary channels that carry
+the cues of metrical weight directly (how many notes start, how long they
+last, how loud and how low the loudest and lowest are).  A 1x1 convolution
+mixes them into ``channels`` features; a stack of residual, dilated 1-D
+convolutions over time (dilations 1, 2, 4, ... 128 with kernel 5: about 40 s
+of context at 25 frames/s) follows, as in the TCN beat trackers of the audio literature,
 which suits performance MIDI as well: beats are inferred from the periodicity
 of onsets, accents and bass notes over several bars.  Two heads give, per
 frame, the probability of a beat and of a downbeat.  A third, piece-level
@@ -30,12 +32,12 @@ N_KEYS = 88
 @dataclass
 class BeatTrackerConfig:
     n_keys: int = N_KEYS
-    in_channels: int = 2 * N_KEYS  # onset velocity + sounding, per key
+    in_channels: int = 2 * N_KEYS + 6  # onset velocity + sounding per key, and 6 summary channels
     channels: int = 64
     kernel: int = 5
-    dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+    dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128)
     dropout: float = 0.1
-    frame_rate: float = 50.0
+    frame_rate: float = 25.0
     beat_pos_weight: float = 4.0  # beats are ~4% of frames; up-weight them
     downbeat_pos_weight: float = 8.0
     downbeat_weight: float = 1.0

@@ -226,12 +226,12 @@ def score_sequence(seq: NoteSequence, model: str, checkpoint: str | os.PathLike[
     loaded = load_symbolic_model(checkpoint, None if checkpoint else model)
     tk = loaded.tokenizer
     if is_remi(loaded):
-        from musestudio.ml.seed import grid_share, read_seed
+        from musestudio.ml.seed import sequence_grid
 
         if not seq.notes:
             raise MusestudioError("the piece has no notes to score")
-        reading = read_seed(seq, start=seq.duration, seconds=1.0)
-        tokens = tk.encode(reading.seq, reading.grid, humanized=not reading.quantized and grid_share(seq) < 0.9)
+        timed, grid, quantized, _source = sequence_grid(seq)
+        tokens = tk.encode(timed, grid, humanized=not quantized)
     else:
         tokens = tk.encode(seq)
     nll, n = score_tokens(loaded, tokens)

@@ -36,7 +36,13 @@ def held_out_tokens(tokenizer, pieces: int, length: int) -> list[np.ndarray]:  #
         if perf.piece in seen:
             continue
         seen.add(perf.piece)
-        tokens = tokenizer.encode(read_midi(perf.performance_midi))
+        if tokenizer.to_dict().get("type") == "remi":  # round 2: the performance on its annotated beats
+            from musestudio.ml.beatgrid import BeatGrid, read_asap_annotations
+
+            grid = BeatGrid.from_beats(*read_asap_annotations(str(perf.annotations))[:3])
+            tokens = tokenizer.encode(read_midi(perf.performance_midi), grid, humanized=True)
+        else:
+            tokens = tokenizer.encode(read_midi(perf.performance_midi))
         if len(tokens) > length:
             out.append(tokens[:length])
         if len(out) >= pieces:

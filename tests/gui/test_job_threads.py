@@ -2,7 +2,8 @@
 
 Both cases start 200 short jobs, then 20 long ones, and let the interpreter exit while those
 run (what quitting during a render does).  superqt 0.9 + PySide6 6.11 print
-"Signal source has been deleted" tracebacks from QRunnable::run at exit; ours exit cleanly.
+"Signal source has been deleted" tracebacks from QRunnable::run at exit, from inside superqt
+where we cannot guard them; ours cancel and join their threads at exit (worker.py) and exit cleanly.
 If the superqt case ever exits cleanly, this test fails on purpose: reconsider superqt there.
 """
 
@@ -64,9 +65,10 @@ def _run(code: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.slow
 def test_job_threads_exit_cleanly_where_superqt_workers_do_not() -> None:
-    ours = _run(OURS)
-    assert ours.returncode == 0 and "finished 200" in ours.stdout, ours.stderr[-2000:]
-    assert "Traceback" not in ours.stderr and "deleted" not in ours.stderr
+    for _ in range(3):  # the exit race is timing-dependent: before worker.py cancels and joins, ~1 in 10 runs failed
+        ours = _run(OURS)
+        assert ours.returncode == 0 and "finished 200" in ours.stdout, ours.stderr[-2000:]
+        assert "Traceback" not in ours.stderr and "deleted" not in ours.stderr, ours.stderr[-2000:]
     theirs = _run(SUPERQT)
     assert "finished 200" in theirs.stdout, theirs.stderr[-2000:]
     assert "Signal source has been deleted" in theirs.stderr, (

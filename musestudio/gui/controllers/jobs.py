@@ -7,11 +7,12 @@ thread.  ``wait`` (which pumps events) exists only for tests and the
 Why our own thread and not superqt's ``thread_worker``: superqt runs
 generators on QThreadPool QRunnables whose signal objects can be deleted
 while the pool thread still emits; quitting while jobs run then prints
-"Signal source has been deleted" tracebacks (superqt 0.9, PySide6 6.11:
-``tests/gui/test_job_threads.py`` shows it, and fails on purpose once superqt
-exits cleanly).  A plain Python thread plus a signals object owned by the UI
-thread has no such race, and gives the same contract: a Work generator,
-progress signals, cooperative cancel at every yield.
+"Signal source has been deleted" tracebacks from inside superqt, where we
+cannot guard the emit (superqt 0.9, PySide6 6.11: ``tests/gui/test_job_threads.py``
+shows it, and fails on purpose once superqt exits cleanly).  Our plain Python
+threads guard their emits, and are cancelled and joined at exit
+(``gui/worker.py``); the contract is the same: a Work generator, progress
+signals, cooperative cancel at every yield.
 """
 
 from __future__ import annotations

@@ -133,3 +133,49 @@ def test_quantize_snaps_to_sixteenths_of_the_map(monkeypatch: pytest.MonkeyPatch
     # the tracked beats carry the notes, so quantizing moves them by less than a sixteenth of a beat
     assert max(abs(x.start - y.start) for x, y in zip(sorted(mapped.notes, key=lambda n: (n.start, n.pitch)),
                                                       sorted(q.notes, key=lambda n: (n.start, n.pitch)), strict=True)) < 0.06
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import dataclasses
+    import json
+
+    import torch
+
+    from musestudio.dsp.features import FeatureConfig
+    from musestudio.ml.checkpoint import save_checkpoint
+    from musestudio.ml.models.transcriber import TranscriberConfig, TranscriberModel
+
+    torch.manual_seed(0)
+    config = TranscriberConfig(conv1=4, conv2=4, hidden=16, temporal_layers=1)
+    folder = tmp_path_factory.mktemp("tiny") / "transcriber"
+    save_checkpoint(folder, "transcriber", dataclasses.asdict(config), TranscriberModel(config).eval().state_dict(),
+                    extra={"features": FeatureConfig().to_dict()})
+    meta = json.loads((folder / "config.json").read_text())  # low thresholds: a random model's notes
+    meta["decode"] = {"onset_threshold": 0.05, "frame_threshold": 0.05, "repeat_threshold": None, "min_note_ms": 0}
+    (folder / "config.json").write_text(json.dumps(meta))
+    return folder
+
+
+def test_cli_tempo_and_quantize(tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import soundfile as sf
+
+    from musestudio.cli import main
+    from musestudio.ml import transcribe as transcribe_mod
+
+    # the notes of a waltz stand in for the model's (a random model's hundreds of chords make music21 slow)
+    monkeypatch.setattr(transcribe_mod, "transcribe", lambda *a, **kw: waltz(bars=8)[0])
+
+    wav = tmp_path / "a.wav"
+    sf.write(wav, (np.random.default_rng(0).standard_normal(3 * 16000) * 0.1).astype(np.float32), 16000)
+    out = tmp_path / "q.mid"
+    assert main(["transcribe", str(wav), "-o", str(out), "--checkpoint", str(tiny_checkpoint), "--tempo", "90",
+                 "--quantize"]) == 0
+    seq = read_midi(out)
+    assert seq.notes and seq.tempo_map.initial_qpm == pytest.approx(90.0, abs=0.01)
+    step = 60.0 / 90.0 / 4
+    assert all(abs(n.start / step - round(n.start / step)) < 0.01 for n in seq.notes)  # on sixteenths at 90 BPM
+    assert (tmp_path / "q.musicxml").is_file()
+    assert main(["transcribe", str(wav), "-o", str(tmp_path / "bad.mid"), "--checkpoint", str(tiny_checkpoint),
+                 "--tempo", "0"]) != 0
+    assert not (tmp_path / "bad.mid").exists()

@@ -18,8 +18,9 @@ notes, recent onsets), so that constraints are enforced *while* sampling:
 * pitch range (hard), register guard (soft: ``register_strength`` nats per
   semitone outside the seed's band), at most ``max_polyphony`` sounding notes,
   no DUR longer than ``max_note_quarters``, no silence longer than ``max_gap_quarters``;
-* density: when the model may either start another note here or move on, the
-  note tokens are nudged by ``density_strength * log(target / recent rate)``.
+* density: when the recent onset rate is below the target (the seed's, by default) the
+  next position is pulled nearer, when above pushed further, by up to
+  ``density_strength * log(target / rate)`` nats (chord sizes are left to the model).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class Constraints:
     max_note_quarters: float = 16.0
     max_gap_quarters: float = 8.0
     density: float | None = None  # target onsets per quarter note
-    density_strength: float = 1.0
+    density_strength: float = 2.0
     density_window: float = 8.0  # quarters of recent music the rate is measured over
 
 
@@ -233,12 +234,18 @@ class Sampler:
             bar_end = st.bar_start + st.bar_len / 12.0
             if self._gap_ok(st, bar_end) or not pos_ok.any():
                 allow[BAR] = True
-            if c.density is not None and (allow & self.is_pitch).any():
+            if c.density is not None and c.density > 0:
+                # too sparse: the next onset is pulled nearer (positions within one target inter-onset
+                # interval gain up to `bias` nats, far ones lose); too dense: pushed further away
                 recent = [t for t in st.onsets if t > st.time - c.density_window]
                 span = max(min(c.density_window, st.time - (st.onsets[0] if st.onsets else st.time)), 1.0)
                 rate = len(recent) / span
                 bias = c.density_strength * float(np.clip(np.log((c.density + 0.05) / (rate + 0.05)), -2, 2))
-                s[self.is_pitch | self.is_micro] += bias
+                ioi = 1.0 / c.density
+                ahead = np.maximum(st.bar_start + np.arange(tk.n_positions) / 12.0 - st.time, 0.0)
+                s[tk.pos_offset : tk.pos_offset + tk.n_positions] += bias * np.clip(1.0 - ahead / ioi, -2.0, 1.0)
+                bar_ahead = st.bar_start + st.bar_len / 12.0 - st.time
+                s[BAR] += bias * float(np.clip(1.0 - bar_ahead / ioi, -2.0, 1.0))
         if not allow.any():
             allow[BAR] = True
         s[~allow] = -np.inf

@@ -113,7 +113,8 @@ def texture(seq, span: float) -> tuple[float, float]:  # type: ignore[no-untyped
     return len(seq.notes) / span, polyphony(seq)
 
 
-def continuation_metrics(models: list[str], cases: list[dict], checkpoints: dict[str, str | None]) -> dict:
+def continuation_metrics(models: list[str], cases: list[dict], checkpoints: dict[str, str | None],
+                         extra: dict | None = None) -> dict:
     from musestudio.core.keys import estimate_key
     from musestudio.io.midi import read_midi, write_midi
     from musestudio.ml.generate import GenerationSettings, generate
@@ -137,7 +138,7 @@ def continuation_metrics(models: list[str], cases: list[dict], checkpoints: dict
         h.setdefault(f"copy_{case['kind']}", []).append(longest_copy(human, seed))
         for model in models:
             settings = GenerationSettings(model=model, checkpoint=checkpoints.get(model), seconds=case["seconds"],
-                                          bars=case["bars"], start=case["start"], random_seed=index)
+                                          bars=case["bars"], start=case["start"], random_seed=index, **(extra or {}))
             t = time.perf_counter()
             out = generate(seed, settings)[0]
             dt = time.perf_counter() - t
@@ -241,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--windows-per-piece", type=int, default=4)
     ap.add_argument("--skip", default="", help="comma list of sections to skip: continuations,bits,speed")
     ap.add_argument("--json", default=None, help="write all numbers here")
+    ap.add_argument("--key-strength", type=float, default=None, help="(tuning, on validation) override KEY_STRENGTH")
     args = ap.parse_args(argv)
     import torch
 
@@ -254,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
           "performance)", flush=True)
     report: dict = {"split": args.split, "pieces": args.n}
     if "continuations" not in skip:
-        cm = continuation_metrics(models, cases, ckpts)
+        extra = {} if args.key_strength is None else {"key_strength": args.key_strength}
+        cm = continuation_metrics(models, cases, ckpts, extra)
         report["timing_sources"] = cm["timing"]
         rows = cm["rows"]
         table = {}

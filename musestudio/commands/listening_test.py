@@ -1,4 +1,4 @@
-"""`musestudio listening-test new|run|export-html|import|report`: the blind listening study."""
+"""`musestudio listening-test new|run|export-html|import|status|report`: the blind listening study."""
 
 from __future__ import annotations
 
@@ -54,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     imp = sub.add_parser("import", help="add remote participants' results files (checked and signed)")
     imp.add_argument("test", metavar="DIR", help="test folder")
     imp.add_argument("files", nargs="+", metavar="RESULTS.json", help="files saved by the HTML page")
+
+    st = sub.add_parser("status", help="clips, categories and participants so far (no ratings)")
+    st.add_argument("test", metavar="DIR", help="test folder")
 
     rep = sub.add_parser("report", help="statistics as report.md/report.html with plots, and answers.csv")
     rep.add_argument("test", metavar="DIR", help="test folder")
@@ -138,6 +141,21 @@ def run(args: argparse.Namespace) -> int:
             state = "complete" if res.complete else "incomplete"
             print(f"imported {f}: participant {res.participant}, {res.answers} answers ({state})")
         return 1 if failed else 0
+    if action == "status":
+        from musestudio.listening.manifest import category_label, load_manifest
+        from musestudio.listening.store import ResultsStore
+
+        m = load_manifest(args.test)
+        with ResultsStore.for_test(args.test) as store:
+            sessions = store.sessions()
+        done = sum(s.finished for s in sessions)
+        cats = ", ".join(f"{category_label(c)} {len(m.clips_of(c))}" for c in m.categories)
+        print(f"{m.title}: {len(m.clips)} clips ({cats}), {m.clips_per_participant} per participant")
+        print(f"participants: {done} finished, {len(sessions) - done} unfinished "
+              f"({sum(s.answered for s in sessions)} answers)")
+        for s in sessions:
+            print(f"  {s.participant}  {s.source:4s}  {s.answered}/{len(s.plan)}  started {s.started_at}")
+        return 0
     if action == "report":
         from musestudio.listening.report import export_csv, write_report
 

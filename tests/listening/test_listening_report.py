@@ -76,6 +76,10 @@ def test_cli_new_export_report(tmp_path, tiny_seeds, capsys):
     assert main(["listening-test", "export-html", str(folder), "-o", str(tmp_path / "p.html")]) == 1
     assert "already exists" in capsys.readouterr().err
     fill(folder, participants=2)
+    capsys.readouterr()
+    assert main(["listening-test", "status", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "4 clips (Human 2, GAN 2)" in out and "participants: 2 finished, 0 unfinished (8 answers)" in out
     assert main(["listening-test", "report", str(folder), "--out", str(tmp_path / "r")]) == 0
     assert (tmp_path / "r" / "report.html").is_file()
     assert main(["listening-test", "new", str(folder), "--add", f"human={tiny_seeds[0]}"]) == 1

@@ -115,3 +115,23 @@ def test_discard_and_user_errors(panel) -> None:  # type: ignore[no-untyped-def]
     widget.generate()
     assert window.errors and "pitch range" in window.errors[-1]
     assert not widget.add_checkpoint_folder("/nonexistent/folder")
+
+
+def test_continue_from_the_playhead_with_the_seed_key_and_timing(panel) -> None:  # type: ignore[no-untyped-def]
+    widget, window = panel
+    window.range = None
+    window.playhead = lambda: 4.0
+    widget.from_combo.setCurrentIndex(widget.from_combo.findData("playhead"))
+    assert "playhead" in widget.seed_label.text() or widget.update_seed_label() is None
+    seed, start = widget.seed_and_start()
+    assert start == 4.0 and max(n.start for n in seed.notes) < 4.0
+    s = widget.settings()
+    assert s.key == "auto" and s.humanize is None and s.density is None
+    widget.timing_combo.setCurrentIndex(widget.timing_combo.findData(True))
+    widget.strict_key.setChecked(True)
+    s = widget.settings()
+    assert s.humanize is True and s.key_strength == float("inf")
+    widget.generate()
+    assert not window.errors
+    for lid in widget.candidates:
+        assert min(n.start for n in window.project.layer(lid).sequence.notes) >= 4.0 - 1e-6

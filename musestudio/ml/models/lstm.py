@@ -18,7 +18,7 @@ from torch import nn
 
 @dataclass
 class LSTMConfig:
-    vocab_size: int = 313
+    vocab_size: int = 367  # REMI tokens (musestudio.ml.remi); round-1 event tokens had 313
     embed_dim: int = 256
     hidden_size: int = 512
     num_layers: int = 2

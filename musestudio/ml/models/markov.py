@@ -26,7 +26,7 @@ import numpy as np
 
 @dataclass
 class MarkovConfig:
-    vocab_size: int = 313
+    vocab_size: int = 367  # REMI tokens (musestudio.ml.remi); round-1 event tokens had 313
     order: int = 3  # n of the longest n-gram (context of order - 1 tokens)
     min_count: int = 1  # n-grams (n >= 3) seen fewer times are pruned (1 = keep all)
 

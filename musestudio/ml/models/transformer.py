@@ -19,7 +19,7 @@ from torch import nn
 
 @dataclass
 class TransformerConfig:
-    vocab_size: int = 313
+    vocab_size: int = 367  # REMI tokens (musestudio.ml.remi); round-1 event tokens had 313
     d_model: int = 256
     n_heads: int = 8
     n_layers: int = 4

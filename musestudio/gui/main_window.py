@@ -187,6 +187,8 @@ class MainWindow(DialogsMixin, MenusMixin, PanelHostMixin, QMainWindow):
         self.documents.set_project(project)
 
     def _project_replaced(self, project: Project) -> None:
+        # Work started for the old project (a generation, a transcription) must not land in the new one.
+        self.jobs.cancel_all()
         self.transport.stop()
         self.edits.set_project(project)
         self.binder.bind(project)
@@ -299,13 +301,17 @@ class MainWindow(DialogsMixin, MenusMixin, PanelHostMixin, QMainWindow):
         return self.jobs.wait(timeout)
 
     # --- files (UI entry points are asynchronous; *_path/_layers helpers wait, for scripts/tests) ----
-    def open_files(self, paths: list[str], first_mode: str | None = None) -> None:
-        """Open the first file (replacing the project unless ``first_mode`` says "add"); import the rest."""
+    def open_files(self, paths: list[str], first_mode: str | None = None, *, ask: bool = False) -> None:
+        """Open the first file (replacing the project unless ``first_mode`` says "add"); import the rest.
+
+        ``ask``: files dropped on a project with notes ask "Add as Layer / Open as New Project".
+        """
         queue = list(paths)
 
         def next_one(ok: bool = True, mode: str | None = first_mode) -> None:
             if ok and queue:
-                self.documents.open(queue.pop(0), mode=mode, on_finished=lambda o: next_one(o, "add"))
+                self.documents.open(queue.pop(0), mode=mode, on_finished=lambda o: next_one(o, "add"),
+                                    ask_for_scores=ask and mode is None)
 
         next_one()
 
@@ -334,7 +340,7 @@ class MainWindow(DialogsMixin, MenusMixin, PanelHostMixin, QMainWindow):
         paths = [u.toLocalFile() for u in ev.mimeData().urls() if u.isLocalFile()]
         ev.acceptProposedAction()
         # Dropped onto an empty window: open; onto a project: the first file asks (or replaces), the rest add.
-        QTimer.singleShot(0, lambda: self.open_files(paths))
+        QTimer.singleShot(0, lambda: self.open_files(paths, ask=True))
 
     # --- autosave and recovery -------------------------------------------------------------------
     def autosave_now(self) -> Path | None:

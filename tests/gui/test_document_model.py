@@ -287,3 +287,31 @@ def test_export_writes_one_named_track_per_layer(window, tmp_path):
     tempos = [m.tempo for t in mid.tracks for m in t if m.type == "set_tempo"]
     meters = [(m.numerator, m.denominator) for t in mid.tracks for m in t if m.type == "time_signature"]
     assert tempos[:1] == [mido.bpm2tempo(90)] and meters[:1] == [(3, 4)]  # the project's tempo map
+
+
+def test_work_for_the_old_project_is_cancelled_when_it_is_replaced(window, demo_midi):
+    from musestudio.core.progress import CancelToken, Progress
+
+    token = CancelToken()
+
+    def endless(cancel):
+        while True:
+            cancel.check()
+            yield Progress(0, 1, "")
+
+    results: list[object] = []
+    handle = window.context.run_work(endless(token), results.append, cancel=token, label="old project's work")
+    assert window.documents.new()
+    assert window.wait_for_jobs(10) and handle.outcome == "cancelled" and results == []
+
+
+def test_dropping_a_score_on_a_project_asks_add_or_open(window, demo_midi, demo_musicxml, monkeypatch, qtbot):
+    window.open_path(demo_midi)
+    window.interactive = True  # the question is only asked of a person
+    asked: list[tuple[str, bool]] = []
+    monkeypatch.setattr(window, "ask_open_mode", lambda name, audio: asked.append((name, audio)) or "add")
+    window.open_files([str(demo_musicxml)], ask=True)
+    window.wait_for_jobs(20)
+    assert asked == [(Path(demo_musicxml).name, False)], (window.errors, window.status_label.text())
+    assert len(window.project.layers) == 2
+    window.interactive = False

@@ -287,10 +287,11 @@ class DocumentController(QObject):
 
     def open(
         self, path: str | os.PathLike[str], *, mode: str | None = None,
-        on_finished: Callable[[bool], None] | None = None,
+        on_finished: Callable[[bool], None] | None = None, ask_for_scores: bool = False,
     ) -> JobHandle | None:
         """Open a file in a job.  ``mode``: "new" (replace the project), "add" (a layer, or attach
-        the audio), or None: "new", except a WAV into a project with notes, where the user is asked."""
+        the audio), or None: "new", except a WAV into a project with notes, where the user is asked
+        (and, with ``ask_for_scores`` — a file dropped on the window — a score too)."""
         finished = on_finished or (lambda _ok: None)
         try:
             if self._opening is not None and self._opening.running:
@@ -298,8 +299,8 @@ class DocumentController(QObject):
             p, kind = self._check(path)
             if mode is None:
                 mode = "new"
-                if kind == "audio" and self.project.layers:
-                    mode = self.ui.ask_open_mode(p.name, True) if self.ui.interactive else "new"
+                if self.project.layers and (kind == "audio" or (ask_for_scores and kind in ("midi", "musicxml"))):
+                    mode = self.ui.ask_open_mode(p.name, kind == "audio") if self.ui.interactive else "new"
             if mode == "cancel":
                 finished(False)
                 return None

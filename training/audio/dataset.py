@@ -99,6 +99,7 @@ def build_rendered_cache(
     asap_root: str | None = None,
     log: Any = print,
     resume: bool = False,
+    tag: str = "",
 ) -> Path:
     """Render ``n_excerpts`` excerpts of ``split`` pieces into shards (a random condition per shard,
     drawn from ``palette``, see :func:`training.audio.render.random_train_condition`).
@@ -106,6 +107,8 @@ def build_rendered_cache(
     ``resume``: shards already listed in ``meta.json`` are kept, not re-rendered (the conditions
     are still drawn, so the remaining shards get the conditions a full run gives them).  Palette
     v3 seeds each shard's noise generator by (seed, shard), so a resumed shard renders as in a full run.
+    ``tag``: a second draw into the same folder (``shard_<tag>NNNN.npz``, described in
+    ``meta_<tag>.json``; ``meta.json`` stays the first draw's), which training picks up with the rest.
     """
     from training.splits import asap_split
 
@@ -117,15 +120,18 @@ def build_rendered_cache(
     picks = choose_excerpts(asap_split(split, asap_root), seconds, rng, per_piece=None)[:n_excerpts]
     meta: dict[str, Any] = {"split": split, "features": config.to_dict(), "seconds": seconds, "palette": palette, "shards": []}
     done: dict[str, Any] = {}
-    if resume and (out / "meta.json").is_file():
-        old = json.loads((out / "meta.json").read_text())
+    meta_file = out / (f"meta_{tag}.json" if tag else "meta.json")
+    if tag and not (out / "meta.json").is_file():
+        raise ValueError(f"{out}: a tagged draw goes next to a first one (no meta.json here)")
+    if resume and meta_file.is_file():
+        old = json.loads(meta_file.read_text())
         if old.get("features") != meta["features"]:
             raise ValueError(f"{out}: cached features differ; cannot resume")
         done = {s["file"]: s for s in old["shards"] if (out / s["file"]).is_file()}
     for g in range(0, len(picks), per_group):
         group = picks[g : g + per_group]
         cond = TEST_CONDITION if test_condition else random_train_condition(rng, palette)
-        name = f"shard_{g // per_group:04d}.npz"
+        name = f"shard_{tag}{g // per_group:04d}.npz"
         if name in done:
             meta["shards"].append(done[name])
             continue
@@ -144,7 +150,7 @@ def build_rendered_cache(
                 "frames": len(arrays["features"]),
             }
         )
-        (out / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        meta_file.write_text(json.dumps(meta, indent=1), encoding="utf-8")
         log(f"{split}: shard {name} ({len(group)} excerpts, {len(arrays['features'])} frames) in {time.time() - t0:.1f}s")
     return out
 

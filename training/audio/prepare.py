@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="also render N validation WAV+MIDI clips (30 s; half palette v2, half v3) into CACHE/validation_clips, "
                         "to compare checkpoints with different feature configs on audio")
     p.add_argument("--resume", action="store_true", help="keep shards already written (after a crash)")
+    p.add_argument("--tag", default="", help="a further training draw into the same cache (shard_<tag>NNNN.npz)")
     p.add_argument("--pairs", type=Path, help="folder of real audio + MIDI pairs (e.g. MAESTRO) to cache instead")
     p.add_argument("--asap", help="ASAP root (default ../shared/data/asap or $MUSESTUDIO_ASAP)")
     args = p.parse_args(argv)
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.train:
         build_rendered_cache(args.cache / "train", "train", n_excerpts=args.train, seconds=args.seconds,
                              per_group=args.per_group, seed=args.seed, palette=args.palette, asap_root=args.asap, log=log,
-                             config=config, resume=args.resume)
+                             config=config, resume=args.resume, tag=args.tag)
     return 0
 
 

@@ -1,0 +1,57 @@
+"""Palette-v3 cache builds: resumable after a crash, and a tagged second draw beside the first."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from musestudio.dsp.features import FeatureConfig
+from training.audio import dataset
+from training.audio.render import SF_FLUID
+
+
+@pytest.fixture
+def fake_asap(midi_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from musestudio.io.synth import fluidsynth_available
+
+    if not fluidsynth_available() or not Path(SF_FLUID).is_file():
+        pytest.skip("FluidSynth or its SoundFont is not installed")
+    perfs = [SimpleNamespace(piece=p.stem, performance_midi=p) for p in sorted(midi_folder.glob("*.mid"))]
+    import training.splits
+
+    monkeypatch.setattr(training.splits, "asap_split", lambda split, root=None: perfs)
+
+
+def build(out: Path, **kw) -> dict:  # type: ignore[no-untyped-def]
+    dataset.build_rendered_cache(out, "train", n_excerpts=4, seconds=4.0, per_group=2, seed=5, palette="v3",
+                                 config=FeatureConfig(loudness="running"), log=lambda m: None, **kw)
+    return json.loads((out / (f"meta_{kw['tag']}.json" if kw.get("tag") else "meta.json")).read_text())
+
+
+def test_resume_keeps_written_shards_and_renders_the_rest_as_a_full_run(fake_asap: None, tmp_path: Path) -> None:
+    full = build(tmp_path / "full")
+    part = tmp_path / "part"
+    build(part)
+    (part / "shard_0001.npz").unlink()  # as if the run had died during its second shard
+    stamp = (part / "shard_0000.npz").stat().st_mtime_ns
+    resumed = build(part, resume=True)
+    assert (part / "shard_0000.npz").stat().st_mtime_ns == stamp  # kept, not re-rendered
+    assert [s["condition"] for s in resumed["shards"]] == [s["condition"] for s in full["shards"]]
+    with np.load(part / "shard_0001.npz") as a, np.load(tmp_path / "full" / "shard_0001.npz") as b:
+        np.testing.assert_array_equal(a["onset"], b["onset"])
+        np.testing.assert_allclose(a["features"].astype(np.float32), b["features"].astype(np.float32), atol=0.02)
+
+
+def test_tagged_draw_sits_beside_the_first(fake_asap: None, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="first one"):
+        build(tmp_path / "c", tag="b")
+    first = build(tmp_path / "c")
+    second = build(tmp_path / "c", tag="b")
+    assert json.loads((tmp_path / "c" / "meta.json").read_text()) == first
+    assert [s["file"] for s in second["shards"]] == ["shard_b0000.npz", "shard_b0001.npz"]
+    ds = dataset.WindowDataset([tmp_path / "c"], window=16)
+    assert len(ds.arrays) == 4  # training reads both draws

@@ -59,13 +59,9 @@ CONTEXT_BARS = 4  # bars of recent material that shape the pitch-class/register 
 
 
 def _default_checkpoint() -> Path:
-    try:
-        from musestudio.ml.catalog import default_checkpoint
+    from musestudio.ml.catalog import default_checkpoint
 
-        return Path(default_checkpoint("gan"))
-    except ImportError:  # the catalog module is a colleague's; fall back to the repo layout
-        root = os.environ.get("MUSESTUDIO_MODELS") or Path(__file__).resolve().parents[2] / "models"
-        return Path(root) / "gan"
+    return Path(default_checkpoint("gan"))
 
 
 @functools.lru_cache(maxsize=4)

@@ -136,12 +136,8 @@ def sequence_grid(seq: NoteSequence, timing: str = "auto") -> tuple[NoteSequence
 
 def _with_tracked_beats(seq: NoteSequence, *, strict: bool) -> tuple[NoteSequence, str]:
     """The seed with the beat tracker's tempo map, or unchanged when it cannot be tracked."""
-    try:
-        from musestudio.ml import beats
-    except ImportError:
-        if strict:
-            raise MusestudioError("the beat tracker is not installed in this build") from None
-        return seq, "tempo map (no beat tracker in this build)"
+    from musestudio.ml import beats
+
     try:
         analysis = beats.analyze(seq)
         return beats.with_tempo_map(seq, analysis), "beat tracker"

@@ -315,3 +315,19 @@ def test_dropping_a_score_on_a_project_asks_add_or_open(window, demo_midi, demo_
     assert asked == [(Path(demo_musicxml).name, False)], (window.errors, window.status_label.text())
     assert len(window.project.layers) == 2
     window.interactive = False
+
+
+def test_shortcuts_dialog_changes_and_restores(window):
+    from PySide6.QtGui import QKeySequence
+
+    from musestudio.gui.controllers.actions import ShortcutsDialog
+
+    dialog = ShortcutsDialog(window.registry, window)
+    dialog.editors["fit"].setKeySequence(QKeySequence("Ctrl+Shift+F"))
+    dialog.accept()
+    assert window.registry["fit"].shortcut().toString() == "Ctrl+Shift+F"
+    again = ShortcutsDialog(window.registry, window)
+    assert again.editors["fit"].keySequence().toString() == "Ctrl+Shift+F"
+    again.restore_defaults()
+    again.accept()
+    assert window.registry["fit"].shortcut().toString() == "F"

@@ -33,7 +33,11 @@ How to write a panel
    * ``context.settings`` — the typed :class:`~musestudio.gui.settings.AppSettings`
      (``default_model``, ``soundfont_path``, ...);
    * ``context.events`` — Qt signals: ``project_changed``, ``layers_changed``,
-     ``selection_changed``, ``time_range_changed``, ``audio_changed``.
+     ``selection_changed``, ``time_range_changed``, ``audio_changed``;
+   * ``context.project.events`` — the document's own (psygnal) events, finer
+     grained: ``notes_changed(layer_id, selection)``, ``layer_props_changed(layer_id)``,
+     ``timing_changed``, ``modified_changed(bool)``...  Connect again on
+     ``project_changed`` (a new project has new events).
 
    Workers never touch widgets; only ``on_done``/``on_error`` do.
 

@@ -139,6 +139,7 @@ class Autosaver(QObject):
         self._periodic = QTimer(self)
         self._periodic.timeout.connect(self.write_soon)
         self._last: concurrent.futures.Future[Any] | None = None
+        self._written: tuple[int, int] | None = None  # (project, revision) of the last snapshot queued
         self._disconnect: list[Callable[[], None]] = []
 
     def start(self, period_seconds: int) -> None:
@@ -166,11 +167,15 @@ class Autosaver(QObject):
             return None
         project = self.project
         if not project.modified:
+            self._written = None
             self._last = self._executor.submit(self.session.clear)
             return self._last
+        if self._written == (id(project), project.revision) and self._last is not None:
+            return self._last  # the snapshot on disk is already this state (the periodic timer)
         if self.capture is not None:
             self.capture(project)
         snap = project.snapshot()
+        self._written = (id(project), project.revision)
 
         def write() -> Path:
             return self.session.write(snap)
@@ -182,11 +187,13 @@ class Autosaver(QObject):
     def _report(self, future: concurrent.futures.Future[Any]) -> None:
         exc = future.exception()
         if exc is not None:  # autosave must never interrupt work; say it once in the status bar
+            self._written = None  # try again on the next tick
             log.warning("autosave failed: %s", exc)
             self.failed.emit(f"Autosave failed: {one_line_error(exc)}")
 
     def clear(self) -> None:
         self._debounce.stop()
+        self._written = None
         self._last = self._executor.submit(self.session.clear)
 
     def flush(self, timeout: float = 30.0) -> Any:

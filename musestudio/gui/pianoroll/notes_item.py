@@ -20,10 +20,10 @@ from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPainterPath, QPen
 
 from musestudio.core.notes import Note, NoteSequence
 
-CHUNK = 2048
+CHUNK = 1024
 VELOCITY_SHADES = 8
 NOTE_HEIGHT = 0.84  # of a semitone row; the gap keeps neighbouring notes apart
-RASTER_ABOVE = 8000  # beyond this many visible notes, paint one image instead of rectangles
+RASTER_ABOVE = 4000  # beyond this many visible notes, paint one image instead of rectangles
 OUTLINE_PX = 1.0  # Qt draws 1 px cosmetic lines on a fast path; 1.6 px went through the path stroker (3x slower)
 OUTLINE_RASTER_ALPHA = 120  # outline layers (selection, overlays) zoomed far out: see-through cells
 OUTLINE_BELOW = 600  # outline notes only when zoomed in enough to see them (stroking is slow)
@@ -253,7 +253,8 @@ class NotesItem(pg.GraphicsObject):
         chunks = self.visible_chunks(view.left(), view.right())
         if not len(chunks):
             return
-        visible = int(sum(self._chunk_edges[c + 1] - self._chunk_edges[c] for c in chunks))
+        a, b = int(self._chunk_edges[chunks.min()]), int(self._chunk_edges[chunks.max() + 1])
+        visible = int(np.count_nonzero((self.end[a:b] >= view.left()) & (self.start[a:b] <= view.right())))
         px_per_second = abs(p.transform().m11())
         too_thin = visible > 300 and self._median_duration * px_per_second < 2.0  # sub-pixel rects vanish
         if visible > RASTER_ABOVE or too_thin:

@@ -61,7 +61,8 @@ def write_plots(data: ReportData, out_dir: Path) -> list[Path]:
     ax.set_xticks(range(12), DEGREE_NAMES)
     ax.set_xlabel("pitch class relative to the seed's tonic")
     ax.set_ylabel("share of sounding time")
-    ax.legend()
+    if rows:  # an empty report (no usable seed) has nothing to label
+        ax.legend()
     save(fig, "pitch_class_histograms")
 
     fig, ax = plt.subplots(figsize=(9, 4))
@@ -74,7 +75,8 @@ def write_plots(data: ReportData, out_dir: Path) -> list[Path]:
     ax.set_xscale("log")
     ax.set_xlabel("note duration (s), clipped to 0.01-10 s")
     ax.set_ylabel("share of notes")
-    ax.legend()
+    if rows:  # an empty report (no usable seed) has nothing to label
+        ax.legend()
     save(fig, "duration_histograms")
 
     fig, ax = plt.subplots(figsize=(9, 4))
@@ -86,7 +88,8 @@ def write_plots(data: ReportData, out_dir: Path) -> list[Path]:
                     weights=np.full(ioi.size, 1 / ioi.size), linewidth=1.5, label=label)  # fmt: skip
     ax.set_xlabel("inter-onset interval (s), 2 s and more in the last bin")
     ax.set_ylabel("share of intervals")
-    ax.legend()
+    if rows:  # an empty report (no usable seed) has nothing to label
+        ax.legend()
     save(fig, "ioi_histograms")
 
     fig, ax = plt.subplots(figsize=(9, 4))

@@ -208,6 +208,10 @@ class Sampler:
         elif k == tk.K_VEL:
             allow |= self.is_dur
             allow[self.is_dur] &= ~self.dur_block
+        if can_note and k == tk.K_DUR and st.last_pitch >= 0:
+            # another note at this onset must lie above the last one: none left, none allowed
+            above = (self.pitch_values > st.last_pitch) & ~self.pitch_block
+            can_note = bool(above.any())
         if can_note:
             full = len(st.sounding) >= c.max_polyphony
             if not full:

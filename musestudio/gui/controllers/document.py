@@ -254,8 +254,8 @@ class DocumentController(QObject):
 
     def confirm_discard(self) -> bool:
         """Before the project goes away: True when nothing unsaved would be lost (saving first if asked)."""
-        if not self.project.modified or self.is_empty():
-            return True
+        if not self.project.modified or (self.is_empty() and self.project.path is None):
+            return True  # an untitled empty project holds nothing to lose
         answer = self.ui.ask_save_changes(self.name)
         if answer == "save":
             return self.save()

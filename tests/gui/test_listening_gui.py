@@ -133,3 +133,34 @@ def test_open_listening_window_belongs_to_the_main_window(qtbot):
     assert first.isVisible() and first.parent() is main
     assert open_listening_window(main) is first  # raised again, not a second window
     assert not first.actions_by_name["participant"].isEnabled()  # nothing to run before a test is open
+
+
+def test_playing_a_piece_to_its_end_unlocks_the_answer(qtbot, tmp_path, monkeypatch):
+    """With a sound device (faked: sounddevice records the call), Next waits until the piece has played through."""
+    import sounddevice
+
+    from musestudio.gui.app import create_app
+    from musestudio.gui.listening.player import ClipPlayer
+    from musestudio.gui.listening.runner import ParticipantWindow
+    from tests.listening.listening_fixtures import build_tiny
+
+    create_app()
+    played = []
+    monkeypatch.setattr(ClipPlayer, "available", staticmethod(lambda: (True, "")))
+    monkeypatch.setattr(sounddevice, "play", lambda data, rate, **k: played.append((len(data), rate)))
+    monkeypatch.setattr(sounddevice, "stop", lambda: None)
+    folder = build_tiny(tmp_path / "t", make_seeds(tmp_path / "seeds", 3))
+    pw = ParticipantWindow(folder)
+    qtbot.addWidget(pw)
+    pw.show()
+    pw.start_button.click()
+    pw.ai_radio.click()
+    assert not pw.next_button.isEnabled() and pw.sound_note.text() == ""
+    pw.play_button.click()
+    assert played and pw.play_button.text().endswith("Stop")
+    assert not pw.next_button.isEnabled()  # still playing
+    qtbot.waitUntil(pw.next_button.isEnabled, timeout=10_000)
+    pw.next_button.click()
+    with ResultsStore.for_test(folder) as store:
+        (row,) = store.answers()
+    assert row.listened_seconds >= 1.0 and row.judged_human is False

@@ -25,6 +25,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1.0)")
     parser.add_argument("--random-seed", type=int, default=0, help="base random seed (default 0)")
     parser.add_argument("--no-perplexity", action="store_true", help="skip the likelihood columns")
+    parser.add_argument(
+        "--listening-test", metavar="DIR", default=None,
+        help="a finished listening-test folder: add its MOS and Turing-rate tables to the report",
+    )  # fmt: skip
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -61,6 +65,10 @@ def run(args: argparse.Namespace) -> int:
     data = run_work(build_report_work(files, settings), progress_printer("report", enabled=show))
     if not data.examples:
         raise InputFileError(folder, f"no file has {args.seed_seconds:g} s of seed and a continuation after it")
+    if args.listening_test:
+        from musestudio.listening.report import add_listening_tables
+
+        add_listening_tables(data, args.listening_test)  # a bad folder: its MusestudioError ends the command
     path = write_report(data, out)
     for model, why in data.missing.items():
         print(f"{model}: missing ({why})")

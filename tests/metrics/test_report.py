@@ -140,3 +140,16 @@ def test_seed_repeat_baseline_fills_the_continuation() -> None:
     assert min(n.start for n in rep.notes) >= 12.0 and max(n.start for n in rep.notes) < 32.0
     # Two copies of the seed: twice its notes (give or take the notes cut at the ends).
     assert abs(len(rep.notes) - 2 * len(seed.notes)) <= 6
+
+
+def test_listening_test_folder_that_is_not_one_ends_with_one_line(tmp_path, stub_generation, capsys) -> None:
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    write_midi(performance(35, 0), seeds / "piece.mid")
+    not_a_test = tmp_path / "empty"
+    not_a_test.mkdir()
+    rc = main(["report", "--seeds", str(seeds), "--out", str(tmp_path / "r"), "--n", "1", "--quiet",
+               "--models", "lstm", "--no-perplexity", "--listening-test", str(not_a_test)])  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert rc != 0 and err and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "r" / "report.md").exists()  # nothing half-written

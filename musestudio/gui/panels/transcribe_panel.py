@@ -49,7 +49,7 @@ NO_REFERENCE = "(none)"
 MISSED_COLOR = "#e04848"  # red: in the reference, not transcribed
 FALSE_ALARM_COLOR = "#f2c230"  # yellow: transcribed, not in the reference
 REDECODE_MS = 30
-TEMPO_AUTO = 0  # the tempo spin box's special value: track the beats
+TEMPO_AUTO = 9  # the tempo spin box's minimum, shown as "Auto": track the beats (fixed tempi are 10-400 BPM)
 WRITTEN_KEPT = 16  # decodings remembered to tell our own writes (and their undos) from hand edits
 
 
@@ -101,20 +101,13 @@ def decode_and_match_work(
 
 
 def with_tempo(seq: Any, tempo_bpm: float) -> tuple[Any, str]:
-    """The sequence with a tempo map: tracked from its notes (``tempo_bpm`` 0) or a constant BPM."""
-    from musestudio.core.errors import MusestudioError
-    from musestudio.core.timing import TempoMap
+    """The sequence on a tempo map: tracked by the beat tracker (``TEMPO_AUTO``) or a constant BPM.
 
-    if tempo_bpm > 0:
-        return seq.copy(tempo_map=TempoMap.constant(float(tempo_bpm))), f"tempo {tempo_bpm:g} BPM (fixed)"
-    from musestudio.ml.beats import analyze, with_tempo_map
+    The same function as ``musestudio transcribe --tempo-map/--tempo`` (one code path for CLI and GUI).
+    """
+    from musestudio.ml.transcribe import apply_tempo
 
-    try:
-        analysis = analyze(seq)
-    except MusestudioError as exc:  # too few notes, one chord...: keep the default tempo, say why
-        return seq, f"tempo not tracked: {exc}"
-    tracked = with_tempo_map(seq, analysis)
-    return tracked, f"tempo tracked ({tracked.tempo_map.initial_qpm:.0f} BPM at the start)"
+    return apply_tempo(seq, "auto", bpm=None if tempo_bpm <= TEMPO_AUTO else float(tempo_bpm))
 
 
 class TranscribePanel(Panel):
@@ -153,7 +146,7 @@ class TranscribePanel(Panel):
         self.pedal = QCheckBox("Sustain pedal as CC64", self)
         self.pedal.setChecked(d.use_pedal)
         self.tempo = QSpinBox(self)
-        self.tempo.setRange(TEMPO_AUTO, 300)
+        self.tempo.setRange(TEMPO_AUTO, 400)
         self.tempo.setSpecialValueText("Auto (track the beats)")
         self.tempo.setSuffix(" BPM")
         self.tempo.setValue(TEMPO_AUTO)

@@ -96,7 +96,7 @@ def decode_and_match_work(
         yield Progress(2, 3, "matching against the reference")
         out.match = match_notes(seq, reference)
         out.scored_against = reference
-    yield Progress(3, 3, "")
+    yield Progress(3, 3, "decoded" if activations is not None else "scored")  # replaces the last step's status line
     return out
 
 

@@ -76,6 +76,20 @@ def seeds(split: str, n: int) -> list[dict]:
     return out
 
 
+def bar_grid_share(notes, timing) -> float:  # type: ignore[no-untyped-def]
+    """Share of onsets on sixteenths/triplet eighths counted from their bar line (the file's tempo map and
+    time signatures: a pickup or an odd bar moves the bar lines off the quarter grid, as a DAW shows them)."""
+    from musestudio.ml.beatgrid import BeatGrid
+    from musestudio.ml.seed import on_grid
+
+    if not notes.notes:
+        return 1.0
+    grid = BeatGrid.from_sequence(timing)
+    q = np.array([timing.tempo_map.seconds_to_beats(n.start) for n in notes.notes])
+    bars = np.array([grid.bar_quarters[grid.bar_index(float(x))] for x in q])
+    return float(on_grid(q - bars, 0.01).mean())
+
+
 def key_share(seq, key) -> float:  # type: ignore[no-untyped-def]
     if key is None or not seq.notes:
         return float("nan")
@@ -136,6 +150,10 @@ def continuation_metrics(models: list[str], cases: list[dict], checkpoints: dict
         h.setdefault(f"density_{case['kind']}", []).append(d)
         h.setdefault(f"polyphony_{case['kind']}", []).append(p)
         h.setdefault(f"copy_{case['kind']}", []).append(longest_copy(human, seed))
+        if case["kind"] == "quantized" and human.notes:
+            h.setdefault("grid_onsets", []).append((bar_grid_share(human, human) * len(human.notes), len(human.notes)))
+            h.setdefault("grid_onsets_absolute", []).append((grid_share(human, tolerance=0.01) * len(human.notes),
+                                                             len(human.notes)))
         for model in models:
             settings = GenerationSettings(model=model, checkpoint=checkpoints.get(model), seconds=case["seconds"],
                                           bars=case["bars"], start=case["start"], random_seed=index, **(extra or {}))
@@ -154,8 +172,9 @@ def continuation_metrics(models: list[str], cases: list[dict], checkpoints: dict
                 write_midi(seed.copy(tempo_map=out.tempo_map, time_signatures=out.time_signatures).merged(out), path)
                 back = read_midi(path)
                 new = back.copy(notes=[n for n in back.notes if n.start >= reading.start_time - 1e-3])
-                r.setdefault("grid_onsets", []).append((grid_share(new, tolerance=0.01) * len(new.notes),
-                                                        len(new.notes)))
+                r.setdefault("grid_onsets_absolute", []).append((grid_share(new, tolerance=0.01) * len(new.notes),
+                                                                 len(new.notes)))
+                r.setdefault("grid_onsets", []).append((bar_grid_share(new, back) * len(new.notes), len(new.notes)))
                 if out.notes:
                     tm = out.tempo_map
                     last = max(tm.seconds_to_beats(n.end) for n in out.notes)
@@ -243,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip", default="", help="comma list of sections to skip: continuations,bits,speed")
     ap.add_argument("--json", default=None, help="write all numbers here")
     ap.add_argument("--key-strength", type=float, default=None, help="(tuning, on validation) override KEY_STRENGTH")
+    ap.add_argument("--cards", default=None, help="models folder: write the numbers into each MODEL_CARD.md")
     args = ap.parse_args(argv)
     import torch
 
@@ -279,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
                 on = sum(a for a, _ in r["grid_onsets"])
                 tot = sum(b for _, b in r["grid_onsets"])
                 t["grid_share_quantized"] = on / max(tot, 1)
+                t["grid_share_quantized_absolute"] = sum(a for a, _ in r["grid_onsets_absolute"]) / max(tot, 1)
+            if "bar_end_error_16ths" in r:
                 errs = np.asarray(r["bar_end_error_16ths"])
                 t["bars4_end_within_16th"] = float(np.mean(errs <= 1.0 + 1e-6))
                 t["bars4_end_error_16ths_max"] = float(errs.max())
@@ -303,7 +325,59 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report, indent=2, default=float))
+    if args.cards:
+        write_cards(Path(args.cards), report, models, " ".join(sys.argv[1:] if argv is None else argv))
     return 0
+
+
+CARD_MARK = "## Continuation benchmark (issue #15)"
+
+
+def write_cards(models_dir: Path, report: dict, models: list[str], command: str) -> None:
+    """Replace the benchmark section of each model's MODEL_CARD.md and refresh the manifest."""
+    from musestudio.ml.checkpoint import write_manifest
+
+    cont = report.get("continuations", {})
+    human = cont.get("human", {})
+    bits = report.get("bits_per_note", {})
+    for model in models:
+        card = models_dir / model / "MODEL_CARD.md"
+        if not card.is_file():
+            continue
+        t = cont.get(model, {})
+        lines = [CARD_MARK, "", f"`python tests/benchmarks/bench_continuation.py {command}` "
+                 f"({report.get('pieces')} held-out {report.get('split')} pieces; quantized seeds: 4 bars of the "
+                 "score MIDI continued 4 bars in grid mode; performance seeds: 10 s continued 10 s).", ""]
+        if t:
+            lines += ["| measure | quantized seeds | performance seeds | human (q / p) |", "|---|---|---|---|"]
+            for key, label in (("key_share", "note-time in the seed's key"), ("density", "notes per second"),
+                               ("polyphony", "polyphony"), ("copy", "longest copied (pitch, IOI) run")):
+                q, p = t.get(f"{key}_quantized", float("nan")), t.get(f"{key}_performance", float("nan"))
+                hq, hp = human.get(f"{key}_quantized", float("nan")), human.get(f"{key}_performance", float("nan"))
+                lines.append(f"| {label} | {q:.3f} | {p:.3f} | {hq:.3f} / {hp:.3f} |")
+            for key, label in (("density_ratio", "density / human"), ("polyphony_ratio", "polyphony / human"),
+                               ("key_gap", "key share - human")):
+                lines.append(f"| {label} | {t.get(key + '_quantized', float('nan')):.3f} | "
+                             f"{t.get(key + '_performance', float('nan')):.3f} | |")
+            if "grid_share_quantized" in t:
+                lines += ["", f"- onsets on the sixteenth/triplet grid of the written file's tempo map and bar lines "
+                          f"(quantized seeds): {100 * t['grid_share_quantized']:.1f}% (counted from tick 0 instead "
+                          f"of the bar lines: {100 * t['grid_share_quantized_absolute']:.1f}%)",
+                          f"- `bars=4` ends within a sixteenth of the bar line: {100 * t['bars4_end_within_16th']:.0f}% "
+                          f"of seeds (worst {t['bars4_end_error_16ths_max']:.2f} sixteenths)"]
+        if model in bits:
+            lines += ["", "Bits per note on held-out performances (same windows for every model): " + ", ".join(
+                f"{k} {v:.2f}" for k, v in bits.items())]
+        sp = report.get("speed", {}).get(model)
+        if sp:
+            lines += ["", f"Speed (worst seed, model loaded, one torch thread, load average {sp['load_average']:.1f} on "
+                      f"the shared 2-core machine): 4 bars {sp['bars4_worst_s']:.2f} s; 20 s of music "
+                      f"{sp['s20_worst_s']:.2f} s; beside two busy loops {sp['s20_busy_worst_s']:.2f} s."]
+        text = card.read_text()
+        if CARD_MARK in text:
+            text = text[: text.index(CARD_MARK)].rstrip() + "\n"
+        card.write_text(text + "\n" + "\n".join(lines) + "\n")
+    write_manifest(models_dir)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import hashlib
 import os
 import shutil
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -353,6 +354,11 @@ def build_test_work(
 
 
 def build_test(
-    folder: str | os.PathLike[str], sources: list[Source], settings: BuildSettings, on_progress=None, cancel=None  # type: ignore[no-untyped-def]
+    folder: str | os.PathLike[str],
+    sources: list[Source],
+    settings: BuildSettings,
+    on_progress: Callable[[Progress], None] | None = None,
+    cancel: CancelToken | None = None,
 ) -> ListeningManifest:
+    """Drain :func:`build_test_work` (the CLI's and the tests' entry point)."""
     return run_work(build_test_work(folder, sources, settings, cancel), on_progress, cancel)

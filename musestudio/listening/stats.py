@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -256,13 +257,15 @@ def records_from_answers(manifest: ListeningManifest, rows: Iterable[object]) ->
     return out
 
 
-def analyze_test(folder: object, *, n_resamples: int = N_RESAMPLES, random_seed: int = 0) -> tuple[ListeningManifest, Analysis]:
+def analyze_test(
+    folder: str | os.PathLike[str], *, n_resamples: int = N_RESAMPLES, random_seed: int = 0
+) -> tuple[ListeningManifest, Analysis]:
     """Load a test folder's manifest and results and analyse them."""
     from musestudio.listening.manifest import load_manifest
     from musestudio.listening.store import ResultsStore
 
-    manifest = load_manifest(folder)  # type: ignore[arg-type]
-    with ResultsStore.for_test(folder) as store:  # type: ignore[arg-type]
+    manifest = load_manifest(folder)
+    with ResultsStore.for_test(folder) as store:
         rows = store.answers()
     records = records_from_answers(manifest, rows)
     humans = {c.category for c in manifest.clips if c.is_human}

@@ -123,8 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     line("Play (decode + resample + render 10 min)", dog, f"{time.perf_counter() - t:.1f} s")
 
     futures: list[object] = []
+    t = time.perf_counter()
     dog.run(lambda: futures.append(w.documents.autosaver.write_soon()), lambda: bool(futures) and futures[0].done())  # type: ignore[attr-defined]
-    line("autosave", dog)
+    wrote = futures[0].result() if futures and futures[0] is not None else None  # type: ignore[attr-defined]
+    line("autosave", dog, f"{time.perf_counter() - t:.2f} s, wrote {wrote}")
 
     metrics = panel_of(w, "MetricsPanel")
     metrics.parentWidget().parentWidget().parentWidget().raise_()

@@ -13,7 +13,7 @@ notes, recent onsets), so that constraints are enforced *while* sampling:
   notes at one position come in rising pitch order, as in training;
 * time window: no position before the continuation's start beat, nothing at or
   after its end; choosing BAR when the next bar starts at the end stops;
-* grid mode: positions only on the sixteenth/triplet grid and no MICRO tokens;
+* grid mode: positions and note lengths only on the sixteenth/triplet grid, no MICRO tokens;
 * key: PITCH tokens outside the key lose ``key_strength`` nats (``inf`` = a hard lock);
 * pitch range (hard), register guard (soft: ``register_strength`` nats per
   semitone outside the seed's band), at most ``max_polyphony`` sounding notes,
@@ -167,6 +167,8 @@ class Sampler:
         positions = np.arange(tk.n_positions)
         self.on_grid = np.isin(positions % 12, GRID_POSITIONS)
         self.dur_block = tk.durations / 12.0 > c.max_note_quarters
+        if c.grid:  # note ends on the grid too: lengths in whole sixteenths or triplet eighths
+            self.dur_block |= (tk.durations % 3 != 0) & (tk.durations % 4 != 0)
         if self.dur_block.all():
             self.dur_block[0] = False
         self.vocab = v

@@ -57,6 +57,8 @@ def test_grid_mode_allows_only_sixteenths_and_triplets_and_no_microtiming() -> N
     assert not (TK.kind[toks] == TK.K_MICRO).any()
     pos = toks[TK.kind[toks] == TK.K_POS] - TK.pos_offset
     assert len(pos) > 10 and set((pos % 12).tolist()) <= set(GRID_POSITIONS)
+    lengths = TK.durations[toks[TK.kind[toks] == TK.K_DUR] - TK.dur_offset]
+    assert np.all((lengths % 3 == 0) | (lengths % 4 == 0))
     free = np.asarray(run(Constraints(end_q=30.0), n=800))
     assert (TK.kind[free] == TK.K_MICRO).any()
 

@@ -34,7 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key", default="auto",
                         help='key the continuation leans to: "auto" (the seed\'s key, the default), "off", or e.g. "D minor"')
     parser.add_argument("--key-strength", type=float, default=None, metavar="NATS",
-                        help="how hard the key holds: nats off each out-of-key note (default 1; inf = strict lock)")
+                        help="how hard the key holds: nats off each out-of-key note (default 1 in grid mode, 0.5 humanized; "
+                             "inf = strict lock)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--humanize", dest="humanize", action="store_true", default=None,
                       help="humanized timing and dynamics (the default for a performance seed)")
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from musestudio.core.errors import MusestudioError
     from musestudio.io.formats import load_score
     from musestudio.io.midi import write_midi
-    from musestudio.ml.generate import KEY_STRENGTH, GenerationSettings, generate
+    from musestudio.ml.generate import GenerationSettings, generate
 
     if Path(args.output).suffix.lower() not in (".mid", ".midi"):
         raise MusestudioError(f"{args.output}: the output must be a .mid file")
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, variations=args.variations,
         random_seed=args.random_seed, key=args.key, pitch_range=args.pitch_range, density=args.density,
         keep_register=not args.free_register, follow_density=not args.free_density, humanize=args.humanize,
-        key_strength=KEY_STRENGTH if args.key_strength is None else args.key_strength, timing=args.timing,
+        key_strength=args.key_strength, timing=args.timing,
     )
     settings.validate()
     out = Path(args.output)

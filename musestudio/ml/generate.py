@@ -42,9 +42,12 @@ MAX_POLYPHONY = 16
 MAX_SECONDS = 600.0
 SEED_CONTEXT_TOKENS = 1024  # the seed tail the recurrent/count models are primed with (Transformer: its window)
 TOKENS_PER_QUARTER_CAP = 48  # token cap: no seed can make sampling run away (4 notes of 4 tokens per sixteenth)
-# Soft key lock: nats taken off a note outside the seed's key.  Chosen on validation seeds so that the
-# share of note-time in key comes close to the human continuations' (a hard lock would overshoot them).
-KEY_STRENGTH = 1.0
+# Soft key lock: nats taken off a note outside the seed's key, per output mode.  Chosen on 24 validation
+# seeds (12 pieces; tests/benchmarks/bench_continuation.py --split validation --key-strength S, Transformer at
+# step 200) so that the share of note-time in the seed's key comes closest to the human continuations':
+# strength 0 / 0.5 / 1 / 2 gave a gap to the human of -0.23 / -0.11 / -0.02 / +0.08 on score seeds (grid) and
+# -0.09 / 0.00 / +0.11 / +0.20 on performance seeds (humanized).  A hard lock would overshoot both.
+KEY_STRENGTH = {"grid": 1.0, "humanized": 0.5}
 DECODE_THREADS = 1
 
 
@@ -60,7 +63,7 @@ class GenerationSettings:
     variations: int = 1
     random_seed: int | None = None
     key: str | None = "auto"  # "auto" = the seed's key (Krumhansl-Kessler), None/"off" = no lock, or e.g. "D minor"
-    key_strength: float = KEY_STRENGTH  # nats per out-of-key note; math.inf = a hard lock
+    key_strength: float | None = None  # nats per out-of-key note (None = KEY_STRENGTH of the mode; inf = hard lock)
     pitch_range: tuple[int, int] = (PIANO_LOW, PIANO_HIGH)
     density: float | None = None  # notes per second; None = follow the seed (when follow_density)
     follow_density: bool = True
@@ -89,7 +92,7 @@ class GenerationSettings:
             raise MusestudioError("bars must be positive")
         if self.density is not None and self.density <= 0:
             raise MusestudioError("density must be positive (notes per second)")
-        if self.key_strength < 0:
+        if self.key_strength is not None and self.key_strength < 0:
             raise MusestudioError("key strength must be 0 or more (inf = a hard lock)")
         if self.timing not in ("auto", "tempo-map", "beats"):
             raise MusestudioError("timing must be auto, tempo-map or beats")
@@ -361,7 +364,9 @@ def _continue_tokens(
     constraints = Constraints(
         start_q=reading.start_q, end_q=reading.end_q, grid=not humanized,
         pitch_range=(int(settings.pitch_range[0]), int(settings.pitch_range[1])),
-        key_pitch_classes=key.pitch_classes() if key is not None else None, key_strength=settings.key_strength,
+        key_pitch_classes=key.pitch_classes() if key is not None else None,
+        key_strength=(KEY_STRENGTH["humanized" if humanized else "grid"] if settings.key_strength is None
+                      else settings.key_strength),
         register=seed_register(reading.seq) if settings.keep_register else None,
         max_polyphony=MAX_POLYPHONY, max_note_quarters=MAX_NOTE_SECONDS * qpm / 60.0,
         max_gap_quarters=max(MAX_SILENCE_SECONDS * qpm / 60.0, _longest_gap_q(on_q, off_q)), density=density,

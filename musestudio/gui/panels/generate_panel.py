@@ -233,15 +233,13 @@ class GeneratePanel(Panel):
         seed = random_seed
         if seed is None:
             seed = self.random_seed.value() if self.fixed_seed.isChecked() else random.randrange(2**31)
-        from musestudio.ml.generate import KEY_STRENGTH
-
         return GenerationSettings(
             model=kind, checkpoint=checkpoint, seconds=self.seconds.value(),
             bars=self.bars.value() or None, temperature=self.temperature.value(), top_k=self.top_k.value(),
             top_p=self.top_p.value(), variations=self.variations.value(), random_seed=seed,
             key=self.key_combo.currentData(), pitch_range=(self.pitch_low.value(), self.pitch_high.value()),
             density=self.density.value() or None, keep_register=self.keep_register.isChecked(),
-            key_strength=float("inf") if self.strict_key.isChecked() else KEY_STRENGTH,
+            key_strength=float("inf") if self.strict_key.isChecked() else None,
             humanize=self.timing_combo.currentData(),
         )
 

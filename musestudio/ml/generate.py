@@ -49,6 +49,7 @@ TOKENS_PER_QUARTER_CAP = 48  # token cap: no seed can make sampling run away (4 
 # -0.09 / 0.00 / +0.11 / +0.20 on performance seeds (humanized).  A hard lock would overshoot both.
 KEY_STRENGTH = {"grid": 1.0, "humanized": 0.5}
 DECODE_THREADS = 1
+DENSITY_STRENGTH = 2.0  # nats at most e-fold off the target rate (see sampling.Constraints)
 
 
 @dataclass
@@ -67,6 +68,7 @@ class GenerationSettings:
     pitch_range: tuple[int, int] = (PIANO_LOW, PIANO_HIGH)
     density: float | None = None  # notes per second; None = follow the seed (when follow_density)
     follow_density: bool = True
+    density_strength: float | None = None  # how hard density is steered (None = DENSITY_STRENGTH)
     keep_register: bool = True  # soft guard: stay near the seed's register (see sampling.Constraints)
     humanize: bool | None = None  # None: grid for a quantized seed, humanized for a performance
     start: float | None = None  # continue from here (playhead / selection end), seconds; None = the seed's end
@@ -370,6 +372,7 @@ def _continue_tokens(
         register=seed_register(reading.seq) if settings.keep_register else None,
         max_polyphony=MAX_POLYPHONY, max_note_quarters=MAX_NOTE_SECONDS * qpm / 60.0,
         max_gap_quarters=max(MAX_SILENCE_SECONDS * qpm / 60.0, _longest_gap_q(on_q, off_q)), density=density,
+        density_strength=DENSITY_STRENGTH if settings.density_strength is None else settings.density_strength,
     )
     sampler = Sampler(tk, constraints, bar_header, temperature=settings.temperature, top_k=settings.top_k,
                       top_p=settings.top_p, rng=np.random.default_rng(random_seed))

@@ -262,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip", default="", help="comma list of sections to skip: continuations,bits,speed")
     ap.add_argument("--json", default=None, help="write all numbers here")
     ap.add_argument("--key-strength", type=float, default=None, help="(tuning, on validation) override KEY_STRENGTH")
+    ap.add_argument("--density-strength", type=float, default=None, help="(tuning, on validation)")
+    ap.add_argument("--kinds", default="quantized,performance", help="seed kinds to run")
     ap.add_argument("--cards", default=None, help="models folder: write the numbers into each MODEL_CARD.md")
     args = ap.parse_args(argv)
     import torch
@@ -270,13 +272,15 @@ def main(argv: list[str] | None = None) -> int:
     models = [m for m in args.models.split(",") if m]
     skip = set(args.skip.split(","))
     ckpts = {m: (str(Path(args.checkpoints) / m) if args.checkpoints else None) for m in models}
-    cases = seeds(args.split, args.n)
+    cases = [c for c in seeds(args.split, args.n) if c["kind"] in args.kinds.split(",")]
     print(f"{len(cases)} seeds from {args.n} {args.split} pieces "
           f"({sum(c['kind'] == 'quantized' for c in cases)} quantized, {sum(c['kind'] == 'performance' for c in cases)} "
           "performance)", flush=True)
     report: dict = {"split": args.split, "pieces": args.n}
     if "continuations" not in skip:
         extra = {} if args.key_strength is None else {"key_strength": args.key_strength}
+        if args.density_strength is not None:
+            extra["density_strength"] = args.density_strength
         cm = continuation_metrics(models, cases, ckpts, extra)
         report["timing_sources"] = cm["timing"]
         rows = cm["rows"]

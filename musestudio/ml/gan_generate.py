@@ -66,13 +66,9 @@ def _default_checkpoint() -> Path:
 
 @functools.lru_cache(maxsize=4)
 def _load_cached(folder: str, stamp: float) -> tuple[Any, dict[str, Any]]:
-    from musestudio.ml.checkpoint import load_model, read_manifest
+    from musestudio.ml.checkpoint import load_checked
 
-    path = Path(folder)
-    manifest = read_manifest(path.parent) if (path.parent / "manifest.json").is_file() else None
-    model, info = load_model(path, manifest)
-    if info.architecture != "gan":
-        raise ModelError(f"{path}: is a '{info.architecture}' checkpoint, not a GAN")
+    model, info = load_checked(folder, "gan", "a GAN")
     return model, info.meta
 
 

@@ -453,7 +453,7 @@ class MainWindow(DialogsMixin, MenusMixin, PanelHostMixin, QMainWindow):
         if not self.documents.confirm_discard():  # asks exactly when the project has unsaved work
             ev.ignore()
             return
-        self.jobs.cancel_all()
+        self.jobs.shutdown()  # results that arrive after this are dropped, not given to closed panels
         self.stop()
         if self.interactive:  # screenshot/test windows leave the user's layout alone
             self.save_layout()

@@ -444,3 +444,22 @@ def test_velocity_lane_drawing_is_one_undo_step(window, qtbot):
     window.roll.set_selection({window.project.layers[0].sequence.notes[7]})
     lane.paint_velocity(-1.0, 10.0, 20.0, finished=True)
     assert [n.velocity for n in window.project.layers[0].sequence.notes] == [40] * 7 + [20]
+
+
+def test_results_arriving_after_the_window_closed_are_dropped(window, qtbot):
+    import threading
+
+    release = threading.Event()
+    delivered: list[object] = []
+
+    def slow():
+        yield Progress(0, 1, "")
+        release.wait(10)  # a long C call that does not look at Cancel
+        return "late"
+
+    handle = window.context.run_work(slow(), delivered.append, label="slow")
+    window.close()  # the panels that asked for it are gone
+    release.set()
+    handle.job.thread.join(10)
+    qtbot.wait(100)
+    assert delivered == [] and not handle.running and not window.jobs.handles

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QEventLoop, QObject, Signal
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
@@ -85,6 +86,17 @@ class JobManager(QObject):
         self._rows = QHBoxLayout(self.container)
         self._rows.setContentsMargins(0, 0, 0, 0)
         self.container.hide()
+        self._closed = False
+
+    def _gone(self) -> bool:
+        """The window closed (or was deleted): a late result has nobody to go to and is dropped."""
+        return self._closed or not shiboken6.isValid(self) or not shiboken6.isValid(self.container)
+
+    def shutdown(self) -> None:
+        """The window closes: cancel everything; results that still arrive are dropped, not delivered
+        to panels that are gone."""
+        self._closed = True
+        self.cancel_all()
 
     @property
     def busy(self) -> bool:
@@ -105,10 +117,13 @@ class JobManager(QObject):
         self._rows.addWidget(handle.row)
         self.container.show()
 
-        def finish(outcome: str, message: str = "") -> None:
+        def finish(outcome: str, message: str = "") -> bool:
+            """Book-keeping; False when the window is gone and the callback must not run."""
             handle.running, handle.outcome, handle.message = False, outcome, message
             if handle in self.handles:
                 self.handles.remove(handle)
+            if self._gone():
+                return False
             if handle.row is not None:
                 self._rows.removeWidget(handle.row)
                 handle.row.deleteLater()
@@ -116,9 +131,11 @@ class JobManager(QObject):
             if not self.handles:
                 self.container.hide()
                 self.busy_changed.emit(False)
+            return True
 
         def done(result: Any) -> None:
-            finish("done")
+            if not finish("done"):
+                return
             try:
                 on_done(result)
             except Exception as exc:  # a bug in a callback must not take the app down
@@ -126,7 +143,8 @@ class JobManager(QObject):
                 self.error.emit(one_line_error(exc), "")
 
         def failed(message: str, details: str) -> None:
-            finish("failed", message)
+            if not finish("failed", message):
+                return
             log.debug("%s failed:\n%s", label, details)
             if on_error is not None:
                 on_error(message)
@@ -134,12 +152,15 @@ class JobManager(QObject):
                 self.error.emit(message, details if message.startswith("internal error") else "")
 
         def cancelled() -> None:
-            finish("cancelled")
+            if not finish("cancelled"):
+                return
             self.status.emit(f"{label or 'work'}: cancelled")
             if on_cancelled is not None:
                 on_cancelled()
 
         def progress(p: Progress) -> None:
+            if self._gone():
+                return
             if handle.row is not None:
                 handle.row.bar.setValue(int(p.fraction * 1000))
             if p.message:

@@ -16,6 +16,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, Signal
 
 from musestudio.core.errors import Cancelled, MusestudioError
@@ -126,15 +127,35 @@ def start_job(
     *,
     cancel: CancelToken | None = None,
     label: str = "",
+    owner: QObject | None = None,
 ) -> Job:
+    """Start ``work`` in a thread; the callbacks run on the UI thread.
+
+    ``owner``: the widget that asked.  Once it is deleted (its window closed)
+    the callbacks are skipped and the job is cancelled, so a late result never
+    reaches a dead widget ("Internal C++ object already deleted").
+    """
     _retire()
     job = Job(work, cancel or CancelToken(), label)
-    job.signals.done.connect(on_done)
-    job.signals.failed.connect(on_error)
+
+    def guard(callback: Callable[..., None] | None) -> Callable[..., None] | None:
+        if callback is None or owner is None:
+            return callback
+
+        def call(*args: Any) -> None:
+            if shiboken6.isValid(owner):
+                callback(*args)
+            else:
+                job.cancel.cancel()
+
+        return call
+
+    job.signals.done.connect(guard(on_done))
+    job.signals.failed.connect(guard(on_error))
     if on_progress is not None:
-        job.signals.progress.connect(on_progress)
+        job.signals.progress.connect(guard(on_progress))
     if on_cancelled is not None:
-        job.signals.cancelled.connect(on_cancelled)
+        job.signals.cancelled.connect(guard(on_cancelled))
     _RETIRED.append(job)  # keeps the signals object alive (and owned here) until the thread is gone
     job.thread.start()
     return job

@@ -463,3 +463,27 @@ def test_results_arriving_after_the_window_closed_are_dropped(window, qtbot):
     handle.job.thread.join(10)
     qtbot.wait(100)
     assert delivered == [] and not handle.running and not window.jobs.handles
+
+
+def test_start_job_skips_callbacks_of_a_deleted_owner(qtbot):
+    from PySide6.QtWidgets import QWidget
+
+    from musestudio.gui.worker import start_job
+
+    owner = QWidget()
+    got: list[object] = []
+
+    def work():
+        yield Progress(0, 1)
+        return 1
+
+    import shiboken6
+
+    job = start_job(work(), got.append, lambda *a: got.append(a), owner=owner)
+    shiboken6.delete(owner)  # before the queued result can be delivered
+    qtbot.waitUntil(lambda: not job.thread.is_alive(), timeout=5000)
+    qtbot.wait(100)
+    assert got == []
+    kept = QWidget()
+    job = start_job(work(), got.append, lambda *a: got.append(a), owner=kept)
+    qtbot.waitUntil(lambda: got == [1], timeout=5000)  # a live owner gets its result

@@ -75,15 +75,7 @@ def run_app(args: argparse.Namespace) -> int:
         return _save_screenshot(window, app, Path(screenshot), failed)
     from PySide6.QtCore import QTimer
 
-    def start() -> None:
-        # Recovery first: a restored project must not be replaced by the demo loading behind it.
-        restored = window.offer_recovery()
-        if files:
-            window.open_files(files)  # asks to save restored work before replacing it
-        elif implicit_demo and not restored:
-            window.open_files([str(demo)])
-
-    QTimer.singleShot(0, start)
+    QTimer.singleShot(0, lambda: window.start_session(files, str(demo) if implicit_demo else None))
     return int(app.exec())  # type: ignore[attr-defined]
 
 

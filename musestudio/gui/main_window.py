@@ -315,6 +315,20 @@ class MainWindow(DialogsMixin, MenusMixin, PanelHostMixin, QMainWindow):
 
         next_one()
 
+    def start_session(self, files: list[str], demo: str | None = None) -> bool:
+        """At start-up: offer to restore crashed work FIRST, then open the files (or the demo).
+
+        A restored project must never be replaced by the demo loading behind
+        it; files named on the command line still open, after asking to save
+        the restored work.  Returns whether work was restored.
+        """
+        restored = self.offer_recovery()
+        if files:
+            self.open_files(list(files))
+        elif demo and not restored:
+            self.open_files([demo])
+        return restored
+
     def open_path(self, path: str | os.PathLike[str], *, mode: str | None = None) -> bool:
         """Open and wait (scripts, tests, --screenshot); never raises."""
         return self.documents.open_and_wait(path, mode=mode)

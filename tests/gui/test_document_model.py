@@ -331,3 +331,25 @@ def test_shortcuts_dialog_changes_and_restores(window):
     again.restore_defaults()
     again.accept()
     assert window.registry["fit"].shortcut().toString() == "F"
+
+
+def test_start_up_restores_before_the_demo_and_skips_it(window, demo_midi, monkeypatch):
+    from musestudio.gui.main_window import MainWindow
+
+    window.open_path(demo_midi)
+    window.roll.select_all()
+    window.transpose_selected(5)
+    edited = list(window.project.layers[0].sequence.notes)
+    window.autosave_now()
+    window.documents.session.abandon()  # crash
+    fresh = MainWindow(interactive=False)
+    monkeypatch.setattr(fresh, "ask", lambda *_: True)
+    assert fresh.start_session([], demo=str(demo_midi))
+    fresh.wait_for_jobs(30)
+    assert fresh.project.layers[0].sequence.notes == edited and fresh.project.modified  # not the demo
+    other = MainWindow(interactive=False)
+    assert not other.start_session([], demo=str(demo_midi))  # nothing to restore: the demo opens
+    other.wait_for_jobs(30)
+    assert len(other.project.layers) == 1 and not other.project.modified
+    fresh.close()
+    other.close()

@@ -209,7 +209,7 @@ class BuildPage(QWizardPage):
         self.cancel_button.setEnabled(True)
         self.wiz.job = start_job(build_test_work(folder, sources, settings, self.cancel_token), self._done,
                                  self._failed, self._progress, self._cancelled, cancel=self.cancel_token,
-                                 label="listening-build")
+                                 label="listening-build", owner=self)
 
     def cancel(self) -> None:
         if self.cancel_token is not None:

@@ -144,6 +144,9 @@ class ShortcutsDialog(QDialog):
         self.table = QTableWidget(len(ids), 2, self)
         self.table.setHorizontalHeaderLabels(["Command", "Shortcut"])
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Fixed)
+        self.table.setColumnWidth(1, 210)
+        self.table.verticalHeader().hide()
         self.editors: dict[str, QKeySequenceEdit] = {}
         for row, action_id in enumerate(ids):
             item = QTableWidgetItem(registry.specs[action_id].text)
@@ -166,7 +169,7 @@ class ShortcutsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.table)
         layout.addWidget(buttons)
-        self.resize(520, 600)
+        self.resize(600, 640)
 
     def restore_defaults(self) -> None:
         for action_id, edit in self.editors.items():

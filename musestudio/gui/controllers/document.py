@@ -494,9 +494,14 @@ class DocumentController(QObject):
                     self.session.discard(claimed)
                     continue
                 source = details.get("source_path")
-                what = f" of {Path(source).name}" if source else ""
+                what = f" in {Path(source).name}" if source else ""
+                when = ""
+                if details.get("saved_at"):
+                    import time
+
+                    when = time.strftime(" (saved automatically %a %H:%M)", time.localtime(float(details["saved_at"])))
                 if not self.ui.ask(
-                    f"musestudio did not close cleanly last time. Restore the unsaved work{what}?", "Recover work"
+                    f"musestudio did not close cleanly last time. Restore the unsaved work{what}{when}?", "Recover work"
                 ):
                     self.session.discard(claimed)
                     continue

@@ -49,7 +49,7 @@ TOKENS_PER_QUARTER_CAP = 48  # token cap: no seed can make sampling run away (4 
 # -0.09 / 0.00 / +0.11 / +0.20 on performance seeds (humanized).  A hard lock would overshoot both.
 KEY_STRENGTH = {"grid": 1.0, "humanized": 0.5}
 DECODE_THREADS = 1
-DENSITY_STRENGTH = 2.0  # nats at most e-fold off the target rate (see sampling.Constraints)
+DENSITY_STRENGTH = 4.0  # nats at most e-fold off the target rate (see sampling.Constraints)
 
 
 @dataclass

@@ -49,6 +49,7 @@ class Constraints:
     density: float | None = None  # target onsets per quarter note
     density_strength: float = 2.0
     density_window: float = 8.0  # quarters of recent music the rate is measured over
+    chord_density_share: float = 0.5  # part of the density bias also given to one more note at the same onset
 
 
 @dataclass
@@ -252,6 +253,8 @@ class Sampler:
                 s[tk.pos_offset : tk.pos_offset + tk.n_positions] += bias * np.clip(1.0 - ahead / ioi, -2.0, 1.0)
                 bar_ahead = st.bar_start + st.bar_len / 12.0 - st.time
                 s[BAR] += bias * float(np.clip(1.0 - bar_ahead / ioi, -2.0, 1.0))
+                if k in (tk.K_DUR, tk.K_PEDAL) and c.chord_density_share > 0:  # another note at this onset
+                    s[self.is_pitch | self.is_micro] += c.chord_density_share * bias
         if not allow.any():
             allow[BAR] = True
         s[~allow] = -np.inf

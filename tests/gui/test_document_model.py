@@ -353,3 +353,21 @@ def test_start_up_restores_before_the_demo_and_skips_it(window, demo_midi, monke
     assert len(other.project.layers) == 1 and not other.project.modified
     fresh.close()
     other.close()
+
+
+def test_generate_panel_candidates_come_back_when_accept_is_undone(window):
+    panel = next((p for p in window.panels if type(p).__name__ == "GeneratePanel"), None)
+    if panel is None:
+        pytest.skip("no Generate panel")
+    seed = window.add_layer("piece", NoteSequence(notes=[Note(60 + k, float(k), k + 0.5) for k in range(10)]), "score")
+    for name in ("v1", "v2"):
+        window.context.add_candidate(name, NoteSequence(notes=[Note(90, 4.0, 4.5)]), seed_layer_id=seed.id, seed_end=4.0)
+    assert panel.candidate_list.count() == 2
+    panel.candidate_list.setCurrentRow(0)
+    panel.accept_selected()
+    assert panel.candidate_list.count() == 0 and window.project.layers[-1].name == "piece + v1"
+    assert [n.pitch for n in window.project.layers[-1].sequence.notes] == [60, 61, 62, 63, 90, 65, 66, 67, 68, 69]
+    window.undo_stack.undo()
+    assert panel.candidate_list.count() == 2  # the list follows the document
+    window.undo_stack.redo()
+    assert panel.candidate_list.count() == 0

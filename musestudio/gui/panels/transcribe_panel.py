@@ -25,6 +25,7 @@ fixed BPM is used.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +62,7 @@ class DecodeOutcome:
     match: Any = None  # TeacherMatch, or None without a reference
     scored_against: Any = None  # the reference NoteSequence object that was matched
     tempo_note: str = ""  # why the tempo is what it is (tracked, fixed, or why tracking failed)
+    stale: bool = False  # newer settings arrived meanwhile: stopped early, nothing to apply
 
 
 def decode_and_match_work(
@@ -70,11 +72,14 @@ def decode_and_match_work(
     reference: Any,
     tempo_bpm: float,
     cancel: CancelToken | None = None,
+    stale: Callable[[], bool] | None = None,
 ) -> Work[DecodeOutcome]:
     """Decode (when ``activations`` is given), set the tempo, then match against ``reference`` (when given).
 
     Pure work off the UI thread: reads numpy arrays and immutable note
-    sequences only, and returns new objects.
+    sequences only, and returns new objects.  ``stale()`` true between steps
+    (the user moved a threshold again) ends it early with ``stale=True``:
+    tempo tracking and matching of an outdated decoding would be wasted.
     """
     out = DecodeOutcome()
     seq = previous
@@ -85,11 +90,15 @@ def decode_and_match_work(
         seq = out.result = decode(activations, settings)
         if cancel is not None:
             cancel.check()
+        if stale is not None and stale():
+            return DecodeOutcome(stale=True)
         yield Progress(1, 3, "tempo")
         out.result, out.tempo_note = with_tempo(seq, tempo_bpm)
         seq = out.result
     if cancel is not None:
         cancel.check()
+    if activations is not None and stale is not None and stale():
+        return DecodeOutcome(stale=True)
     if reference is not None and seq is not None:
         from musestudio.metrics.teacher import match_notes
 
@@ -363,12 +372,13 @@ class TranscribePanel(Panel):
         elif reference is not None:
             self.scores.setText("Scoring…")
         work = decode_and_match_work(
-            self.activations if decode else None, self.settings(), self.result, reference, float(self.tempo.value())
-        )
+            self.activations if decode else None, self.settings(), self.result, reference, float(self.tempo.value()),
+            stale=(lambda: self._want_decode) if decode else None,  # read from the worker: a plain bool, safe
+        )  # fmt: skip
         self.context.run_work(work, self._decoded, self._decode_failed, label="Decoding" if decode else "Scoring")
 
     def _decoded(self, outcome: DecodeOutcome) -> None:
-        if self._want_decode and outcome.result is not None:
+        if outcome.stale or (self._want_decode and outcome.result is not None):
             self._decoding = False
             self._launch()  # settings moved on while this ran: the latest wins, this one is dropped
             return

@@ -158,11 +158,20 @@ class Project:
         else:
             self.mark_saved()
 
-    def mark_saved(self) -> None:
+    def mark_saved(self, revision: int | None = None, path: Path | None = None) -> None:
+        """Record that ``revision`` (default: the current one) is what is on disk (at ``path``).
+
+        A save written in the background passes the revision it wrote: edits made
+        meanwhile keep the project modified, as they should.
+        """
         was = self.modified
-        self._saved_revision = self._revision
-        if was:
-            self.events.modified_changed.emit(False)
+        self._saved_revision = self._revision if revision is None else revision
+        if path is not None:
+            self.path = path
+        if was != self.modified:
+            self.events.modified_changed.emit(self.modified)
+        if path is not None:
+            self.events.saved.emit(path)
 
     def restore_revision(self, revision: int) -> None:
         """Put back the revision an undo step recorded (the document content is already restored)."""

@@ -371,3 +371,21 @@ def test_generate_panel_candidates_come_back_when_accept_is_undone(window):
     assert panel.candidate_list.count() == 2  # the list follows the document
     window.undo_stack.redo()
     assert panel.candidate_list.count() == 0
+
+
+def test_save_runs_in_the_background_and_edits_made_meanwhile_stay_unsaved(window, demo_midi, tmp_path, monkeypatch):
+    from musestudio.core.project import Project
+
+    window.open_path(demo_midi)
+    window.roll.select_all()
+    window.transpose_selected(1)
+    saved_notes = list(window.project.layers[0].sequence.notes)
+    target = tmp_path / "bg.msproj"
+    monkeypatch.setattr(window, "choose_save_path", lambda: str(target))
+    assert window.documents.save()  # Ctrl+S: returns at once, the file is written by a job
+    window.transpose_selected(1)  # an edit while the job writes
+    assert window.wait_for_jobs(30)
+    assert window.project.path == target and window.project.modified  # the later edit is not on disk
+    assert Project.load(target).layers[0].sequence.notes == saved_notes
+    window.undo_stack.undo()  # back to what was written: clean
+    assert not window.project.modified

@@ -258,7 +258,7 @@ class DocumentController(QObject):
             return True  # an untitled empty project holds nothing to lose
         answer = self.ui.ask_save_changes(self.name)
         if answer == "save":
-            return self.save()
+            return self.save(background=False)  # the project goes away next: the file must be written now
         return answer == "discard"
 
     def new(self) -> bool:
@@ -388,28 +388,68 @@ class DocumentController(QObject):
         return self._audio_cache[key]
 
     # --- saving ----------------------------------------------------------------------------
-    def save(self) -> bool:
+    def save(self, *, background: bool = True) -> bool:
+        """File > Save.  In the background (a job) unless the caller needs the result now (closing)."""
         if self.project.path is None:
-            return self.save_as()
-        return self.save_to(self.project.path)
+            return self.save_as(background=background)
+        return self.save_in_background(self.project.path) if background else self.save_to(self.project.path)
 
-    def save_as(self) -> bool:
+    def save_as(self, *, background: bool = True) -> bool:
         path = self.ui.choose_save_path()
-        return bool(path) and self.save_to(Path(path))  # type: ignore[arg-type]
+        if not path:
+            return False
+        return self.save_in_background(Path(path)) if background else self.save_to(Path(path))
+
+    def _saved(self, saved: Path, revision: int) -> None:
+        if revision == self.project.revision:
+            self.undo_stack.setClean()
+        if self.project.modified:  # edited while a background save was writing
+            self.autosaver.schedule()
+        else:
+            self.autosaver.clear()
+        self.settings.add_recent(saved)
+        self.recent_changed.emit()
+        self.ui.show_status(f"Saved {saved}")
 
     def save_to(self, path: Path) -> bool:
-        """Write the project (small JSON: on the UI thread, atomically); the snapshot goes once it is on disk."""
+        """Write the project now, on this thread, atomically (closing, scripts, tests)."""
         try:
             self.ui.capture_view(self.project)
+            revision = self.project.revision
             saved = self.project.save(path)
         except Exception as exc:
             self.ui.show_error(one_line_error(exc))
             return False
-        self.undo_stack.setClean()
-        self.autosaver.clear()
-        self.settings.add_recent(saved)
-        self.recent_changed.emit()
-        self.ui.show_status(f"Saved {saved}")
+        self._saved(saved, revision)
+        return True
+
+    def save_in_background(self, path: Path, on_finished: Callable[[bool], None] | None = None) -> bool:
+        """Write a snapshot of the project in a job (0.5 s for 100k notes would freeze the window).
+
+        The project counts as saved at the revision that was written; edits made
+        while it was being written keep it modified.  Returns whether the job started.
+        """
+        finished = on_finished or (lambda _ok: None)
+        self.ui.capture_view(self.project)
+        project, revision, snap = self.project, self.project.revision, self.project.snapshot()
+
+        def work() -> Work[Path]:
+            yield Progress(0, 1, f"saving {Path(path).name}")
+            out = snap.save(path)
+            yield Progress(1, 1, "")
+            return out
+
+        def done(saved: Path) -> None:
+            if self.project is project:
+                project.mark_saved(revision, saved)
+                self._saved(saved, revision)
+            finished(True)
+
+        def fail(message: str) -> None:
+            self.ui.show_error(message)
+            finished(False)
+
+        self.jobs.start(work(), done, fail, label=f"Saving {Path(path).name}")
         return True
 
     # --- exporting -----------------------------------------------------------------------------

@@ -19,6 +19,7 @@ The file model, as in a DAW or MuseScore:
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import logging
 import os
@@ -42,7 +43,10 @@ from musestudio.gui.worker import one_line_error
 
 log = logging.getLogger(__name__)
 
-AUTOSAVE_DELAY_MS = 1500  # a snapshot this long after the last edit: a crash loses at most these seconds
+# A snapshot this long after an edit (coalescing the events of one command or a quick burst); a write
+# still running is not queued behind: one more follows when it ends.  A crash loses at most the edits of
+# the last AUTOSAVE_DELAY_MS plus one write (tests/robustness/test_robust_no_lost_work.py::test_kill_*).
+AUTOSAVE_DELAY_MS = 500
 
 
 class DocumentUI(Protocol):
@@ -123,6 +127,7 @@ class Autosaver(QObject):
     """
 
     failed = Signal(str)
+    _finished = Signal()  # from the writer thread: a snapshot write ended
 
     def __init__(self, session: autosave.RecoverySession, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -140,6 +145,8 @@ class Autosaver(QObject):
         self._periodic.timeout.connect(self.write_soon)
         self._last: concurrent.futures.Future[Any] | None = None
         self._written: tuple[int, int] | None = None  # (project, revision) of the last snapshot queued
+        self._pending = False  # a change arrived while a write was running
+        self._finished.connect(self._write_pending)
         self._disconnect: list[Callable[[], None]] = []
 
     def start(self, period_seconds: int) -> None:
@@ -172,6 +179,9 @@ class Autosaver(QObject):
             return self._last
         if self._written == (id(project), project.revision) and self._last is not None:
             return self._last  # the snapshot on disk is already this state (the periodic timer)
+        if self._last is not None and not self._last.done():
+            self._pending = True  # never queue snapshots behind a running one; write the latest when it ends
+            return self._last
         if self.capture is not None:
             self.capture(project)
         snap = project.snapshot()
@@ -184,7 +194,14 @@ class Autosaver(QObject):
         self._last.add_done_callback(self._report)
         return self._last
 
+    def _write_pending(self) -> None:
+        if self._pending:
+            self._pending = False
+            self.write_soon()
+
     def _report(self, future: concurrent.futures.Future[Any]) -> None:
+        with contextlib.suppress(RuntimeError):  # the window is already gone
+            self._finished.emit()
         exc = future.exception()
         if exc is not None:  # autosave must never interrupt work; say it once in the status bar
             self._written = None  # try again on the next tick
@@ -197,9 +214,15 @@ class Autosaver(QObject):
         self._last = self._executor.submit(self.session.clear)
 
     def flush(self, timeout: float = 30.0) -> Any:
-        """Wait for the queued write (tests, and before deleting a restored snapshot)."""
-        last = self._last
-        return None if last is None else last.result(timeout)
+        """Wait until the latest state is on disk (tests, and before deleting a restored snapshot)."""
+        result = None
+        while self._last is not None:
+            result = self._last.result(timeout)
+            if not self._pending:
+                break
+            self._pending = False
+            self.write_soon()
+        return result
 
     def close(self) -> None:
         self._debounce.stop()

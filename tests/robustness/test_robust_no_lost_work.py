@@ -269,7 +269,7 @@ def test_user_files_are_only_written_atomically() -> None:
 #
 # Each case runs the real main window in a child process (recovery_driver.py), kills it with SIGKILL
 # at a chosen moment, relaunches, restores, closes, and relaunches again.  "0 lost edits" is counted
-# against the edits the user made before the app's last snapshot: the snapshot is written 1.5 s after
+# against the edits the user made before the app's last snapshot: the snapshot is written 0.5 s after
 # the last edit (AUTOSAVE_DELAY_MS), so `settle` waits that long, as a user pausing would.
 
 DRIVER = Path(__file__).with_name("recovery_driver.py")

@@ -457,6 +457,20 @@ class Project:
         return project
 
 
+def one_track(seq: NoteSequence, name: str) -> NoteSequence:
+    """The layer as ONE track named after it (a DAW expects one track per layer, not one per hand)."""
+    if len(seq.tracks) <= 1 and all(n.track == 0 for n in seq.notes) and all(p.track == 0 for p in seq.pedals):
+        return seq.copy(tracks=[dataclasses.replace(seq.tracks[0], name=name) if seq.tracks else TrackInfo(name)])
+    program = seq.tracks[0].program if seq.tracks else 0
+    pedals = sorted({dataclasses.replace(p, track=0) for p in seq.pedals}, key=lambda p: (p.time, p.controller))
+    return seq.copy(
+        notes=[dataclasses.replace(n, track=0) for n in seq.notes],
+        drum_notes=[dataclasses.replace(n, track=0) for n in seq.drum_notes],
+        pedals=pedals,
+        tracks=[TrackInfo(name, program)],
+    )
+
+
 # --- accepting a generated continuation ---------------------------------------------
 ACCEPT_MODES = ("replace", "insert")
 

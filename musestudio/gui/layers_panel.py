@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from musestudio.core.project import Project
+from musestudio.core.project import Project, one_track
 
 COL_SHOW, COL_MUTE, COL_SOLO, COL_COLOR, COL_NAME, COL_NOTES = range(6)
 
@@ -209,6 +209,6 @@ class LayersPanel(QWidget):
         for lid in self.selected_ids() or ([self.current_id()] if self.current_id() else []):
             layer = self.project.layer(lid)
             path = self._temp / f"{safe_file_stem(layer.name)}.mid"
-            write_midi(layer.sequence, path, overwrite=True)
+            write_midi(one_track(layer.sequence, layer.name), path, overwrite=True)  # one track named after it
             paths.append(path)
         return paths

@@ -285,3 +285,18 @@ def test_accept_insert_keeps_every_note_of_the_original():
     assert [p.time for p in out.pedals] == [2.0, 10.5]
     with pytest.raises(ValueError):
         accept_continuation(_piece(), cont, 4.0, mode="sideways")
+
+
+def test_one_track_merges_hands_and_names_the_track():
+    from musestudio.core.notes import TrackInfo
+    from musestudio.core.project import one_track
+
+    seq = NoteSequence(notes=[Note(72, 0.0, 1.0, track=0), Note(48, 0.0, 1.0, track=1)],
+                       pedals=[PedalEvent(0.5, 127, track=0), PedalEvent(0.5, 127, track=1), PedalEvent(0.9, 0)],
+                       tracks=[TrackInfo("RH", 0), TrackInfo("LH", 0)])
+    out = one_track(seq, "Piano take")
+    assert [t.name for t in out.tracks] == ["Piano take"]
+    assert {n.track for n in out.notes} == {0} and len(out.notes) == 2
+    assert [(p.time, p.value) for p in out.pedals] == [(0.5, 127), (0.9, 0)]  # one pedal, no doubled events
+    single = one_track(NoteSequence(notes=[Note(60, 0.0, 1.0)]), "Solo")
+    assert [t.name for t in single.tracks] == ["Solo"]

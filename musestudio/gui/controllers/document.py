@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import dataclasses
 import logging
 import os
 from collections.abc import Callable
@@ -35,7 +34,7 @@ from musestudio.core import autosave
 from musestudio.core.errors import InputFileError, MusestudioError
 from musestudio.core.notes import NoteSequence
 from musestudio.core.progress import Progress, Work
-from musestudio.core.project import Layer, Project
+from musestudio.core.project import Layer, Project, one_track
 from musestudio.gui.controllers.jobs import JobHandle, JobManager
 from musestudio.gui.settings import AppSettings, save_settings
 from musestudio.gui.undo import AddLayerCommand, SetAudioCommand
@@ -99,22 +98,6 @@ def project_from_score(seq: NoteSequence, path: Path) -> Project:
     project.key_signatures = list(seq.key_signatures)
     project.mark_saved()  # freshly read from disk: nothing to save yet
     return project
-
-
-def one_track(seq: NoteSequence, name: str) -> NoteSequence:
-    """The layer as ONE track named after it (a DAW expects one track per layer, not one per hand)."""
-    from musestudio.core.notes import TrackInfo
-
-    if len(seq.tracks) <= 1 and all(n.track == 0 for n in seq.notes) and all(p.track == 0 for p in seq.pedals):
-        return seq.copy(tracks=[dataclasses.replace(seq.tracks[0], name=name) if seq.tracks else TrackInfo(name)])
-    program = seq.tracks[0].program if seq.tracks else 0
-    pedals = sorted({dataclasses.replace(p, track=0) for p in seq.pedals}, key=lambda p: (p.time, p.controller))
-    return seq.copy(
-        notes=[dataclasses.replace(n, track=0) for n in seq.notes],
-        drum_notes=[dataclasses.replace(n, track=0) for n in seq.drum_notes],
-        pedals=pedals,
-        tracks=[TrackInfo(name, program)],
-    )
 
 
 class Autosaver(QObject):

@@ -197,7 +197,7 @@ class MainWindow(DialogsMixin, MenusMixin, PanelHostMixin, QMainWindow):
         self.spectrogram.clear()
         self.spectrogram.set_project(project)
         self.act_show_spec.setChecked(bool(project.audio_path))
-        self.binder._timing()
+        self.binder.sync_timing()
         v = project.view
         if v.x_range and v.y_range:
             self.roll.vb.setRange(xRange=v.x_range, yRange=v.y_range, padding=0)

@@ -37,7 +37,7 @@ class ViewBinder(QObject):
             (ev.layers_changed, self._layers),
             (ev.layer_props_changed, self._props),
             (ev.notes_changed, self._notes),
-            (ev.timing_changed, self._timing),
+            (ev.timing_changed, self.sync_timing),
             (ev.audio_changed, self._audio),
             (ev.modified_changed, self._modified),
             (ev.saved, self._modified),
@@ -49,7 +49,7 @@ class ViewBinder(QObject):
     def _layers(self, *, defer_panel: bool = False) -> None:
         w = self.w
         w.roll.sync_layers()
-        self._timing()
+        self.sync_timing()
         w.velocity_lane.refresh()
         if defer_panel:
             self._panel_sync.start()
@@ -65,7 +65,7 @@ class ViewBinder(QObject):
     def _notes(self, layer_id: str, selection: set[Any] | None) -> None:
         w = self.w
         w.roll.refresh_layer(layer_id)
-        self._timing()
+        self.sync_timing()
         if layer_id == w.roll.active_id:
             if selection is not None:
                 w.roll.set_selection(selection)
@@ -75,7 +75,7 @@ class ViewBinder(QObject):
         w.player.invalidate()
         w.context.events.layers_changed.emit()
 
-    def _timing(self) -> None:
+    def sync_timing(self) -> None:
         """The ruler and the grid follow the project's tempo map and ALL its time signatures."""
         w = self.w
         timing = w.project.timing()

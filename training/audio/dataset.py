@@ -330,8 +330,9 @@ def render_clip_set(
     pairs, info = [], []
     for i, ((perf, start), cond) in enumerate(zip(picks, conditions, strict=False)):
         part = _load_excerpt(perf, start, seconds)
-        audio, _ = render(part, cond, sample_rate, np.random.default_rng(seed * 1000 + i))
-        audio = audio[: int((seconds + 1.5) * sample_rate)]
+        # the reference is the render's labels: a detuned (resampled) render is time-scaled with them
+        audio, part = render(part, cond, sample_rate, np.random.default_rng(seed * 1000 + i))
+        audio = audio[: int((part.duration + 1.5) * sample_rate)]
         stem = f"clip_{i:02d}"
         mid = write_midi(part, out / f"{stem}.mid")
         pairs.append((write_wav(out / f"{stem}.wav", audio, sample_rate), mid))

@@ -239,7 +239,7 @@ class MetricsPanel(Panel):
             if self._dirty:
                 self.refresh()
 
-        self._job = start_job(metrics_work(seq, ref), done, failed, label="metrics")
+        self._job = start_job(metrics_work(seq, ref), done, failed, label="metrics", owner=self)
 
     def _fill_table(self) -> None:
         from musestudio.metrics import METRICS

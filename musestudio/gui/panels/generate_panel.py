@@ -141,6 +141,12 @@ class GeneratePanel(Panel):
         self.candidate_list = QListWidget(self)
         self.accept_button = QPushButton("Accept", self)
         self.accept_button.setToolTip("new layer = seed layer with this continuation in place; other candidates are removed")
+        self.then_combo = QComboBox(self)
+        self.then_combo.addItem("then resume the original", "replace")
+        self.then_combo.addItem("then move the original later", "insert")
+        self.then_combo.setToolTip("after the continuation: the original goes on where the continuation ends "
+                                   "(notes under it are dropped), or all of it moves later (nothing dropped)")
+        self.gap = self._dspin(0, 60, 0, 0.25, " s", "silence between the continuation and the rest of the original")
         self.discard_button = QPushButton("Discard", self)
         self.discard_all_button = QPushButton("Discard all", self)
         cand_buttons = QHBoxLayout()
@@ -153,6 +159,11 @@ class GeneratePanel(Panel):
         layout.addLayout(buttons)
         layout.addWidget(QLabel("Candidates", self))
         layout.addWidget(self.candidate_list)
+        accept_row = QHBoxLayout()
+        accept_row.addWidget(self.then_combo, 1)
+        accept_row.addWidget(QLabel("gap", self))
+        accept_row.addWidget(self.gap)
+        layout.addLayout(accept_row)
         layout.addLayout(cand_buttons)
         layout.addStretch(1)
 
@@ -373,7 +384,8 @@ class GeneratePanel(Panel):
         chosen = project.layer(self.candidates[row])
         if getattr(chosen, "candidate_of", None) is not None and hasattr(self.context, "accept_candidate"):
             try:
-                self.context.accept_candidate(chosen.id, mode="replace")  # one undo step, in the document
+                self.context.accept_candidate(chosen.id, mode=self.then_combo.currentData(),
+                                              gap=self.gap.value())  # one undo step, in the document
             except (AttributeError, TypeError):
                 pass
             else:

@@ -139,6 +139,23 @@ def tune(folder: str, *, cache: str = "runs/cache", limit: int | None = None) ->
     return stage2, results
 
 
+def fit_key_profile(items: list[Annotated]) -> np.ndarray:
+    """Mean pitch-class histogram of the training pieces, each rotated so that the major tonic of its
+    annotated key signature is index 0 (ASAP gives signatures, not modes, so this is a profile of a
+    signature: it covers a major key and its relative minor together)."""
+    from musestudio.ml.beats import pitch_class_weights
+
+    rows = []
+    for it in items:
+        if it.key_sharps is None:
+            continue
+        notes = [Note(int(p), float(s), float(e), 64) for p, s, e in zip(it.pitch, it.start, it.end)]
+        hist = pitch_class_weights(notes)
+        rows.append(np.roll(hist, -MAJOR_TONIC_OF_SHARPS[it.key_sharps]))
+    profile = np.mean(rows, axis=0)
+    return profile / profile.sum()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.beats_eval")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -170,19 +187,3 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     raise SystemExit(main())
 
-
-def fit_key_profile(items: list[Annotated]) -> np.ndarray:
-    """Mean pitch-class histogram of the training pieces, each rotated so that the major tonic of its
-    annotated key signature is index 0 (ASAP gives signatures, not modes, so this is a profile of a
-    signature: it covers a major key and its relative minor together)."""
-    from musestudio.ml.beats import pitch_class_weights
-
-    rows = []
-    for it in items:
-        if it.key_sharps is None:
-            continue
-        notes = [Note(int(p), float(s), float(e), 64) for p, s, e in zip(it.pitch, it.start, it.end)]
-        hist = pitch_class_weights(notes)
-        rows.append(np.roll(hist, -MAJOR_TONIC_OF_SHARPS[it.key_sharps]))
-    profile = np.mean(rows, axis=0)
-    return profile / profile.sum()

@@ -128,11 +128,16 @@ WRITE_PPQ = 960
 CONDUCTOR_NAME = "Conductor"
 
 
-def at_ppq(tm: TempoMap, ppq: int = WRITE_PPQ) -> TempoMap:
-    """The same tempo map expressed at ``ppq`` ticks per quarter (same seconds at every beat)."""
+MAX_TICK = 2**31 - 1  # symusic stores ticks as 32-bit integers
+
+
+def at_ppq(tm: TempoMap, ppq: int = WRITE_PPQ, *, until: float = 0.0) -> TempoMap:
+    """The same tempo map expressed at ``ppq`` ticks per quarter (same seconds at every beat); the file's
+    own PPQ where ``ppq`` would put the time ``until`` (seconds) past the largest tick MIDI can hold."""
     if tm.ppq == ppq:
         return tm
-    return TempoMap(ppq=ppq, changes=[TempoChange(round(c.tick * ppq / tm.ppq), c.us_per_quarter) for c in tm.changes])
+    scaled = TempoMap(ppq=ppq, changes=[TempoChange(round(c.tick * ppq / tm.ppq), c.us_per_quarter) for c in tm.changes])
+    return scaled if scaled.seconds_to_tick_float(until) <= MAX_TICK else tm
 
 
 def _conductor(score: object, seq: NoteSequence, tm: TempoMap) -> None:
@@ -171,6 +176,8 @@ def _note_tracks(seq: NoteSequence, tm: TempoMap, *, single_name: str | None = N
             return
         on = tm.seconds_to_ticks_array(np.array([n.start for n in ns]))
         off = tm.seconds_to_ticks_array(np.array([n.end for n in ns]))
+        if len(off) and int(off.max()) > MAX_TICK:
+            raise ValueError(f"a note ends {max(n.end for n in ns) / 3600:.0f} h in, past the latest time a MIDI file can hold")
         for n, a, b in zip(ns, on, off):
             vel = max(1, min(127, int(n.velocity)))
             sym_tracks[n.track].notes.append(symusic.Note(int(a), max(int(b - a), 0), int(n.pitch), vel))
@@ -193,7 +200,7 @@ def sequence_to_score(seq: NoteSequence) -> object:
     """A tick-based symusic Score at 960 PPQ: a conductor track (tempo map, meters, keys), then the notes."""
     import symusic
 
-    tm = at_ppq(seq.tempo_map)
+    tm = at_ppq(seq.tempo_map, until=seq.duration)
     score = symusic.Score(tm.ppq)
     _conductor(score, seq, tm)
     for t in _note_tracks(seq, tm):
@@ -237,7 +244,7 @@ def write_midi_tracks(
         import symusic
 
         source = timing if timing is not None else tracks[0][1]
-        tm = at_ppq(source.tempo_map)
+        tm = at_ppq(source.tempo_map, until=max(seq.duration for _, seq in tracks))
         score = symusic.Score(tm.ppq)
         _conductor(score, source, tm)
         for name, seq in tracks:  # symusic gives each track its own channel

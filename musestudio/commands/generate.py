@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key", default="auto",
                         help='key the continuation leans to: "auto" (the seed\'s key, the default), "off", or e.g. "D minor"')
     parser.add_argument("--key-strength", type=float, default=None, metavar="NATS",
-                        help="how hard the key holds: nats off each out-of-key note (default 1 in grid mode, 0.5 humanized; "
+                        help="how hard the key holds: nats off each out-of-key note (default 1 in grid mode, 0.2 humanized; "
                              "inf = strict lock)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--humanize", dest="humanize", action="store_true", default=None,

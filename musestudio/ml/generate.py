@@ -43,11 +43,12 @@ MAX_SECONDS = 600.0
 SEED_CONTEXT_TOKENS = 1024  # the seed tail the recurrent/count models are primed with (Transformer: its window)
 TOKENS_PER_QUARTER_CAP = 48  # token cap: no seed can make sampling run away (4 notes of 4 tokens per sixteenth)
 # Soft key lock: nats taken off a note outside the seed's key, per output mode.  Chosen on 24 validation
-# seeds (12 pieces; tests/benchmarks/bench_continuation.py --split validation --key-strength S, Transformer at
-# step 200) so that the share of note-time in the seed's key comes closest to the human continuations':
-# strength 0 / 0.5 / 1 / 2 gave a gap to the human of -0.23 / -0.11 / -0.02 / +0.08 on score seeds (grid) and
-# -0.09 / 0.00 / +0.11 / +0.20 on performance seeds (humanized).  A hard lock would overshoot both.
-KEY_STRENGTH = {"grid": 1.0, "humanized": 0.5}
+# seeds (12 pieces; tests/benchmarks/bench_continuation.py --split validation --key-strength S) so that the share
+# of note-time in the seed's key comes closest to the human continuations'.  Transformer at step 200: strength
+# 0 / 0.5 / 1 / 2 gave a gap to the human of -0.23 / -0.11 / -0.02 / +0.08 on score seeds (grid) and
+# -0.09 / 0.00 / +0.11 / +0.20 on performance seeds (humanized); at step 350 with density steering 4:
+# grid 1.0 -> +0.007, humanized 0.5 -> +0.097, 0.2 -> +0.020.  A hard lock would overshoot both.
+KEY_STRENGTH = {"grid": 1.0, "humanized": 0.2}
 DECODE_THREADS = 1
 DENSITY_STRENGTH = 4.0  # nats at most e-fold off the target rate (see sampling.Constraints)
 

@@ -268,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", default=None, help="write all numbers here")
     ap.add_argument("--key-strength", type=float, default=None, help="(tuning, on validation) override KEY_STRENGTH")
     ap.add_argument("--density-strength", type=float, default=None, help="(tuning, on validation)")
+    ap.add_argument("--temperature", type=float, default=None, help="(tuning, on validation)")
     ap.add_argument("--kinds", default="quantized,performance", help="seed kinds to run")
     ap.add_argument("--cards", default=None, help="models folder: write the numbers into each MODEL_CARD.md")
     args = ap.parse_args(argv)
@@ -286,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
         extra = {} if args.key_strength is None else {"key_strength": args.key_strength}
         if args.density_strength is not None:
             extra["density_strength"] = args.density_strength
+        if args.temperature is not None:
+            extra["temperature"] = args.temperature
         cm = continuation_metrics(models, cases, ckpts, extra)
         report["timing_sources"] = cm["timing"]
         rows = cm["rows"]

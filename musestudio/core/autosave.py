@@ -167,7 +167,18 @@ class RecoverySession:
             except InputFileError:
                 continue
             found.append((float(data.get("saved_at") or 0.0), path))
+        self._forget_dead_locks({_owner(p) for _t, p in found})
         return [p for _t, p in sorted(found, key=lambda x: -x[0])]
+
+    def _forget_dead_locks(self, keep: set[str]) -> None:
+        """Lock files of instances that died with nothing to recover (killed with no unsaved work)."""
+        for lock in self.folder.glob(f"*{LOCK_SUFFIX}"):
+            owner = _owner(lock)
+            if owner == self.id or owner in keep or _session_alive(self.folder, owner):
+                continue
+            if not any(f.name.endswith(RECOVERY_SUFFIX) for f in self.folder.glob(f"{owner}.*")):
+                with contextlib.suppress(OSError):
+                    lock.unlink()
 
     def claim(self, path: Path) -> Path | None:
         """Take over an orphan snapshot (None if another instance took it first)."""

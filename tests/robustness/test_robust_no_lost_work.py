@@ -226,6 +226,11 @@ def test_two_instances_keep_separate_snapshots(state_dir: Path) -> None:
     c.close()
     a2.close()
     assert not c.path.exists()
+    dead = autosave.RecoverySession()  # killed with nothing unsaved: only its lock file is left
+    dead.abandon()
+    assert (state_dir / f"{dead.id}.lock").exists()
+    autosave.RecoverySession().orphans()
+    assert not (state_dir / f"{dead.id}.lock").exists()
 
 
 def test_state_dir_defaults_to_platformdirs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -1,4 +1,8 @@
-"""Event-based performance tokens (Performance RNN / Music Transformer style).
+"""Round-1 event-based performance tokens (Performance RNN / Music Transformer style).
+
+Since round 2 the models use REMI tokens on the beat grid (:mod:`musestudio.ml.remi`); this
+tokenizer stays so that round-1 checkpoints can still be scored (bits per note) and refused
+with one line when asked to continue a seed.
 
 Vocabulary (``PerformanceTokenizer.vocab_size`` = 313 with the defaults)::
 

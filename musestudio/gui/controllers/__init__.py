@@ -5,5 +5,6 @@
 * :mod:`.edit` — EditController: note edits, copy/cut/paste, layers, tempo map (all undoable);
 * :mod:`.transport` — Transport: playhead, play/stop/loop;
 * :mod:`.actions` — ActionRegistry: menu/shortcut actions whose shortcuts users can change;
+* :mod:`.tempo` — TempoController: Tools > Detect Tempo (beat tracker in a job, one undo step);
 * :mod:`.bindings` — ViewBinder: project events -> views and panels.
 """

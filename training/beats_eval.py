@@ -95,10 +95,10 @@ def evaluate_checkpoint(folder: str, split: str = "test", *, cache: str = "runs/
 
 
 TUNE_GRID = {
-    "beat_logit_shift": [-1.0, -0.5, 0.0, 0.5],
-    "tempo_prior": [0.0, 0.5, 1.0, 2.0],
-    "tempo_penalty": [3.0, 6.0],
-    "snap_seconds": [0.0, 0.035],
+    "beat_logit_shift": [-1.5, -1.0, -0.5],
+    "tempo_prior": [0.0, 0.5],
+    "tempo_penalty": [3.0],
+    "snap_seconds": [0.0],
 }
 
 

@@ -47,8 +47,11 @@ MAX_SECONDS = 4 * 3600.0
 MIN_NOTES = 4
 MIN_ONSETS = 3
 #: Model chunks: frames per call, and context frames on each side (> the TCN's one-sided reach of 510 frames).
-CHUNK_FRAMES = 15_000
-CONTEXT_FRAMES = 1_100
+#: Fixed 40 s chunks, whatever the file's length: the model's GroupNorm normalises over its window, so a
+#: frame's activation depends on the window it is computed in; fixed chunks (close to the 20 s training
+#: windows) make it independent of how long the file is (validation beat F 0.785 vs 0.781 for one pass).
+CHUNK_FRAMES = 1_000
+CONTEXT_FRAMES = 520
 
 
 class AnalysisError(MusestudioError):
@@ -238,16 +241,31 @@ def run_activations(model: Any, arrays: tuple[np.ndarray, ...], n_frames: int) -
     beat = np.zeros(n_frames, dtype=np.float32)
     down = np.zeros(n_frames, dtype=np.float32)
     fps = float(model.config.frame_rate)
-    with torch.inference_mode():
-        for lo in range(0, n_frames, CHUNK_FRAMES):
-            hi = min(lo + CHUNK_FRAMES, n_frames)
-            a, b = max(0, lo - CONTEXT_FRAMES), min(n_frames, hi + CONTEXT_FRAMES)
-            feats = note_features(*arrays, first_frame=a, n_frames=b - a, frame_rate=fps,
-                                  summary=model.config.in_channels > 2 * N_KEYS)
-            logits = model.logits(torch.from_numpy(feats)[None])[0, lo - a : hi - a]
-            beat[lo:hi] = torch.sigmoid(logits[:, 0]).numpy()
-            down[lo:hi] = torch.sigmoid(logits[:, 1]).numpy()
+    # One thread: the TCN takes 0.07-0.13 s for 10 minutes on one thread, but 0.08-0.55 s on two when the
+    # other core is busy (measured side by side: the threads wait for each other); restored afterwards.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.inference_mode():
+            _chunks(model, arrays, n_frames, fps, beat, down)
+    finally:
+        torch.set_num_threads(threads)
     return beat, down
+
+
+def _chunks(model: Any, arrays: tuple[np.ndarray, ...], n_frames: int, fps: float,
+            beat: np.ndarray, down: np.ndarray) -> None:
+    """Fill ``beat``/``down`` chunk by chunk, each with ``CONTEXT_FRAMES`` of context thrown away."""
+    import torch
+
+    for lo in range(0, n_frames, CHUNK_FRAMES):
+        hi = min(lo + CHUNK_FRAMES, n_frames)
+        a, b = max(0, lo - CONTEXT_FRAMES), min(n_frames, hi + CONTEXT_FRAMES)
+        feats = note_features(*arrays, first_frame=a, n_frames=b - a, frame_rate=fps,
+                              summary=model.config.in_channels > 2 * N_KEYS)
+        logits = model.logits(torch.from_numpy(feats)[None])[0, lo - a : hi - a]
+        beat[lo:hi] = torch.sigmoid(logits[:, 0]).numpy()
+        down[lo:hi] = torch.sigmoid(logits[:, 1]).numpy()
 
 
 # --------------------------------------------------------------------------- beat decoding

@@ -236,3 +236,19 @@ def test_export_tempo_map_auto_keeps_note_times(tmp_path, capsys):
     assert read_midi(fixed).tempo_map.initial_qpm == pytest.approx(90.0, abs=1e-3)
     assert main(["export", str(src), "-o", str(tmp_path / "x.mid"), "--tempo", "90", "--tempo-map", "auto"]) == 1
     assert "contradict" in capsys.readouterr().err
+
+
+def test_activations_do_not_depend_on_what_follows():
+    """Fixed chunks with context on both sides: music added at the end leaves earlier activations unchanged
+    (the model normalises over its window, so a single pass over the whole file would not)."""
+    seq, _, _ = march(bars=48)
+    longer = seq.copy(notes=list(seq.notes) + [n.shifted(dt=seq.duration) for n in seq.notes])
+    model, _ = bt.load_tracker()
+    fps = model.config.frame_rate
+    n = int(seq.duration * fps) + 25
+    short = bt.run_activations(model, bt.note_arrays(seq), n)
+    long_ = bt.run_activations(model, bt.note_arrays(longer), 2 * n)
+    stable = (n - bt.CONTEXT_FRAMES) // bt.CHUNK_FRAMES * bt.CHUNK_FRAMES  # chunks whose context lies inside seq
+    assert stable >= 2 * bt.CHUNK_FRAMES
+    np.testing.assert_array_equal(short[0][:stable], long_[0][:stable])
+    np.testing.assert_array_equal(short[1][:stable], long_[1][:stable])

@@ -22,9 +22,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from musestudio.core.errors import MusestudioError
 from musestudio.core.notes import NoteSequence
 
 MAX_BAR_QUARTERS = 8.0  # longest bar the tokens can express (e.g. 8/4, 16/8); longer ones are split
+# More bars than any real piece (3 hours of 4/4 at 240 qpm is 10,800): a file whose tempo map puts its
+# notes millions of bars apart (a 1-microsecond quarter note, a note 140 years on) is refused, not walked.
+MAX_BARS = 50_000
+
+
+class GridError(MusestudioError):
+    """A grid too long to read (an absurd tempo map or note time)."""
+
+
+def _too_many_bars(count: int) -> GridError:
+    return GridError(f"the music spans more than {MAX_BARS:,} bars on its tempo map ({count:,} asked): "
+                     "its tempo or note times are implausible")
 
 
 def ts_for_length(quarters: float, denominator: int = 4) -> tuple[int, int]:
@@ -108,6 +121,8 @@ class BeatGrid:
 
     def extend_to_bar(self, index: int) -> None:
         """Make sure bars up to ``index`` exist (the last bar's meter repeats)."""
+        if index > MAX_BARS:
+            raise _too_many_bars(index)
         while len(self.bar_quarters) <= index:
             num, den = self.bar_ts[-1]
             self.bar_quarters.append(self.bar_quarters[-1] + num * 4.0 / den)
@@ -176,6 +191,8 @@ class BeatGrid:
         for k, (q0, num, den) in enumerate(tss_q):
             length = num * 4.0 / den
             q_stop = tss_q[k + 1][0] if k + 1 < len(tss_q) else end_q
+            if (q_stop - q0) / length + len(bar_q) > MAX_BARS:
+                raise _too_many_bars(int((q_stop - q0) / length) + len(bar_q))
             q = q0
             while q < q_stop - 1e-9 or (k + 1 == len(tss_q) and q == q0):
                 bar_q.append(q)

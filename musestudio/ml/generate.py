@@ -42,6 +42,7 @@ MAX_POLYPHONY = 16
 MAX_SECONDS = 600.0
 SEED_CONTEXT_TOKENS = 1024  # the seed tail the recurrent/count models are primed with (Transformer: its window)
 TOKENS_PER_QUARTER_CAP = 48  # token cap: no seed can make sampling run away (4 notes of 4 tokens per sixteenth)
+MAX_TOKENS = 200_000  # and never more than this, whatever the length
 # Soft key lock: nats taken off a note outside the seed's key, per output mode.  Chosen on 24 validation
 # seeds (12 pieces; tests/benchmarks/bench_continuation.py --split validation --key-strength S) so that the share
 # of note-time in the seed's key comes closest to the human continuations'.  Transformer at step 200: strength
@@ -382,7 +383,7 @@ def _continue_tokens(
     sampler = Sampler(tk, constraints, bar_header, temperature=settings.temperature, top_k=settings.top_k,
                       top_p=settings.top_p, rng=np.random.default_rng(random_seed))
     total_q = max(reading.end_q - reading.start_q, 1e-6)
-    max_tokens = int(TOKENS_PER_QUARTER_CAP * total_q) + 64  # the token cap
+    max_tokens = min(int(TOKENS_PER_QUARTER_CAP * total_q) + 64, MAX_TOKENS)  # the token cap
     is_markov = loaded.kind == "markov"
     threads = None
     if not is_markov:

@@ -32,6 +32,7 @@ QUANTIZED_SHARE = 0.75
 QUANTIZED_TOLERANCE = 0.01
 SEED_TAIL_SECONDS = 90.0  # only the seed's last minute and a half is read (a 3-hour seed costs no more)
 MAX_SECONDS = 600.0
+MAX_CONTINUATION_BARS = 4000  # 600 s of 2/4 at 300 quarter notes per minute is 1,500
 
 
 class SeedError(MusestudioError):
@@ -122,6 +123,12 @@ def read_seed(
     else:
         length = min(float(seconds or 20.0), MAX_SECONDS)
         stop_q = float(grid.to_quarters(float(grid.to_seconds(start_q)) + length))
+    num, den = grid.bar_ts[grid.bar_index(start_q)]
+    n_bars = (stop_q - start_q) / (num * 4.0 / den)
+    if n_bars > MAX_CONTINUATION_BARS:
+        qpm = grid.qpm_between(max(start_q - 1.0, grid.bar_quarters[0]), start_q)
+        raise MusestudioError(f"the seed's tempo map ({qpm:,.0f} quarter notes per minute) makes this continuation "
+                              f"{n_bars:,.0f} bars long; fix the file's tempo or use --timing beats")
     return SeedReading(seq, grid, quantized, source, end, start_q, stop_q)
 
 

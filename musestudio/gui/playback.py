@@ -38,6 +38,9 @@ def _query_output_devices() -> tuple[list[str], str]:
     return names, "" if names else "no audio output device"
 
 
+MIX_BLOCK = 1 << 16  # samples per mixing step (1.5 s at 44.1 kHz)
+
+
 def mix_work(
     sequences: list[Any], audio: np.ndarray | str | None, soundfont: str | None
 ) -> Work[tuple[np.ndarray, np.ndarray | None]]:
@@ -67,12 +70,18 @@ def mix_work(
         parts.append(audio.astype(np.float32))
     if not parts:
         return np.zeros(0, np.float32), audio
+    # Block by block: one numpy call over 10 minutes of samples holds the GIL for tens of milliseconds,
+    # and the UI thread waits for it (tests/benchmarks/bench_ui_responsive.py, Play).
     out = np.zeros(max(len(p) for p in parts), np.float32)
-    for p in parts:
-        out[: len(p)] += p
-    peak = float(np.abs(out).max()) if len(out) else 0.0
+    peak = 0.0
+    for lo in range(0, len(out), MIX_BLOCK):
+        block = out[lo : lo + MIX_BLOCK]
+        for p in parts:
+            block[: max(0, min(len(p) - lo, len(block)))] += p[lo : lo + len(block)]
+        peak = max(peak, float(np.abs(block).max()))
     if peak > 0.99:
-        out *= 0.99 / peak
+        for lo in range(0, len(out), MIX_BLOCK):
+            out[lo : lo + MIX_BLOCK] *= 0.99 / peak
     yield Progress(3, 3, "")
     return out, audio
 

@@ -41,6 +41,16 @@ class TimeSignature:
     numerator: int = 4
     denominator: int = 4
 
+    @property
+    def compound(self) -> bool:
+        """6/8, 9/8, 12/8: each beat is three eighths (a dotted quarter)."""
+        return self.denominator == 8 and self.numerator % 3 == 0 and self.numerator > 3
+
+    @property
+    def beats_per_bar(self) -> int:
+        """Counted beats in a bar: 6/8 has two, 3/4 three."""
+        return self.numerator // 3 if self.compound else max(1, self.numerator)
+
 
 @dataclass(frozen=True, slots=True)
 class KeySignature:

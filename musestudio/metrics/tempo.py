@@ -241,7 +241,4 @@ def groove_consistency(pieces: Pieces, beats: object = None, beats_per_bar: int 
 
 
 def _beats_per_bar(seq: NoteSequence) -> int:
-    ts = seq.time_signature
-    if ts.denominator == 8 and ts.numerator % 3 == 0 and ts.numerator > 3:
-        return ts.numerator // 3  # compound metre: dotted-quarter beats
-    return max(1, ts.numerator)
+    return seq.time_signature.beats_per_bar  # compound metre: dotted-quarter beats

@@ -691,17 +691,14 @@ def analysis_from_tempo_map(seq: NoteSequence) -> BeatAnalysis:
     end = max(seq.duration, seq.start_time + 1.0)
     beats, positions, per_bar = [], [], []
     for i, ts in enumerate(sigs):
-        ternary = ts.denominator == 8 and ts.numerator % 3 == 0 and ts.numerator > 3
-        beat_ticks = tm.ppq * 4 // ts.denominator * (3 if ternary else 1)
-        n_beats = ts.numerator // 3 if ternary else ts.numerator
+        beat_ticks = tm.ppq * 4 // ts.denominator * (3 if ts.compound else 1)
+        n_beats = ts.beats_per_bar
         tick = tm.seconds_to_tick(ts.time)
         stop = tm.seconds_to_tick(sigs[i + 1].time) if i + 1 < len(sigs) else tm.seconds_to_tick(end) + 1
         k = 0
         shift = 0
         if i == 0 and len(sigs) > 1:  # a pickup: one short bar before the first full one
-            nxt = sigs[1]
-            nxt_ternary = nxt.denominator == 8 and nxt.numerator % 3 == 0 and nxt.numerator > 3
-            nxt_beats = nxt.numerator // 3 if nxt_ternary else nxt.numerator
+            nxt_beats = sigs[1].beats_per_bar
             if (stop - tick) <= n_beats * beat_ticks and n_beats < nxt_beats:
                 shift = nxt_beats - n_beats
         while tick < stop and len(beats) < 200_000:
@@ -713,10 +710,8 @@ def analysis_from_tempo_map(seq: NoteSequence) -> BeatAnalysis:
     b = np.array(beats)
     pos = np.array(positions, dtype=np.int64)
     values, counts = np.unique(np.array(per_bar), return_counts=True)
-    first = sigs[0]
     keys = list(seq.key_signatures) or estimate_keys(sorted(seq.notes, key=lambda n: n.start), b[pos == 0])
-    return BeatAnalysis(b, b[pos == 0], list(sigs), keys, tm, pos, int(values[np.argmax(counts)]),
-                        first.denominator == 8 and first.numerator % 3 == 0 and first.numerator > 3)
+    return BeatAnalysis(b, b[pos == 0], list(sigs), keys, tm, pos, int(values[np.argmax(counts)]), sigs[0].compound)
 
 
 def analyze_file_or_track(seq: NoteSequence, *, force_tracking: bool = False,

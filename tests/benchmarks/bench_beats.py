@@ -76,6 +76,7 @@ def signature_of(it: Annotated) -> tuple[int, bool]:
 def musicxml_rows(items: list[Annotated], checkpoint: str, n: int) -> dict[str, float]:
     from music21 import converter
 
+    from musestudio.core.timing import TimeSignature
     from musestudio.io.musicxml import count_score_notes, write_musicxml
     from musestudio.ml.beats import analyze, with_tempo_map
 
@@ -97,8 +98,8 @@ def musicxml_rows(items: list[Annotated], checkpoint: str, n: int) -> dict[str, 
                     counts[current.ratioString] = counts.get(current.ratioString, 0) + 1
             main_sig = max(counts, key=counts.get) if counts else "4/4"
             num, den = (int(x) for x in main_sig.split("/"))
-            ternary = den == 8 and num % 3 == 0 and num > 3
-            per_bar = num // 3 if ternary else num
+            written = TimeSignature(0.0, num, den)
+            ternary, per_bar = written.compound, written.beats_per_bar
             rows.append({
                 "measures_within_5pct": float(abs(len(measures) - want) <= 0.05 * want),
                 "measure_ratio": len(measures) / max(want, 1),

@@ -38,6 +38,16 @@ def _query_output_devices() -> tuple[list[str], str]:
     return names, "" if names else "no audio output device"
 
 
+def stop_sound() -> None:
+    """Stop whatever sounddevice is playing; with no device (or no PortAudio) there is nothing to stop."""
+    try:
+        import sounddevice as sd
+
+        sd.stop()
+    except Exception:  # no PortAudio, no device: stopping silence is not an error
+        pass
+
+
 MIX_BLOCK = 1 << 16  # samples per mixing step (1.5 s at 44.1 kHz)
 
 
@@ -205,12 +215,7 @@ class Player(QObject):
             return
         self.playing = False
         self._timer.stop()
-        try:
-            import sounddevice as sd
-
-            sd.stop()
-        except Exception:
-            pass
+        stop_sound()
         self.state_changed.emit("Stopped")
 
     def _tick(self) -> None:

@@ -68,12 +68,9 @@ class ClipPlayer(QObject):
             return
         self.playing = False
         self._timer.stop()
-        try:
-            import sounddevice as sd
+        from musestudio.gui.playback import stop_sound
 
-            sd.stop()
-        except Exception:
-            pass
+        stop_sound()
 
     def _tick(self) -> None:
         elapsed = time.monotonic() - self._t0

@@ -38,6 +38,9 @@ def create_app() -> object:
     app.setApplicationName("musestudio")
     app.setOrganizationName("musestudio")
     app.setApplicationDisplayName("musestudio")
+    from musestudio.gui import gc_guard
+
+    gc_guard.install(app)  # Qt objects must never be garbage-collected on a worker thread (see gc_guard)
     from musestudio.gui.resources import resource_path
 
     icon = resource_path("icons", "musestudio.svg")

@@ -37,6 +37,14 @@ def window(qtbot, monkeypatch):
     yield w
     w.cancel_work()
     w.wait_for_jobs(10)
+    # Destroy the window here, on the GUI thread, rather than whenever a collection happens to run
+    # (gui/gc_guard.py explains the deadlock a worker-side collection caused).
+    import gc
+
+    w.close()
+    w.deleteLater()
+    del w
+    gc.collect()
 
 
 @pytest.fixture

@@ -49,8 +49,12 @@ def _busy() -> None:  # a CPU-bound process for the loaded-machine timing
         pass
 
 
-def seeds(split: str, n: int) -> list[dict]:
-    """Quantized and performance seeds (with their human continuations) of the first ``n`` pieces."""
+def seeds(split: str, n: int, per_piece: int = 1) -> list[dict]:
+    """Quantized and performance seeds (with their human continuations) of the first ``n`` pieces.
+
+    ``per_piece`` seeds of each kind per piece, from non-overlapping spans: score bars 2-6 (human 6-10),
+    then 14-18, 26-30, ...; performance seconds 20-30 (human 30-40), then 60-70, 100-110, ... (a piece
+    too short for the k-th span gives fewer)."""
     from musestudio.io.midi import read_midi
     from musestudio.ml.beatgrid import BeatGrid
     from training.splits import asap_split
@@ -62,17 +66,23 @@ def seeds(split: str, n: int) -> list[dict]:
         seen.add(perf.piece)
         score = read_midi(perf.score_midi)
         grid = BeatGrid.from_sequence(score)
-        grid.extend_to_bar(12)
-        if len(grid.bar_quarters) > 10 and score.notes:
-            a = float(grid.to_seconds(grid.bar_quarters[2]))
-            b = float(grid.to_seconds(grid.bar_quarters[6]))
-            c = float(grid.to_seconds(grid.bar_quarters[10]))
-            out.append({"piece": perf.piece, "kind": "quantized", "seed": score.slice(a, b), "start": b,
-                        "human": score.slice(b, c), "bars": 4, "seconds": None})
+        grid.extend_to_bar(12 * per_piece)
+        for k in range(per_piece):
+            first = 2 + 12 * k
+            if len(grid.bar_quarters) > first + 8 and score.notes:
+                a = float(grid.to_seconds(grid.bar_quarters[first]))
+                b = float(grid.to_seconds(grid.bar_quarters[first + 4]))
+                c = float(grid.to_seconds(grid.bar_quarters[first + 8]))
+                if k == 0 or (score.slice(a, b).notes and score.slice(b, c).notes):
+                    out.append({"piece": perf.piece, "kind": "quantized", "seed": score.slice(a, b), "start": b,
+                                "human": score.slice(b, c), "bars": 4, "seconds": None})
         perf_seq = read_midi(perf.performance_midi)
-        if perf_seq.duration > 45:
-            out.append({"piece": perf.piece, "kind": "performance", "seed": perf_seq.slice(20.0, 30.0),
-                        "start": 30.0, "human": perf_seq.slice(30.0, 40.0), "bars": None, "seconds": 10.0})
+        for k in range(per_piece):
+            t0 = 20.0 + 40.0 * k
+            if perf_seq.duration > t0 + 25:
+                out.append({"piece": perf.piece, "kind": "performance", "seed": perf_seq.slice(t0, t0 + 10),
+                            "start": t0 + 10, "human": perf_seq.slice(t0 + 10, t0 + 20), "bars": None,
+                            "seconds": 10.0})
     return out
 
 
@@ -259,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="transformer,lstm,markov,gan")
     ap.add_argument("--n", type=int, default=12, help="held-out pieces")
+    ap.add_argument("--per-piece", type=int, default=1, help="seeds of each kind per piece (non-overlapping spans)")
     ap.add_argument("--split", default="test", choices=["test", "validation"])
     ap.add_argument("--round1", default=None, help="folder with the round-1 transformer/lstm/markov checkpoints")
     ap.add_argument("--checkpoints", default=None, help="folder holding <model>/ checkpoints (default: shipped)")
@@ -278,11 +289,11 @@ def main(argv: list[str] | None = None) -> int:
     models = [m for m in args.models.split(",") if m]
     skip = set(args.skip.split(","))
     ckpts = {m: (str(Path(args.checkpoints) / m) if args.checkpoints else None) for m in models}
-    cases = [c for c in seeds(args.split, args.n) if c["kind"] in args.kinds.split(",")]
+    cases = [c for c in seeds(args.split, args.n, args.per_piece) if c["kind"] in args.kinds.split(",")]
     print(f"{len(cases)} seeds from {args.n} {args.split} pieces "
           f"({sum(c['kind'] == 'quantized' for c in cases)} quantized, {sum(c['kind'] == 'performance' for c in cases)} "
           "performance)", flush=True)
-    report: dict = {"split": args.split, "pieces": args.n}
+    report: dict = {"split": args.split, "pieces": args.n, "per_piece": args.per_piece}
     if "continuations" not in skip:
         extra = {} if args.key_strength is None else {"key_strength": args.key_strength}
         if args.density_strength is not None:

@@ -47,6 +47,7 @@ from musestudio.ml.gan_grid import (  # noqa: F401 (re-exported)
     rasterize,
     roll_to_notes,
     seed_beat_grid,
+    snap_to_bar_sixteenths,
     to_model_input,
     window,
 )
@@ -194,4 +195,11 @@ def continue_with_gan_work(
     fill_pitch = min((int(k) + PIANO_LOW for k in np.nonzero(allowed)[0]), key=lambda p: abs(p - last_pitch))
     notes = enforce_sanity(notes, seed_end, fill_pitch, fill_velocity, end=plan.end_time)
     notes = [n for n in notes if n.start < plan.end_time]
+    humanize = getattr(settings, "humanize", None)
+    if reading.quantized if humanize is None else not humanize:
+        # grid mode: the seed's own sixteenths, and --bars ends on its bar line (a performance seed keeps
+        # the GAN's beat-relative steps on its tracked beats)
+        bars = getattr(settings, "bars", None)
+        notes = snap_to_bar_sixteenths(notes, reading.grid, reading.end_q,
+                                       hold_last_to=reading.end_q if bars else None)
     return seed.copy(notes=notes, pedals=[], drum_notes=[], title=f"{seed.title} (GAN continuation)".strip())

@@ -13,6 +13,7 @@ uses to build its training bars.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -207,3 +208,45 @@ def from_reading(reading: Any, max_beats: int = 4) -> tuple[BeatGrid, float, flo
     end_beat = (reading.end_q - q0) / qpb
     return BeatGrid(times, bpb, 0), start_beat, end_beat
 
+
+
+def snap_to_bar_sixteenths(notes: list[Note], grid: Any, end_q: float, *, hold_last_to: float | None = None) -> list[Note]:
+    """Grid mode for the GAN: onsets and ends on sixteenths counted from their bar line, cut at ``end_q``.
+
+    The GAN's 4 steps per beat are sixteenths only in simple meters; in 6/8 (a dotted-quarter
+    beat) they fall on 3/32 notes and in 3/8 on 32nds, so a quantized 6/8 seed got continuations
+    with 15-20 % of their onsets off the seed's grid.  Rounding half up keeps the four steps of a
+    compound beat apart (0, 2, 3 and 5 sixteenths of 6).  A note whose snapped onset collides
+    with another of the same key is merged into it.  ``hold_last_to`` (quarters: the ``--bars``
+    end) holds the last onset's notes to the bar line when they stop short of it in the last bar,
+    as the token models do.  ``grid`` is the seed reading's :class:`musestudio.ml.beatgrid.BeatGrid`.
+    """
+    if not notes:
+        return notes
+
+    def snap(q: float) -> float:
+        bar = float(grid.bar_quarters[grid.bar_index(q)])
+        return bar + math.floor((q - bar) * 4 + 0.5 + 1e-9) / 4
+
+    by_key: dict[tuple[int, float], tuple[float, Note]] = {}
+    for n in notes:
+        on = snap(float(grid.to_quarters(n.start)))
+        if on >= end_q - 1e-6:
+            continue
+        off = min(max(snap(float(grid.to_quarters(n.end))), on + 0.25), end_q)
+        prev = by_key.get((n.pitch, on))
+        if prev is None or off > prev[0]:
+            by_key[(n.pitch, on)] = (off, n)
+    ons = [on for (_, on) in by_key]
+    last = max(ons) if ons else None
+    out: list[Note] = []
+    for (pitch, on), (snapped_off, n) in by_key.items():
+        off = snapped_off
+        if hold_last_to is not None and last is not None and on >= last - 1e-6:
+            bar_len = float(grid.bar_length(grid.bar_index(on)))
+            if hold_last_to - on <= bar_len + 1e-6:
+                off = max(off, hold_last_to)
+        start, stop = (float(x) for x in grid.to_seconds(np.array([on, off])))
+        out.append(dataclasses.replace(n, pitch=pitch, start=start, end=stop))
+    out.sort(key=lambda x: (x.start, x.pitch))
+    return out

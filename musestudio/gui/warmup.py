@@ -31,6 +31,11 @@ def start_warmup(modules: tuple[str, ...] = HEAVY_MODULES) -> threading.Thread:
                 importlib.import_module(name)
             except Exception as exc:  # an optional library missing: its feature reports that when used
                 log.debug("warm-up: %s not imported (%s)", name, exc)
+        from musestudio.gui import gc_guard
+
+        guard = gc_guard.current()
+        if guard is not None:  # freeze the libraries' objects out of the collector, still in idle time
+            guard.request_freeze()
 
     thread = threading.Thread(target=run, name="musestudio-warmup", daemon=True)
     thread.start()

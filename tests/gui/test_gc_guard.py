@@ -66,3 +66,23 @@ def test_thresholds_pick_the_generation(qtbot):
         assert gc.get_count()[0] < guard.threshold[0]
     finally:
         guard.timer.start()
+
+
+def test_a_freeze_request_is_served_on_the_gui_thread_and_later_full_collections_are_cheap(qtbot):
+    from musestudio.gui import gc_guard
+    from musestudio.gui.app import create_app
+
+    create_app()
+    guard = gc_guard.current()
+    assert guard is not None
+    was_frozen = guard.frozen
+    try:
+        requester = threading.Thread(target=guard.request_freeze)  # as the warm-up thread does
+        requester.start()
+        requester.join()
+        qtbot.waitUntil(lambda: guard.frozen, timeout=5000)
+        assert gc.get_freeze_count() > 1000
+        assert len(gc.get_objects(generation=2)) < gc.get_freeze_count()
+    finally:
+        gc.unfreeze()
+        guard.frozen = was_frozen

@@ -252,3 +252,43 @@ def test_activations_do_not_depend_on_what_follows():
     assert stable >= 2 * bt.CHUNK_FRAMES
     np.testing.assert_array_equal(short[0][:stable], long_[0][:stable])
     np.testing.assert_array_equal(short[1][:stable], long_[1][:stable])
+
+
+def test_meter_features_see_the_accented_phase():
+    beats = np.arange(48) * 0.5
+    down = np.where(np.arange(48) % 3 == 1, 0.6, 0.1)  # a bar of three, downbeat on the second beat
+    onsets = np.r_[beats, beats[1::3] + 0.01]  # an extra accented note on each downbeat
+    vel = np.r_[np.full(48, 50.0), np.full(16, 100.0)]
+    pitch = np.r_[np.full(48, 64), np.full(16, 40)]
+    order = np.argsort(onsets, kind="stable")
+    f = bt.meter_features(beats, down, onsets[order], vel[order], pitch[order])
+    assert f.shape == (9,)
+    for block in (f[0:3], f[3:6], f[6:9]):  # downbeat odds, loudness, bass: 3 beats a bar stands out
+        assert int(np.argmax(block)) == 1
+
+
+def test_meter_classifier_overrides_the_viterbi():
+    beats = np.arange(40) * 0.5
+    seq = notes_on(beats)
+    beat, down = activations(beats, [i % 4 for i in range(40)], 20.5)
+    plain = bt.analysis_from_activations(seq, beat, down, FPS, bt.DecodeParams(snap_seconds=0.0))
+    assert plain.beats_per_bar == 4
+    always_three = {"classes": [2, 3, 4], "mean": [0.0] * 9, "scale": [1.0] * 9,
+                    "weights": [[0.0] * 9] * 3, "bias": [0.0, 1.0, 0.0]}
+    p = bt.DecodeParams(snap_seconds=0.0, meter_classifier=always_three)
+    assert bt.analysis_from_activations(seq, beat, down, FPS, p).beats_per_bar == 3
+    # and a classifier that reads the features picks the bars of four it is shown
+    reads = {"classes": [2, 3, 4], "mean": [0.0] * 9, "scale": [1.0] * 9,
+             "weights": [[1.0, 0, 0] + [0.0] * 6, [0, 1.0, 0] + [0.0] * 6, [0, 0, 1.0] + [0.0] * 6],
+             "bias": [0.0, 0.0, 0.0]}
+    got = bt.analysis_from_activations(seq, beat, down, FPS, bt.DecodeParams(snap_seconds=0.0, meter_classifier=reads))
+    assert got.beats_per_bar in (2, 4)  # bars of four also look like bars of two to phase contrast
+
+
+def test_shipped_config_carries_the_meter_classifier():
+    from musestudio.ml.beats import load_tracker
+
+    _, p = load_tracker(None)
+    assert p.meter_classifier is not None
+    assert list(p.meter_classifier["classes"]) == [2, 3, 4]
+    assert np.asarray(p.meter_classifier["weights"]).shape == (3, 9)

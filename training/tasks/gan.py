@@ -512,7 +512,12 @@ class GANTask(Task):
         model, _ = load_model(folder)
         self.config = model.config
         split = getattr(args, "split", "test") or "test"
-        cache = build_cache(split, model.config, cache_dir_from_args(args), asap_root_from_args(args))
+        data = getattr(args, "data", None) or []
+        bundles = [d for d in ([data] if isinstance(data, str) else data) if d.startswith("tokens:")]
+        if bundles:  # trained from a token bundle: score on the same bundle's held-out bars
+            cache = bundle_bars(bundles[0], split, model.config, cache_dir_from_args(args))
+        else:
+            cache = build_cache(split, model.config, cache_dir_from_args(args), asap_root_from_args(args))
         loader = DataLoader(GANBarDataset(cache, model.config), batch_size=128, shuffle=False)
         return {f"{split}_{k}": v for k, v in heldout_metrics(model, loader).items()}
 

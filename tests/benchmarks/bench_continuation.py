@@ -400,9 +400,13 @@ def write_cards(models_dir: Path, report: dict, models: list[str], command: str)
                       f"({sp['bars4_worst_cpu_s']:.2f} s CPU); 20 s of music {sp['s20_worst_s']:.2f} s wall "
                       f"({sp['s20_worst_cpu_s']:.2f} s CPU); beside two busy loops {sp['s20_busy_worst_s']:.2f} s wall."]
         text = card.read_text()
-        if CARD_MARK in text:
-            text = text[: text.index(CARD_MARK)].rstrip() + "\n"
-        card.write_text(text + "\n" + "\n".join(lines) + "\n")
+        after = ""
+        if CARD_MARK in text:  # replace only this section: the next "## " heading and what follows stay
+            head, rest = text[: text.index(CARD_MARK)], text[text.index(CARD_MARK) + len(CARD_MARK):]
+            nxt = rest.find("\n## ")
+            after = "" if nxt < 0 else "\n" + rest[nxt + 1:].rstrip() + "\n"
+            text = head.rstrip() + "\n"
+        card.write_text(text + "\n" + "\n".join(lines) + "\n" + after)
     write_manifest(models_dir)
 
 

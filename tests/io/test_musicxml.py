@@ -6,8 +6,8 @@ import pytest
 
 from musestudio.core.errors import InputFileError, OutputFileError
 from musestudio.core.notes import Note, NoteSequence
-from musestudio.io.midi import read_midi
 from musestudio.core.timing import TempoMap, TimeSignature, estimate_beat_seconds
+from musestudio.io.midi import read_midi
 from musestudio.io.musicxml import count_score_notes, read_musicxml, write_musicxml
 
 

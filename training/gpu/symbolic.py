@@ -71,7 +71,7 @@ def run(bundle: str, out: str, minutes: float, check: bool, models: list[str]) -
         if check:
             argv += CHECK_ARGS if model != "markov" else ["--preset", "tiny"]
             if model == "gan":  # the critic's batch norm needs more than one example per critic step
-                argv = argv[: argv.index("--seq-len")] + ["--batch-size", "8"]
+                argv = [*argv[: argv.index("--seq-len")], "--batch-size", "8"]
         else:
             argv += GPU_ARGS[model]
             if model in SHARES:

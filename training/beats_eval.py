@@ -158,29 +158,17 @@ def fit_key_profile(items: list[Annotated]) -> np.ndarray:
 
 def meter_dataset(folder: str, items: list[Annotated], params: DecodeParams) -> tuple[np.ndarray, np.ndarray]:
     """(features [n, 9], annotated beats per bar [n]) of the items whose meter is one of METER_CLASSES."""
-    from musestudio.ml.beats import (
-        METER_CLASSES,
-        beat_candidates,
-        decode_beats,
-        fill_and_extend,
-        meter_features,
-        sample_at,
-        snap_to_onsets,
-    )
+    from musestudio.ml.beats import METER_CLASSES, meter_features, note_arrays, sample_at, track_beats
 
     keep = [it for it in items if it.beats_per_bar in METER_CLASSES]
     acts = activations_for(folder, keep)
     xs, ys = [], []
     for it, (b, d, fps) in zip(keep, acts):
-        onsets = np.unique(it.start)
-        times, heights = beat_candidates(b, fps, params)
-        beats = fill_and_extend(snap_to_onsets(decode_beats(times, heights, params), onsets, params.snap_seconds),
-                                float(onsets[0]), float(onsets[-1]))
+        pitch, start, _, vel = note_arrays(item_sequence(it))
+        beats = track_beats(b, fps, np.unique(start), params)
         if len(beats) < 2 * max(METER_CLASSES):
             continue
-        order = np.argsort(it.start, kind="stable")
-        xs.append(meter_features(beats, sample_at(d, beats, fps), it.start[order], it.velocity[order].astype(float),
-                                 it.pitch[order]))
+        xs.append(meter_features(beats, sample_at(d, beats, fps), start, vel, pitch))
         ys.append(it.beats_per_bar)
     return np.asarray(xs), np.asarray(ys)
 
@@ -226,7 +214,9 @@ def fit_meter(folder: str, *, cache: str = "runs/cache", n_train: int = 300, see
     val = load_split("validation", cache=cache, with_scores=False)
     acts = activations_for(folder, val)
     report = {"train_items": len(y), "train_meters": {int(c): int(np.sum(y == c)) for c in METER_CLASSES}}
-    for name, p in (("viterbi", params), ("classifier", replace(params, meter_classifier=clf))):
+    # "viterbi" without any classifier, even when the checkpoint already carries one
+    for name, p in (("viterbi", replace(params, meter_classifier=None)),
+                    ("classifier", replace(params, meter_classifier=clf))):
         rows, conf = [], {}
         for it, (b, d, fps) in zip(val, acts):
             a = analysis_from_activations(item_sequence(it), b, d, fps, p)
@@ -241,6 +231,19 @@ def fit_meter(folder: str, *, cache: str = "runs/cache", n_train: int = 300, see
                         "downbeat_f": m["downbeat_f"], "beat_f": m["beat_f"], "confusion": conf}
         print(name, json.dumps(report[name]), flush=True)
     return clf, report
+
+
+def write_decode(checkpoint: str, settings: dict[str, Any], *, replace_all: bool = False) -> Path:
+    """Store decoder settings in the checkpoint's config.json (merged, or all of "decode" replaced) and keep
+    models/manifest.json in step, as an export does: a stale sha256 makes the app refuse the model."""
+    from training.export import _refresh_manifest
+
+    cfg_path = Path(checkpoint) / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["decode"] = dict(settings) if replace_all else {**cfg.get("decode", {}), **settings}
+    cfg_path.write_text(json.dumps(cfg, indent=2) + "\n")
+    _refresh_manifest(Path(checkpoint))
+    return cfg_path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -265,11 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         clf, report = fit_meter(args.checkpoint, cache=args.cache, n_train=args.n_train)
         print(json.dumps(report, indent=1))
         if args.write:
-            cfg_path = Path(args.checkpoint) / "config.json"
-            cfg = json.loads(cfg_path.read_text())
-            cfg.setdefault("decode", {})["meter_classifier"] = clf
-            cfg_path.write_text(json.dumps(cfg, indent=2) + "\n")
-            print(f"wrote the meter classifier to {cfg_path}")
+            print(f"wrote the meter classifier to {write_decode(args.checkpoint, {'meter_classifier': clf})}")
         return 0
     if args.cmd == "evaluate":
         res = evaluate_checkpoint(args.checkpoint, args.split, cache=args.cache)
@@ -278,11 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     best, _ = tune(args.checkpoint, cache=args.cache, limit=args.limit)
     print("best:", json.dumps(asdict(best)))
     if args.write:
-        cfg_path = Path(args.checkpoint) / "config.json"
-        cfg = json.loads(cfg_path.read_text())
-        cfg["decode"] = {k: v for k, v in asdict(best).items()}
-        cfg_path.write_text(json.dumps(cfg, indent=2) + "\n")
-        print(f"wrote decode settings to {cfg_path}")
+        print(f"wrote decode settings to {write_decode(args.checkpoint, asdict(best), replace_all=True)}")
     return 0
 
 

@@ -698,21 +698,29 @@ def analyze(seq: NoteSequence, *, checkpoint: str | os.PathLike[str] | None = No
     return analysis_from_activations(seq, beat_act, down_act, fps, p)
 
 
-def analysis_from_activations(seq: NoteSequence, beat_act: np.ndarray, down_act: np.ndarray, frame_rate: float,
-                              params: DecodeParams | None = None) -> BeatAnalysis:
-    """The decoding half of :func:`analyze` (pure: no model)."""
-    p = params or DecodeParams()
-    _, start, _, _ = note_arrays(seq)
-    onsets = np.unique(start)
+def track_beats(beat_act: np.ndarray, frame_rate: float, onsets: np.ndarray, p: DecodeParams) -> np.ndarray:
+    """Beat times from the beat activation: candidate peaks, the tempo DP, onset snapping, gap filling.
+
+    One place for this chain, so the meter classifier is fitted (training/beats_eval.py) on the very
+    beats it later sees here."""
     times, heights = beat_candidates(beat_act, frame_rate, p)
     beats = decode_beats(times, heights, p)
     beats = snap_to_onsets(beats, onsets, p.snap_seconds)
     beats = fill_and_extend(beats, float(onsets[0]), float(onsets[-1]))
     if len(beats) < 2:  # nothing periodic was found: one beat per second over the notes
         beats = np.arange(onsets[0], max(onsets[-1], onsets[0] + 1.0) + 1e-9, 1.0)
+    return beats
+
+
+def analysis_from_activations(seq: NoteSequence, beat_act: np.ndarray, down_act: np.ndarray, frame_rate: float,
+                              params: DecodeParams | None = None) -> BeatAnalysis:
+    """The decoding half of :func:`analyze` (pure: no model)."""
+    p = params or DecodeParams()
+    pitch, start, _, vel = note_arrays(seq)
+    onsets = np.unique(start)
+    beats = track_beats(beat_act, frame_rate, onsets, p)
     down_at_beats = sample_at(down_act, beats, frame_rate)
     if p.meter_classifier is not None and len(beats) >= 2 * max(METER_CLASSES):
-        pitch, start, _, vel = note_arrays(seq)
         chosen = classify_meter(meter_features(beats, down_at_beats, start, vel, pitch), p.meter_classifier)
         positions, meters = decode_meter(down_at_beats, dataclasses.replace(p, meters=(chosen,)))
     else:

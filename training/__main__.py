@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
                                  log=lambda m: print(m, flush=True))
         best = result["best"]
         print(f"best on {result['excerpts']} validation excerpts: onset {best['onset_threshold']} frame "
-              f"{best['frame_threshold']} repeat {best['repeat_threshold']} -> onset F1 {best['onset_f1']:.4f}, "
+              f"{best['frame_threshold']} repeat {best['repeat_threshold']} pedal {best['pedal_threshold']} -> onset F1 {best['onset_f1']:.4f}, "
               f"onset+offset F1 {best['onset_offset_f1']:.4f}")
         if args.write:
             write_decode_defaults(args.checkpoint, best, ", ".join(args.val))

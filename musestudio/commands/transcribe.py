@@ -25,7 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeat-threshold", type=float, metavar="X",
                         help="stricter onset threshold for a key that is already sounding (default: the model's)")
     parser.add_argument("--min-note-ms", type=float, metavar="N", help="shortest note kept, in ms (default: the model's, 30)")
-    parser.add_argument("--no-pedal", action="store_true", help="write no sustain-pedal (CC64) events")
+    parser.add_argument("--no-pedal", action="store_true",
+                        help="write no sustain-pedal (CC64) events (notes then end where their sound stops)")
+    parser.add_argument("--key-release-offsets", action="store_true",
+                        help="end each note where the model hears its sound stop, even under the pedal "
+                             "(default: a note lasts until the pedal lifts or the key is struck again)")
     parser.add_argument("--save-note-events", metavar="CSV", help="also write the notes as CSV (with --out-dir: DIR/<stem>.csv)",
                         nargs="?", const="")
     parser.add_argument("--tempo-map", choices=("auto", "none"), default="auto",
@@ -69,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
     settings = DecodeSettings(
         onset_threshold=onset, frame_threshold=frame, offset_threshold=defaults.offset_threshold,
         min_note_ms=min_note_ms, use_pedal=not args.no_pedal, repeat_threshold=repeat,
+        pedal_threshold=defaults.pedal_threshold, sustain_offsets=not args.key_release_offsets,
     )
     jobs = []
     for audio in args.audio:

@@ -139,6 +139,18 @@ class BeatGrid:
         self.extend_to_quarter(q)
         return max(bisect.bisect_right(self.bar_quarters, q + 1e-9) - 1, 0)
 
+    def held_to_bar_line(self, on_q: np.ndarray, off_q: np.ndarray, end_q: float) -> np.ndarray:
+        """Note ends (quarters) with the last onset's notes held to ``end_q`` when that onset lies in the
+        bar before it, so that a continuation asked for in bars ends on the bar line (the token models'
+        and the GAN's ``--bars``)."""
+        on_q, off_q = np.asarray(on_q, dtype=np.float64), np.asarray(off_q, dtype=np.float64)
+        if not len(on_q):
+            return off_q
+        last = float(on_q.max())
+        if end_q - last > self.bar_length(self.bar_index(last)) + 1e-6:
+            return off_q
+        return np.where(on_q >= last - 1e-6, np.maximum(off_q, end_q), off_q)
+
     def next_bar_line(self, q: float) -> float:
         """The first bar line at or after ``q``."""
         i = self.bar_index(q)

@@ -546,61 +546,80 @@ def meter_signature(beats_per_bar: int, ternary: bool) -> tuple[int, int]:
     return (3 * beats_per_bar, 8) if ternary else (beats_per_bar, 4)
 
 
+def pickup_signature(ticks: int, ppq: int, ternary: bool) -> tuple[int, int]:
+    """The signature of a pickup bar ``ticks`` long: whole beats where it holds them, else the coarsest
+    note value that divides it: 720 ticks at 960 per quarter -> 3/16, 480 -> 1/8, 1920 -> 2/4."""
+    beat = ppq * 3 // 2 if ternary else ppq
+    if ticks % beat == 0:
+        return meter_signature(ticks // beat, ternary)
+    for den in (4, 8, 16, 32, 64):
+        if (ticks * den) % (4 * ppq) == 0:
+            return ticks * den // (4 * ppq), den
+    return max(1, round(ticks * 64 / (4 * ppq))), 64
+
+
 def build_tempo_map(
     beats: np.ndarray, positions: np.ndarray, meters: np.ndarray, *, ternary: bool = False, ppq: int = PPQ,
 ) -> tuple[TempoMap, list[TimeSignature]]:
     """A tempo map with one beat between consecutive tracked beats, and bar lines on their downbeats.
 
-    Ticks before the first beat: whole beats at the first beat's tempo back to
-    time 0 (the first of them stretched so that tick 0 is time 0), grouped
-    into a pickup bar.  Tempi are rounded to whole microseconds per quarter
-    with the rounding error carried into the next beat, so beat k falls on
-    its tracked time to within a microsecond however long the piece.
+    The time before the first beat becomes a pickup at the first beat's tempo: as many sixteenths
+    (eighths in a compound meter) as fit, or 32nds or 64ths where not even one does, so that a first
+    beat soon after time 0 gives a short pickup bar (say 1/32) rather than one absurdly fast beat (a
+    60 ms "beat" is 1000 BPM, which a DAW shows as the file's tempo).  Before the first downbeat come
+    as many whole bars of its meter as fit, counted back from it, and a pickup bar with the rest.  Tempi are rounded to whole microseconds per quarter with the
+    rounding error carried into the next beat, so beat k falls on its tracked time to within a
+    microsecond however long the piece.
     """
     beats = np.asarray(beats, dtype=np.float64)
     if len(beats) < 2:
         raise AnalysisError("too few beats to build a tempo map")
     beat_ticks = ppq * 3 // 2 if ternary else ppq
+    unit = beat_ticks // 3 if ternary else beat_ticks // 4
     first_ioi = beats[1] - beats[0]
-    pre = 0
+    pre_ticks = 0
     if beats[0] > 1e-3:
-        pre = max(1, int(math.floor(beats[0] / first_ioi + 1e-9)))
-    times = np.concatenate([np.linspace(0.0, beats[0], pre + 1)[:-1] if pre else np.zeros(0), beats])
-    if pre:  # even virtual beats, except that the first absorbs the remainder
-        rest = beats[0] - (pre - 1) * first_ioi
-        times[:pre] = np.concatenate([[0.0], rest + first_ioi * np.arange(pre - 1)])
-    # Bar starts (indices into `times`) and the meter of each bar.
-    pos = np.concatenate([np.full(pre, -1), np.asarray(positions, dtype=np.int64)])
-    met = np.concatenate([np.full(pre, int(meters[0]) if len(meters) else 4), np.asarray(meters, dtype=np.int64)])
-    starts = [int(i) for i in np.flatnonzero(pos == 0)]
-    if not starts:
-        starts = [pre]
-    first_bar = starts[0]
-    m0 = int(met[first_bar])
-    lead = [first_bar - m0 * q for q in range(1, first_bar // m0 + 1)]
-    starts = sorted(set([*lead, *starts]))
-    if starts[0] > 0:
-        starts = [0, *starts]
-    # Tempo: beat k -> k+1 spans beat_ticks ticks.
+        lead = beats[0] / first_ioi * beat_ticks  # the lead-in in ticks at the first beat's tempo
+        while round(lead / unit) == 0 and unit > ppq // 16:
+            unit //= 2
+        pre_ticks = unit * max(1, round(lead / unit))
+    # Knots (tick, time): time 0, then every tracked beat.
+    ticks = pre_ticks + beat_ticks * np.arange(len(beats))
+    knot_ticks = np.concatenate([[0], ticks]) if pre_ticks else ticks
+    knot_times = np.concatenate([[0.0], beats]) if pre_ticks else beats
     changes = []
     realized = 0.0
-    for k in range(len(times) - 1):
-        target = times[k + 1]
-        us = max(1, round((target - realized) * 1e6 * ppq / beat_ticks))
-        changes.append(TempoChange(k * beat_ticks, us))
-        realized += us * beat_ticks / (ppq * 1e6)
+    for k in range(len(knot_ticks) - 1):
+        span = int(knot_ticks[k + 1] - knot_ticks[k])
+        us = max(1, round((knot_times[k + 1] - realized) * 1e6 * ppq / span))
+        changes.append(TempoChange(int(knot_ticks[k]), us))
+        realized += us * span / (ppq * 1e6)
     merged = [changes[0]]
     for c in changes[1:]:
         if c.us_per_quarter != merged[-1].us_per_quarter:
             merged.append(c)
     tempo_map = TempoMap(ppq=ppq, changes=merged)
+    # Bar starts, in ticks, with the meter of each bar (the beats up to the next start).
+    pos = np.asarray(positions, dtype=np.int64)
+    met = np.asarray(meters, dtype=np.int64) if len(meters) else np.full(len(beats), 4)
+    downs = [int(i) for i in np.flatnonzero(pos == 0)] or [0]
+    first = downs[0]
+    m0 = int(met[first])
+    bar_len = m0 * beat_ticks
+    lead_bars = int(ticks[first]) // bar_len  # whole bars of the first meter before the first downbeat
+    pickup = int(ticks[first]) - lead_bars * bar_len  # and what is left before them
+    bars: list[tuple[int, tuple[int, int]]] = []  # (tick, signature)
+    if pickup:
+        bars.append((0, pickup_signature(pickup, ppq, ternary)))
+    bars += [(pickup + q * bar_len, meter_signature(m0, ternary)) for q in range(lead_bars)]
+    for j, i in enumerate(downs):
+        length = (downs[j + 1] - i) if j + 1 < len(downs) else int(met[i])
+        bars.append((int(ticks[i]), meter_signature(max(1, length), ternary)))
     signatures: list[TimeSignature] = []
     last: tuple[int, int] | None = None
-    for b, s in enumerate(starts):
-        length = (starts[b + 1] - s) if b + 1 < len(starts) else int(met[s])
-        sig = meter_signature(max(1, length), ternary)
+    for tick, sig in bars:
         if sig != last:
-            signatures.append(TimeSignature(tempo_map.tick_to_seconds(s * beat_ticks), sig[0], sig[1]))
+            signatures.append(TimeSignature(tempo_map.tick_to_seconds(tick), sig[0], sig[1]))
             last = sig
     return tempo_map, signatures
 

@@ -237,15 +237,12 @@ def snap_to_bar_sixteenths(notes: list[Note], grid: Any, end_q: float, *, hold_l
         prev = by_key.get((n.pitch, on))
         if prev is None or off > prev[0]:
             by_key[(n.pitch, on)] = (off, n)
-    ons = [on for (_, on) in by_key]
-    last = max(ons) if ons else None
+    ons = np.array([on for (_, on) in by_key], dtype=np.float64)
+    offs = np.array([off for off, _ in by_key.values()], dtype=np.float64)
+    if hold_last_to is not None:
+        offs = grid.held_to_bar_line(ons, offs, hold_last_to)
     out: list[Note] = []
-    for (pitch, on), (snapped_off, n) in by_key.items():
-        off = snapped_off
-        if hold_last_to is not None and last is not None and on >= last - 1e-6:
-            bar_len = float(grid.bar_length(grid.bar_index(on)))
-            if hold_last_to - on <= bar_len + 1e-6:
-                off = max(off, hold_last_to)
+    for ((pitch, on), (_, n)), off in zip(by_key.items(), offs, strict=True):
         start, stop = (float(x) for x in grid.to_seconds(np.array([on, off])))
         out.append(dataclasses.replace(n, pitch=pitch, start=start, end=stop))
     out.sort(key=lambda x: (x.start, x.pitch))

@@ -483,9 +483,8 @@ def _decode_continuation(tk: Any, context: np.ndarray, out: np.ndarray, grid: An
     off_q = np.minimum(ev["off_q"][new], reading.end_q)
     keep = on_q < reading.end_q - 1e-6
     if hold_to_end and keep.any():
-        last = on_q[keep].max()
-        if reading.end_q - last <= grid.bar_length(grid.bar_index(last)) + 1e-6:  # it lies in the last bar
-            off_q = np.where(keep & (on_q >= last - 1e-6), reading.end_q, off_q)
+        off_q = off_q.copy()
+        off_q[keep] = grid.held_to_bar_line(on_q[keep], off_q[keep], reading.end_q)
     on_s, off_s = grid.to_seconds(on_q[keep]), grid.to_seconds(off_q[keep])
     notes = _one_copy_per_key(ev["pitch"][new][keep], on_s, off_s, ev["velocity"][new][keep])
     max_len = MAX_NOTE_SECONDS

@@ -75,7 +75,8 @@ def load_transcriber(checkpoint: str | os.PathLike[str] | None = None) -> tuple[
 
 # Decoding thresholds a checkpoint may carry in config.json's "decode" block (written by
 # `python -m training tune-decoding ... --write`, chosen on validation data for those weights).
-TUNED_DECODE_KEYS = ("onset_threshold", "frame_threshold", "offset_threshold", "repeat_threshold", "min_note_ms")
+TUNED_DECODE_KEYS = ("onset_threshold", "frame_threshold", "offset_threshold", "repeat_threshold", "min_note_ms",
+                     "pedal_threshold")
 
 
 def decode_defaults(checkpoint: str | os.PathLike[str] | None = None) -> DecodeSettings:

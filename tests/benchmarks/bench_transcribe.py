@@ -30,28 +30,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-BP_SCRIPT = r"""
-import json, sys, time, logging, warnings
-logging.disable(logging.WARNING); warnings.filterwarnings("ignore")
-from basic_pitch import ICASSP_2022_MODEL_PATH
-from basic_pitch.inference import Model, predict
-model = Model(ICASSP_2022_MODEL_PATH)
-out_dir = sys.argv[1]
-results = []
-for path in sys.argv[2:]:
-    t0, c0 = time.perf_counter(), time.process_time()
-    _, midi, _ = predict(path, model)
-    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
-    out = f"{out_dir}/{path.rsplit('/', 1)[-1].rsplit('.', 1)[0]}.mid"
-    midi.write(out)
-    results.append({"audio": path, "midi": out, "seconds": dt, "cpu_seconds": cpu})
-print(json.dumps(results))
-"""
+from anchors import run_basic_pitch, scores_of  # noqa: E402
 
 
 def run_ours(pairs: list[tuple[Path, Path]], checkpoint: str | None) -> list[dict]:
@@ -68,41 +51,6 @@ def run_ours(pairs: list[tuple[Path, Path]], checkpoint: str | None) -> list[dic
         write_midi(seq, tmp / f"{wav.stem}.mid")
         out.append({"audio": str(wav), "midi": str(tmp / f"{wav.stem}.mid"), "seconds": dt, "cpu_seconds": cpu})
     return out
-
-
-def run_basic_pitch(pairs: list[tuple[Path, Path]], bp_python: str) -> list[dict]:
-    tmp = tempfile.mkdtemp(prefix="bp-")
-    proc = subprocess.run(
-        [bp_python, "-c", BP_SCRIPT, tmp, *[str(w) for w, _ in pairs]], capture_output=True, text=True, check=False
-    )
-    if proc.returncode != 0:
-        raise SystemExit(f"Basic Pitch failed:\n{proc.stderr[-2000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def scores_of(results: list[dict], pairs: list[tuple[Path, Path]], with_pedal: bool) -> dict[str, float]:
-    from musestudio.io.audio import audio_info
-    from musestudio.io.midi import read_midi
-    from training.audio.evaluate import pedal_f1, score
-
-    rows = []
-    audio_s = wall_s = cpu_s = 0.0
-    for res, (wav, mid) in zip(results, pairs, strict=True):
-        est, ref = read_midi(res["midi"]), read_midi(mid)
-        row = score(est, ref)
-        if with_pedal:
-            row["pedal_f1"] = pedal_f1(est, ref)
-        rows.append(row)
-        audio_s += audio_info(wav).duration
-        wall_s += res["seconds"]
-        cpu_s += res["cpu_seconds"]
-    mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
-    mean["x_real_time"] = audio_s / wall_s
-    # Audio seconds per CPU-second (all threads summed): what one dedicated core would give;
-    # unlike wall time it barely depends on what else the shared machine is running.
-    mean["x_real_time_per_cpu_second"] = audio_s / cpu_s
-    mean["audio_seconds"] = audio_s
-    return mean
 
 
 def long_file_test(pairs: list[tuple[Path, Path]], minutes: float, checkpoint: str | None) -> dict[str, float]:

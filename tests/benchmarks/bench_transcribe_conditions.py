@@ -2,7 +2,8 @@
 
     .venv/bin/python tests/benchmarks/bench_transcribe_conditions.py --render          # once: build the clips
     .venv/bin/python tests/benchmarks/bench_transcribe_conditions.py \
-        --checkpoint v4=/tmp/v4 --checkpoint v5=models/transcriber [--long-minutes 60]
+        --checkpoint v4=/tmp/v4 --checkpoint v5=models/transcriber [--long-minutes 60] \
+        [--bp-python /tmp/bp-venv/bin/python] [--transkun-python /tmp/tk-venv/bin/python]   # anchors.py
 
 Conditions, all on TEST-split ASAP pieces (never trained on, never used to tune):
 
@@ -32,8 +33,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # anchors.py
+
+from anchors import run_anchor, scores_of  # noqa: E402
 
 BENCH_DIR = REPO / "data_cache" / "transcriber_bench"
 LEVELS = (-40.0, -20.0, 0.0)
@@ -111,10 +117,15 @@ def main() -> int:
     p.add_argument("--long-minutes", type=float, default=0.0, help="also the long-file memory test (e.g. 60)")
     p.add_argument("--only", action="append", default=None, help="condition names to run (default: all)")
     p.add_argument("--json", type=Path, default=REPO / "runs" / "bench_transcribe_conditions.json")
+    p.add_argument("--bp-python", metavar="PY", help="also Basic Pitch 0.4.0, run by this venv's python (see anchors.py)")
+    p.add_argument("--transkun-python", metavar="PY", help="also Transkun 2.0, run by this venv's python (see anchors.py)")
+    p.add_argument("--anchor-clips", type=int, default=0, metavar="N",
+                   help="run the anchors on the first N clips of each condition only (the table then compares all "
+                        "systems on those N)")
     args = p.parse_args()
     if args.render:
         render_sets(args.clips, args.seconds)
-    from training.audio.evaluate import evaluate_folder
+    from training.audio.evaluate import evaluate_folder, test_pairs
 
     checkpoints = [c.split("=", 1) if "=" in c else (Path(c).name, c) for c in args.checkpoint]
     if not checkpoints:
@@ -125,18 +136,43 @@ def main() -> int:
     if not dirs:
         raise SystemExit(f"no clips under {BENCH_DIR}; run with --render first")
     report: dict[str, dict] = {"cpus": os.cpu_count(), "conditions": {k: str(v) for k, v in dirs.items()}, "results": {}}
+    per_file: dict[tuple[str, str], list[dict]] = {}
     for name, ckpt in checkpoints:
         report["results"][name] = {}
         for cond, folder in dirs.items():
             t0 = time.time()
-            mean = evaluate_folder(ckpt, folder)["mean"]
+            result = evaluate_folder(ckpt, folder)
+            mean = result["mean"]
             report["results"][name][cond] = mean
+            per_file[(name, cond)] = result["files"]
             print(f"{name:>10} {cond:<22} " + " ".join(f"{k} {mean.get(k, float('nan')):.3f}" for k in KEYS)
                   + f"  ({time.time() - t0:.0f}s)", flush=True)
         if args.long_minutes:
             clips = sorted((BENCH_DIR / "palette").glob("*.wav"))
             report["results"][name]["long_file"] = long_file(ckpt, args.long_minutes, clips)
             print(f"{name:>10} long file: {report['results'][name]['long_file']}", flush=True)
+    anchors = [(n, py) for n, py in (("basic_pitch", args.bp_python), ("transkun", args.transkun_python)) if py]
+    subset = ""
+    if anchors and args.anchor_clips:
+        # The anchors on the first N clips only (Transkun runs at ~1x real time here): ours re-averaged over
+        # the same clips, as "<name>@N", so that every row of the table scores the same audio.
+        subset = f"@{args.anchor_clips}"
+        for name, _ in list(checkpoints):
+            report["results"][name + subset] = {}
+            for cond in dirs:
+                rows = per_file[(name, cond)][: args.anchor_clips]
+                report["results"][name + subset][cond] = {k: float(np.mean([r[k] for r in rows])) for k in KEYS}
+        checkpoints = [(n + subset, c) for n, c in checkpoints]
+    for name, python in anchors:
+        report["results"][name + subset] = {}
+        for cond, folder in dirs.items():
+            t0 = time.time()
+            pairs = test_pairs(folder)[: args.anchor_clips or None]
+            mean = scores_of(run_anchor(name, pairs, python), pairs, with_pedal=False)
+            report["results"][name + subset][cond] = mean
+            print(f"{name + subset:>10} {cond:<22} " + " ".join(f"{k} {mean.get(k, float('nan')):.3f}" for k in KEYS)
+                  + f"  ({time.time() - t0:.0f}s)", flush=True)
+    checkpoints += [(n + subset, py) for n, py in anchors]
     print()
     print("| condition | " + " | ".join(f"{n} onset F1 | {n} on+off | {n} vel" for n, _ in checkpoints) + " |")
     print("|---" * (1 + 3 * len(checkpoints)) + "|")

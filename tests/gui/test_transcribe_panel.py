@@ -199,3 +199,21 @@ def test_fixed_tempo_is_written_into_the_transcription(panel) -> None:  # type: 
     layer = window.project.layer(widget.layer_id)
     assert layer.sequence.tempo_map.initial_qpm == pytest.approx(96)
     assert "96 BPM" in widget.status.text()
+
+
+def test_hold_under_pedal_follows_the_pedal_box_and_redecodes(panel) -> None:  # type: ignore[no-untyped-def]
+    from musestudio.ml.decode import decode
+
+    widget, window = panel
+    assert widget.sustain.isChecked() and widget.sustain.isEnabled()
+    assert widget.settings().sustain_offsets
+    widget.start()
+    widget.onset.setValue(0.05)
+    widget.sustain.setChecked(False)
+    widget.redecode()
+    assert not widget.settings().sustain_offsets
+    layer = window.project.layer(widget.layer_id)
+    expected = decode(widget.activations, widget.settings())
+    assert [(n.pitch, n.end) for n in layer.sequence.notes] == [(n.pitch, n.end) for n in expected.notes]
+    widget.pedal.setChecked(False)
+    assert not widget.sustain.isEnabled()  # no pedal read, nothing to hold notes with

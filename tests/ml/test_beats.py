@@ -85,9 +85,9 @@ def test_tempo_map_puts_bar_lines_on_downbeats_and_keeps_time():
     beats = 1.3 + np.cumsum(rng.uniform(0.45, 0.7, 64))
     positions = (np.arange(64) + 2) % 3  # starts on beat 3 of a 3/4 bar: a one-beat pickup
     tm, sigs = bt.build_tempo_map(beats, positions, np.full(64, 3))
-    # every tracked beat falls on a whole beat of the map (within a microsecond), bars at downbeats
+    # every tracked beat falls a whole beat after the first (within a microsecond), bars at downbeats
     ticks = tm.seconds_to_ticks_array(beats)
-    assert np.all(ticks % 960 == 0)
+    assert np.all((ticks - ticks[0]) % 960 == 0)
     np.testing.assert_allclose(tm.ticks_to_seconds_array(ticks), beats, atol=2e-6)
     assert [(s.numerator, s.denominator) for s in sigs][-1] == (3, 4)
     bar_ticks = [tm.seconds_to_tick(s.time) for s in sigs]
@@ -95,6 +95,21 @@ def test_tempo_map_puts_bar_lines_on_downbeats_and_keeps_time():
     # after the pickup, bars are 3 beats long and start on the tracked downbeats
     first_full_bar = bar_ticks[-1]
     assert all((t - first_full_bar) % (3 * 960) == 0 for t in downbeat_ticks)
+    # the pickup (1.3 s of lead-in + one beat) is whole sixteenths at the first beat's tempo
+    assert bar_ticks[0] == 0 and (sigs[0].numerator, sigs[0].denominator) != (3, 4)
+
+
+@pytest.mark.parametrize(("first", "expected"), [(0.06, (1, 32)), (0.12, (1, 16)), (0.3, (1, 8)), (0.6, (1, 4)), (0.9, (3, 8)), (2.1, (7, 8)), (10.2, (1, 4))])
+def test_a_short_lead_in_is_a_short_pickup_bar_not_an_absurd_tempo(first, expected):
+    beats = first + 0.6 * np.arange(32)  # 100 BPM, 4/4, first beat a downbeat
+    tm, sigs = bt.build_tempo_map(beats, np.arange(32) % 4, np.full(32, 4))
+    assert (sigs[0].numerator, sigs[0].denominator) == expected and sigs[0].time == 0.0
+    assert (sigs[1].numerator, sigs[1].denominator) == (4, 4)
+    # after the pickup, whole 4/4 bars of the first tempo lead to the first downbeat (10.2 s: 17 beats = 1/4 + 4 bars)
+    assert (first - sigs[1].time) / 2.4 == pytest.approx(round((first - sigs[1].time) / 2.4), abs=1e-6)
+    assert sigs[1].time < 2.4  # the pickup is shorter than a bar
+    bpm = [60e6 / c.us_per_quarter for c in tm.changes]
+    assert min(bpm) > 60 and max(bpm) < 170  # never a 1000 BPM "beat" before the music
 
 
 def test_compound_meter_map_uses_dotted_quarter_beats():

@@ -105,3 +105,21 @@ def test_repeat_threshold_applies_only_to_keys_already_sounding() -> None:
     assert starts(strict) == [10, 40, 120]
     # a repeat threshold below the onset threshold never loosens it
     assert starts(DecodeSettings(onset_threshold=0.6, frame_threshold=0.4, repeat_threshold=0.3)) == starts(base)
+
+
+def test_pedal_aware_offsets_hold_a_released_key_until_the_pedal_lifts() -> None:
+    a = blank()
+    a["pedal"][30:100] = 0.9
+    put_note(a, 60, 10, 40)  # the sound fades at 40 while the pedal is down (30-100)
+    put_note(a, 64, 10, 25)  # released before the pedal went down: keeps its own end
+    put_note(a, 67, 50, 70)
+    a["onset"][80, 67 - 21] = 0.9  # re-struck under the pedal: the first note ends there
+    a["onset"][81, 67 - 21] = 0.6
+    a["frame"][80:90, 67 - 21] = 0.8
+    got = {(n.pitch, round(n.start * FPS)): round(n.end * FPS) for n in decode(acts(a)).notes}
+    assert got == {(60, 10): 100, (64, 10): 25, (67, 50): 80, (67, 80): 100}
+    plain = {(n.pitch, round(n.start * FPS)): round(n.end * FPS)
+             for n in decode(acts(a), DecodeSettings(sustain_offsets=False)).notes}
+    assert plain[(60, 10)] == 40 and plain[(67, 50)] == 70
+    no_pedal = decode(acts(a), DecodeSettings(use_pedal=False)).notes  # no pedal read, nothing extended
+    assert {(n.pitch, round(n.start * FPS)): round(n.end * FPS) for n in no_pedal}[(60, 10)] == 40

@@ -57,3 +57,14 @@ def test_shipped_gan_continues_a_six_eight_score_on_its_grid() -> None:
     assert grid_share(merged, tolerance=0.01) == 1.0
     end = float(np.max([n.end for n in out.notes]))
     assert abs(end - 8 * 3 * 0.5) < 0.5 * 0.25 + 1e-6  # 4 bars of 6/8 after the 4-bar seed, within a sixteenth
+
+
+def test_held_to_bar_line_holds_only_the_last_onset_and_only_in_the_last_bar() -> None:
+    grid = BeatGrid(np.array([0.0, 0.5]), np.array([0.0, 1.0]), [0.0], [(4, 4)])  # 4/4 at 120 qpm
+    on = np.array([12.0, 14.0, 14.0, 15.0])
+    off = np.array([13.0, 15.0, 14.5, 15.5])
+    np.testing.assert_allclose(grid.held_to_bar_line(on, off, 16.0), [13.0, 15.0, 14.5, 16.0])
+    np.testing.assert_allclose(grid.held_to_bar_line(on[:3], off[:3], 16.0), [13.0, 16.0, 16.0])  # a chord: all held
+    # the last onset a bar and more before the end: nothing to hold (the continuation fell silent)
+    np.testing.assert_allclose(grid.held_to_bar_line(on[:1], off[:1], 20.0), [13.0])
+    assert len(grid.held_to_bar_line(np.zeros(0), np.zeros(0), 4.0)) == 0

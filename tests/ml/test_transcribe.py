@@ -252,3 +252,23 @@ def test_cli_defaults_are_the_checkpoint_thresholds(tiny_checkpoint: Path, tmp_p
     assert len(by_default) > 0
     # same thresholds whether from config.json or from flags (repeat differs: flags keep the built-in 0.7)
     assert {(n.pitch, round(n.start, 2)) for n in by_flags} <= {(n.pitch, round(n.start, 2)) for n in by_default}
+
+
+def test_cli_key_release_offsets_reach_the_decoder(tiny_checkpoint: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import musestudio.ml.transcribe as tr
+    from musestudio.cli import main
+
+    seen = []
+    real = tr.transcribe_to_file
+
+    def spy(*args, **kw):  # type: ignore[no-untyped-def]
+        seen.append(kw.get("settings", args[2] if len(args) > 2 else None))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(tr, "transcribe_to_file", spy)
+    a = write(tmp_path / "a.wav", noise(1.0), SR)
+    ck = ["--checkpoint", str(tiny_checkpoint)]
+    assert main(["transcribe", str(a), "-o", str(tmp_path / "a.mid"), *ck]) == 0
+    assert main(["transcribe", str(a), "-o", str(tmp_path / "b.mid"), "--key-release-offsets", *ck]) == 0
+    assert [s.sustain_offsets for s in seen] == [True, False]

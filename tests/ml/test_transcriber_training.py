@@ -215,7 +215,8 @@ def test_tune_decoding_writes_thresholds_the_app_reads(tmp_path: Path, capsys: p
             "--repeat", "off", "0.8", "--write"]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert out.count("onset F1") == 5  # 4 grid points + the best line
+    assert out.count("onset F1") == 8  # 4 grid points, 3 pedal thresholds + the best line
     block = json.loads((ckpt / "config.json").read_text())["decode"]
     assert block["onset_threshold"] in (0.4, 0.6) and block["repeat_threshold"] in (None, 0.8)
+    assert block["pedal_threshold"] in (0.3, 0.5, 0.7) and decode_defaults(ckpt).pedal_threshold == block["pedal_threshold"]
     assert decode_defaults(ckpt).onset_threshold == block["onset_threshold"]

@@ -157,3 +157,25 @@ def test_v3_palette_keeps_the_held_out_piano_and_room_out_and_spans_the_ranges()
     assert all(np.abs(augment.channel_cents(c.instrument)).max() <= 15 for c in conds if c.instrument)
     assert any(c.resonance_db for c in conds) and any(c.pedal_noise_db for c in conds)
     assert any(c.compress_ratio > 1 for c in conds) and any(c.hum_db for c in conds)
+
+
+def test_played_velocity_is_the_velocity_instrument_midi_sends() -> None:
+    seq = NoteSequence(notes=[Note(40 + i, 0.1 * i, 0.1 * i + 0.05, v) for i, v in enumerate((1, 20, 64, 100, 127))])
+    for gamma in (0.6, 1.0, 1.6):
+        mid = mido.MidiFile(file=io.BytesIO(augment.instrument_midi(seq, Instrument(velocity_gamma=gamma), np.random.default_rng(0))))
+        sent = [m.velocity for m in mid.tracks[0] if m.type == "note_on"]
+        assert sent == [int(augment.played_velocity(n.velocity, gamma)) for n in seq.notes]
+    labels = np.array([[0, 64], [127, 0]], np.uint8)
+    out = augment.played_velocity(labels, 1.6)
+    assert out.dtype == np.uint8 and out[0, 0] == 0 and out[1, 1] == 0  # "no onset" stays 0
+    assert out[0, 1] == round(127 * (64 / 127) ** 1.6) and out[1, 0] == 127
+
+
+def test_v3_render_labels_carry_the_played_velocities() -> None:
+    from training.audio.render import played_labels
+
+    seq = NoteSequence(notes=[Note(60, 0.0, 0.5, 64), Note(64, 0.5, 1.0, 100)])
+    assert played_labels(seq, 1.0) is seq
+    out = played_labels(seq, 1.4)
+    assert [n.velocity for n in out.notes] == [round(127 * (64 / 127) ** 1.4), round(127 * (100 / 127) ** 1.4)]
+    assert [(n.pitch, n.start, n.end) for n in out.notes] == [(n.pitch, n.start, n.end) for n in seq.notes]

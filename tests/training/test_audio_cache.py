@@ -55,3 +55,30 @@ def test_tagged_draw_sits_beside_the_first(fake_asap: None, tmp_path: Path) -> N
     assert [s["file"] for s in second["shards"]] == ["shard_b0000.npz", "shard_b0001.npz"]
     ds = dataset.WindowDataset([tmp_path / "c"], window=16)
     assert len(ds.arrays) == 4  # training reads both draws
+
+
+def _shard(folder: Path, name: str, velocity: np.ndarray) -> None:
+    n = len(velocity)
+    np.savez(folder / name, features=np.zeros((n, 4), np.float16), onset=(velocity > 0).astype(np.uint8),
+             frame=(velocity > 0).astype(np.uint8), offset=np.zeros_like(velocity), velocity=velocity,
+             pedal=np.zeros(n, np.uint8), segments=np.array([[0, n]]))
+
+
+@pytest.mark.parametrize("labels", [None, "played"])
+def test_old_caches_get_played_velocity_labels_when_loaded(tmp_path: Path, labels: str | None) -> None:
+    vel = np.zeros((16, 88), np.uint8)
+    vel[2, 40], vel[9, 60] = 64, 100
+    _shard(tmp_path, "shard_0000.npz", vel)
+    _shard(tmp_path, "shard_0001.npz", vel)
+    shards = [{"file": "shard_0000.npz", "condition": {"instrument": {"velocity_gamma": 1.5}}},
+              {"file": "shard_0001.npz", "condition": {"instrument": None}}]  # a palette-v1/v2 shard
+    meta = {"features": {}, "shards": shards, **({"velocity_labels": labels} if labels else {})}
+    (tmp_path / "meta.json").write_text(json.dumps(meta))
+    ds = dataset.WindowDataset([tmp_path], window=16, random_windows=False)
+    got = {int(s[0]): a["velocity"] for s, a in zip(ds.starts, ds.arrays)}
+    if labels is None:  # written before the labels were the played velocities: mapped on load
+        assert got[0][2, 40] == round(127 * (64 / 127) ** 1.5) and got[0][9, 60] == round(127 * (100 / 127) ** 1.5)
+    else:
+        np.testing.assert_array_equal(got[0], vel)
+    np.testing.assert_array_equal(got[1], vel)
+    assert got[0].sum() > 0 and (got[0] > 0).sum() == 2

@@ -52,6 +52,19 @@ class Instrument:
     start_jitter_samples: int = 0  # each note's sample starts up to this many points later
 
 
+def played_velocity(velocity: np.ndarray | int, gamma: float) -> np.ndarray:
+    """The velocity the instrument receives for a performed ``velocity``: 127 * (v / 127) ** gamma, 1..127.
+
+    The render's labels carry this value, not the performed one: with a random curve per render, the
+    performed velocity would make the same label sound at different loudness in different renders,
+    which no velocity head can learn (the v5 transcriber's velocity F1 fell from 0.61 to 0.51 that way).
+    Zeros stay zero, so a label array (0 = no onset) can be mapped whole.
+    """
+    v = np.asarray(velocity)
+    out = np.clip(np.rint(127.0 * (np.maximum(v, 1) / 127.0) ** gamma), 1, 127)
+    return np.where(v > 0, out, 0).astype(v.dtype if v.dtype.kind in "iu" else np.int64)
+
+
 def channel_of(pitch: int) -> int:
     """Register group (index into CHANNELS) of a key: 12 groups of about 7 keys."""
     return min(len(CHANNELS) - 1, max(0, (pitch - 21) * len(CHANNELS) // 88))
@@ -92,7 +105,7 @@ def instrument_midi(seq: NoteSequence, instrument: Instrument, rng: np.random.Ge
         ch = CHANNELS[channel_of(n.pitch)]
         on = int(round(n.start * per_s))
         off = max(on + 1, int(round(n.end * per_s)))
-        vel = int(np.clip(round(127.0 * (max(n.velocity, 1) / 127.0) ** gamma), 1, 127))
+        vel = int(played_velocity(max(int(n.velocity), 1), gamma))
         nrpn: list[tuple[int, int]] = []
         if instrument.start_jitter_samples > 0:
             nrpn.append((GEN_START_OFFSET, int(rng.integers(0, instrument.start_jitter_samples + 1))))

@@ -28,6 +28,7 @@ import numpy as np
 
 from musestudio.core.notes import NoteSequence
 from musestudio.dsp.features import FeatureConfig, compute_features
+from training.audio.augment import played_velocity
 from training.audio.labels import frame_labels
 from training.audio.render import (
     TEST_CONDITION,
@@ -118,7 +119,8 @@ def build_rendered_cache(
     rng = random.Random(seed)
     nrng = np.random.default_rng(seed)
     picks = choose_excerpts(asap_split(split, asap_root), seconds, rng, per_piece=None)[:n_excerpts]
-    meta: dict[str, Any] = {"split": split, "features": config.to_dict(), "seconds": seconds, "palette": palette, "shards": []}
+    meta: dict[str, Any] = {"split": split, "features": config.to_dict(), "seconds": seconds, "palette": palette,
+                            "velocity_labels": "played", "shards": []}
     done: dict[str, Any] = {}
     meta_file = out / (f"meta_{tag}.json" if tag else "meta.json")
     if tag and not (out / "meta.json").is_file():
@@ -229,6 +231,29 @@ def find_pairs(folder: str | Path) -> Iterator[tuple[Path, Path]]:
                 break
 
 
+def performed_velocity_gammas(folder: Path) -> dict[str, float]:
+    """Shard file -> velocity curve, for shards whose labels hold the *performed* velocities.
+
+    Palette-v3 caches written before ``velocity_labels: "played"`` (the v5 transcriber's) label each
+    onset with the performed velocity while the instrument was played 127 * (v / 127) ** gamma; their
+    labels are mapped to the played velocity when loaded, so old and new caches agree.
+    """
+    out: dict[str, float] = {}
+    for meta_file in sorted(folder.glob("meta*.json")):
+        try:
+            meta = json.loads(meta_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if meta.get("velocity_labels") == "played":
+            continue
+        for shard in meta.get("shards", []):
+            instrument = (shard.get("condition") or {}).get("instrument") or {}
+            gamma = float(instrument.get("velocity_gamma", 1.0) or 1.0)
+            if gamma != 1.0:
+                out[shard["file"]] = gamma
+    return out
+
+
 class WindowDataset:
     """Random fixed-length windows from the shards of one or more cache folders (a map-style Dataset)."""
 
@@ -247,11 +272,14 @@ class WindowDataset:
     def refresh(self) -> int:
         """Load shards written since the last call; returns how many shards are loaded."""
         for folder in self.folders:
+            gammas = performed_velocity_gammas(folder)
             for path in sorted(folder.glob("shard_*.npz")):
                 if path in self.loaded or path.name.endswith(".part.npz"):
                     continue
                 with np.load(path) as data:
                     arrays = {k: data[k] for k in (*ARRAYS, "segments")}
+                if gammas.get(path.name, 1.0) != 1.0:
+                    arrays["velocity"] = played_velocity(arrays["velocity"], gammas[path.name])
                 self.loaded.add(path)
                 idx = len(self.arrays)
                 self.arrays.append(arrays)

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from musestudio.core.notes import SUSTAIN_CC, NoteSequence, PedalEvent, TrackInfo
-from training.audio.augment import CODECS, Instrument
+from training.audio.augment import CODECS, Instrument, played_velocity
 
 SF_FLUID = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 # The "small" package's file, named directly: MuseScore_General.sf3 is an alternatives link that
@@ -318,7 +318,15 @@ def _render_v3(seq: NoteSequence, c: RenderCondition, sample_rate: int, rng: np.
         audio = audio * (10 ** ((c.level_dbfs if c.level_dbfs is not None else -1.0) / 20) / peak)
     if c.codec:
         audio = augment.lossy(audio, sample_rate, c.codec, c.codec_quality)
-    return np.clip(audio, -1.0, 1.0).astype(np.float32), seq
+    return np.clip(audio, -1.0, 1.0).astype(np.float32), played_labels(seq, c.instrument.velocity_gamma)
+
+
+def played_labels(seq: NoteSequence, gamma: float) -> NoteSequence:
+    """``seq`` with the velocities the instrument received (see :func:`training.audio.augment.played_velocity`)."""
+    if gamma == 1.0:
+        return seq
+    return seq.copy(notes=[dataclasses.replace(n, velocity=int(played_velocity(int(n.velocity), gamma)))
+                           for n in seq.notes])
 
 
 def scale_time(seq: NoteSequence, factor: float) -> NoteSequence:

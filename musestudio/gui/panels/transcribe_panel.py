@@ -152,8 +152,17 @@ class TranscribePanel(Panel):
         pitch_row.addWidget(self.low)
         pitch_row.addWidget(QLabel("to"))
         pitch_row.addWidget(self.high)
+        self._tuned = d  # thresholds the panel has no control for (offset, pedal) stay the checkpoint's
         self.pedal = QCheckBox("Sustain pedal as CC64", self)
         self.pedal.setChecked(d.use_pedal)
+        self.sustain = QCheckBox("Hold notes under the pedal", self)
+        self.sustain.setChecked(d.sustain_offsets)
+        self.sustain.setToolTip(
+            "On: a note lasts until the key is struck again or the pedal lifts, as it sounds.\n"
+            "Off: notes end where the model hears the key's sound stop (shorter notes, for editing)."
+        )
+        self.sustain.setEnabled(d.use_pedal)
+        self.pedal.toggled.connect(self.sustain.setEnabled)
         self.tempo = QSpinBox(self)
         self.tempo.setRange(TEMPO_AUTO, 400)
         self.tempo.setSpecialValueText("Auto (track the beats)")
@@ -172,6 +181,7 @@ class TranscribePanel(Panel):
         form.addRow("Minimum note length", self.min_note)
         form.addRow("Pitch range", pitch_row)
         form.addRow(self.pedal)
+        form.addRow(self.sustain)
         form.addRow("Tempo", self.tempo)
         form.addRow("Reference (teacher mode)", self.reference_box)
 
@@ -214,6 +224,7 @@ class TranscribePanel(Panel):
         for w in (self.min_note, self.low, self.high, self.tempo):
             w.valueChanged.connect(self._schedule)
         self.pedal.toggled.connect(self._schedule)
+        self.sustain.toggled.connect(self._schedule)
         self.reference_box.currentIndexChanged.connect(self.update_scores)
         ev = context.events
         ev.layers_changed.connect(self._layers_changed)
@@ -256,6 +267,9 @@ class TranscribePanel(Panel):
             min_note_ms=float(self.min_note.value()),
             pitch_range=(low, high),
             use_pedal=self.pedal.isChecked(),
+            sustain_offsets=self.sustain.isChecked(),
+            offset_threshold=self._tuned.offset_threshold,
+            pedal_threshold=self._tuned.pedal_threshold,
         )
 
     def _schedule(self) -> None:

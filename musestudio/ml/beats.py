@@ -546,6 +546,10 @@ def meter_signature(beats_per_bar: int, ternary: bool) -> tuple[int, int]:
     return (3 * beats_per_bar, 8) if ternary else (beats_per_bar, 4)
 
 
+#: A lead-in before the first tracked beat shorter than this (in beats) is not written as a pickup bar.
+LEAD_IN_BEATS = 0.25
+
+
 def pickup_signature(ticks: int, ppq: int, ternary: bool) -> tuple[int, int]:
     """The signature of a pickup bar ``ticks`` long: whole beats where it holds them, else the coarsest
     note value that divides it: 720 ticks at 960 per quarter -> 3/16, 480 -> 1/8, 1920 -> 2/4."""
@@ -563,11 +567,12 @@ def build_tempo_map(
 ) -> tuple[TempoMap, list[TimeSignature]]:
     """A tempo map with one beat between consecutive tracked beats, and bar lines on their downbeats.
 
-    The time before the first beat becomes a pickup at the first beat's tempo: as many sixteenths
-    (eighths in a compound meter) as fit, or 32nds or 64ths where not even one does, so that a first
-    beat soon after time 0 gives a short pickup bar (say 1/32) rather than one absurdly fast beat (a
-    60 ms "beat" is 1000 BPM, which a DAW shows as the file's tempo).  Before the first downbeat come
-    as many whole bars of its meter as fit, counted back from it, and a pickup bar with the rest.  Tempi are rounded to whole microseconds per quarter with the
+    The time before the first beat becomes a pickup at the first beat's tempo, as many sixteenths
+    (eighths in a compound meter) as fit; under a quarter of a beat of it, the map's first beat moves
+    to time 0 instead.  (It was one beat of whatever length: a first beat 60 ms in made a 1000 BPM
+    "beat", which a DAW shows as the file's tempo, and an empty bar in notation.)  Before the first
+    downbeat come as many whole bars of its meter as fit, counted back from it, and a pickup bar with
+    the rest: a one-beat anacrusis played at time 0 gives a 1/4 pickup bar.  Tempi are rounded to whole microseconds per quarter with the
     rounding error carried into the next beat, so beat k falls on its tracked time to within a
     microsecond however long the piece.
     """
@@ -578,15 +583,14 @@ def build_tempo_map(
     unit = beat_ticks // 3 if ternary else beat_ticks // 4
     first_ioi = beats[1] - beats[0]
     pre_ticks = 0
-    if beats[0] > 1e-3:
-        lead = beats[0] / first_ioi * beat_ticks  # the lead-in in ticks at the first beat's tempo
-        while round(lead / unit) == 0 and unit > ppq // 16:
-            unit //= 2
+    lead = beats[0] / first_ioi * beat_ticks  # the lead-in in ticks at the first beat's tempo
+    if lead >= beat_ticks * LEAD_IN_BEATS:
         pre_ticks = unit * max(1, round(lead / unit))
-    # Knots (tick, time): time 0, then every tracked beat.
+    # Knots (tick, time): time 0, then every tracked beat.  A lead-in shorter than LEAD_IN_BEATS is no
+    # pickup: the map's first beat is time 0 (its first beat a little longer), the others are as tracked.
     ticks = pre_ticks + beat_ticks * np.arange(len(beats))
     knot_ticks = np.concatenate([[0], ticks]) if pre_ticks else ticks
-    knot_times = np.concatenate([[0.0], beats]) if pre_ticks else beats
+    knot_times = np.concatenate([[0.0], beats]) if pre_ticks else np.concatenate([[0.0], beats[1:]])
     changes = []
     realized = 0.0
     for k in range(len(knot_ticks) - 1):

@@ -99,8 +99,8 @@ def test_tempo_map_puts_bar_lines_on_downbeats_and_keeps_time():
     assert bar_ticks[0] == 0 and (sigs[0].numerator, sigs[0].denominator) != (3, 4)
 
 
-@pytest.mark.parametrize(("first", "expected"), [(0.06, (1, 32)), (0.12, (1, 16)), (0.3, (1, 8)), (0.6, (1, 4)), (0.9, (3, 8)), (2.1, (7, 8)), (10.2, (1, 4))])
-def test_a_short_lead_in_is_a_short_pickup_bar_not_an_absurd_tempo(first, expected):
+@pytest.mark.parametrize(("first", "expected"), [(0.3, (1, 8)), (0.6, (1, 4)), (0.9, (3, 8)), (2.1, (7, 8)), (10.2, (1, 4))])
+def test_a_lead_in_is_a_pickup_bar_at_the_first_tempo(first, expected):
     beats = first + 0.6 * np.arange(32)  # 100 BPM, 4/4, first beat a downbeat
     tm, sigs = bt.build_tempo_map(beats, np.arange(32) % 4, np.full(32, 4))
     assert (sigs[0].numerator, sigs[0].denominator) == expected and sigs[0].time == 0.0
@@ -307,3 +307,21 @@ def test_shipped_config_carries_the_meter_classifier():
     assert p.meter_classifier is not None
     assert list(p.meter_classifier["classes"]) == [2, 3, 4]
     assert np.asarray(p.meter_classifier["weights"]).shape == (3, 9)
+
+
+@pytest.mark.parametrize("first", [0.0, 0.06, 0.12])
+def test_a_lead_in_under_a_quarter_beat_is_no_pickup_and_no_absurd_tempo(first):
+    beats = first + 0.6 * np.arange(32)
+    tm, sigs = bt.build_tempo_map(beats, np.arange(32) % 4, np.full(32, 4))
+    assert [(s.numerator, s.denominator, s.time) for s in sigs] == [(4, 4, 0.0)]
+    np.testing.assert_allclose(tm.ticks_to_seconds_array(960 * np.arange(1, 32)), beats[1:], atol=2e-6)
+    bpm = [60e6 / c.us_per_quarter for c in tm.changes]
+    assert min(bpm) > 60 and max(bpm) < 110  # the first beat a little longer, never 1000 BPM
+
+
+def test_a_one_beat_anacrusis_at_time_zero_is_a_quarter_pickup():
+    beats = 0.02 + 0.5 * np.arange(33)
+    positions = (np.arange(33) + 3) % 4  # beat 4 of a 4/4 bar, then bars from beat 1
+    tm, sigs = bt.build_tempo_map(beats, positions, np.full(33, 4))
+    assert [(s.numerator, s.denominator) for s in sigs] == [(1, 4), (4, 4)]
+    assert sigs[1].time == pytest.approx(beats[1], abs=1e-6)

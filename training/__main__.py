@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     tu.add_argument("--frame", type=float, nargs="+", default=[0.3, 0.4, 0.5])
     tu.add_argument("--repeat", type=str, nargs="+", default=["off", "0.7", "0.8"],
                     help="repeat thresholds to try ('off' = same as the onset threshold)")
+    tu.add_argument("--harmonic", type=str, nargs="+", default=["off", "0.8", "0.9"],
+                    help="probabilities an onset a partial above a stronger one must reach ('off' = no test)")
     tu.add_argument("--write", action="store_true", help="store the best in the checkpoint's config.json")
     args = parser.parse_args(argv)
 
@@ -49,11 +51,12 @@ def main(argv: list[str] | None = None) -> int:
         from training.audio.evaluate import tune_thresholds, write_decode_defaults
 
         repeats = tuple(None if r == "off" else float(r) for r in args.repeat)
+        harmonics = tuple(None if h == "off" else float(h) for h in args.harmonic)
         result = tune_thresholds(args.checkpoint, args.val, tuple(args.onset), tuple(args.frame), repeats,
-                                 log=lambda m: print(m, flush=True))
+                                 log=lambda m: print(m, flush=True), harmonic_grid=harmonics)
         best = result["best"]
         print(f"best on {result['excerpts']} validation excerpts: onset {best['onset_threshold']} frame "
-              f"{best['frame_threshold']} repeat {best['repeat_threshold']} pedal {best['pedal_threshold']} -> onset F1 {best['onset_f1']:.4f}, "
+              f"{best['frame_threshold']} repeat {best['repeat_threshold']} pedal {best['pedal_threshold']} harmonic {best['harmonic_threshold']} -> onset F1 {best['onset_f1']:.4f}, "
               f"onset+offset F1 {best['onset_offset_f1']:.4f}")
         if args.write:
             write_decode_defaults(args.checkpoint, best, ", ".join(args.val))

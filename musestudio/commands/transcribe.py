@@ -74,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         onset_threshold=onset, frame_threshold=frame, offset_threshold=defaults.offset_threshold,
         min_note_ms=min_note_ms, use_pedal=not args.no_pedal, repeat_threshold=repeat,
         pedal_threshold=defaults.pedal_threshold, sustain_offsets=not args.key_release_offsets,
+        harmonic_threshold=defaults.harmonic_threshold,
     )
     jobs = []
     for audio in args.audio:

@@ -51,6 +51,10 @@ class DecodeSettings:
     # pedalled note where its sound has decayed into the room, which is neither the key release nor the
     # pedal release.  Validation renders (v5 weights): onset+offset F1 0.653 -> 0.710, onsets unchanged.
     sustain_offsets: bool = True
+    # Partials: an onset of a key that a stronger onset an octave, a twelfth, two octaves or a major 17th
+    # below (within one frame) can explain must reach this probability (None: no such test).  Half of the
+    # false alarms on the validation clips were such partials of a played note.
+    harmonic_threshold: float | None = None
 
 
 def subframe_onsets(onset: np.ndarray, frames: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -89,6 +93,33 @@ def subframe_end(prob: np.ndarray, end: int, threshold: float) -> float:
     return end - 0.5 + (p0 - threshold) / (p0 - p1)
 
 
+#: Semitones above a fundamental where its strong low partials fall (2nd, 3rd, 4th and 5th harmonics).
+PARTIAL_INTERVALS = (12, 19, 24, 28)
+
+
+def partial_of_stronger_onset(onset: np.ndarray, frames: np.ndarray, keys: np.ndarray, threshold: float) -> np.ndarray:
+    """For each onset peak (frames[i], keys[i]): True when it is below ``threshold`` and a peak with a
+    higher probability lies a partial interval below it, within one frame."""
+    out = np.zeros(len(frames), dtype=bool)
+    weak = onset[frames, keys] < threshold
+    if not weak.any():
+        return out
+    peak = np.zeros(onset.shape, dtype=bool)
+    peak[frames, keys] = True
+    n_frames = onset.shape[0]
+    for i in np.flatnonzero(weak):
+        f, k = int(frames[i]), int(keys[i])
+        lo, hi = max(f - 1, 0), min(f + 2, n_frames)
+        for iv in PARTIAL_INTERVALS:
+            if k - iv < 0:
+                break
+            col = peak[lo:hi, k - iv] & (onset[lo:hi, k - iv] > onset[f, k])
+            if col.any():
+                out[i] = True
+                break
+    return out
+
+
 def _peaks(onset: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """(frame, key) of local maxima over time above threshold; plateaus give their first frame."""
     above = onset >= threshold
@@ -122,6 +153,9 @@ def decode_notes(
     # a sounding key never takes a *lower* threshold than a silent one
     repeat = s.onset_threshold if s.repeat_threshold is None else max(s.onset_threshold, s.repeat_threshold)
     frames, keys = _peaks(onset, s.onset_threshold)
+    if s.harmonic_threshold is not None and s.harmonic_threshold > s.onset_threshold and len(frames):
+        keep = ~partial_of_stronger_onset(onset, frames, keys, s.harmonic_threshold)
+        frames, keys = frames[keep], keys[keep]
     if repeat > s.onset_threshold and len(frames):
         # "already sounding" is read two frames back, before this attack's own rise
         held = frame[np.maximum(frames - 2, 0), keys] >= s.frame_threshold

@@ -76,7 +76,7 @@ def load_transcriber(checkpoint: str | os.PathLike[str] | None = None) -> tuple[
 # Decoding thresholds a checkpoint may carry in config.json's "decode" block (written by
 # `python -m training tune-decoding ... --write`, chosen on validation data for those weights).
 TUNED_DECODE_KEYS = ("onset_threshold", "frame_threshold", "offset_threshold", "repeat_threshold", "min_note_ms",
-                     "pedal_threshold")
+                     "pedal_threshold", "harmonic_threshold")
 
 
 def decode_defaults(checkpoint: str | os.PathLike[str] | None = None) -> DecodeSettings:
@@ -98,7 +98,7 @@ def decode_defaults(checkpoint: str | os.PathLike[str] | None = None) -> DecodeS
         if key not in block:
             continue
         value = block[key]
-        if value is None and key == "repeat_threshold":
+        if value is None and key in ("repeat_threshold", "harmonic_threshold"):
             values[key] = None
             continue
         ok = isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)

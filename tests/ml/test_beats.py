@@ -322,6 +322,6 @@ def test_a_lead_in_under_a_quarter_beat_is_no_pickup_and_no_absurd_tempo(first):
 def test_a_one_beat_anacrusis_at_time_zero_is_a_quarter_pickup():
     beats = 0.02 + 0.5 * np.arange(33)
     positions = (np.arange(33) + 3) % 4  # beat 4 of a 4/4 bar, then bars from beat 1
-    tm, sigs = bt.build_tempo_map(beats, positions, np.full(33, 4))
+    _, sigs = bt.build_tempo_map(beats, positions, np.full(33, 4))
     assert [(s.numerator, s.denominator) for s in sigs] == [(1, 4), (4, 4)]
     assert sigs[1].time == pytest.approx(beats[1], abs=1e-6)

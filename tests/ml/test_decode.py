@@ -123,3 +123,17 @@ def test_pedal_aware_offsets_hold_a_released_key_until_the_pedal_lifts() -> None
     assert plain[(60, 10)] == 40 and plain[(67, 50)] == 70
     no_pedal = decode(acts(a), DecodeSettings(use_pedal=False)).notes  # no pedal read, nothing extended
     assert {(n.pitch, round(n.start * FPS)): round(n.end * FPS) for n in no_pedal}[(60, 10)] == 40
+
+
+def test_a_weak_onset_a_partial_above_a_stronger_one_needs_the_harmonic_threshold() -> None:
+    a = blank()
+    put_note(a, 48, 10, 40)  # C3, onset 0.9
+    put_note(a, 60, 10, 40)  # its octave, as strong: a played octave, kept
+    put_note(a, 67, 11, 30)  # G4, a twelfth above, one frame later and weaker: a partial
+    a["onset"][11, 67 - 21] = 0.75
+    put_note(a, 64, 50, 70)  # E4 alone: nothing below it, kept however weak
+    a["onset"][50, 64 - 21] = 0.75
+    pitches = lambda s: sorted(n.pitch for n in decode(acts(a), s).notes)  # noqa: E731
+    assert pitches(DecodeSettings(onset_threshold=0.7)) == [48, 60, 64, 67]
+    assert pitches(DecodeSettings(onset_threshold=0.7, harmonic_threshold=0.8)) == [48, 60, 64]
+    assert pitches(DecodeSettings(onset_threshold=0.7, harmonic_threshold=0.7)) == [48, 60, 64, 67]  # not above: off

@@ -212,7 +212,7 @@ def test_tune_decoding_writes_thresholds_the_app_reads(tmp_path: Path, capsys: p
             "shards": [{"file": "shard_0000.npz", "condition": {}, "excerpts": [{"midi": str(midi), "start": 0.0}]}]}
     (val / "meta.json").write_text(json.dumps(meta))
     argv = ["tune-decoding", str(ckpt), "--val", str(val), "--onset", "0.4", "0.6", "--frame", "0.3",
-            "--repeat", "off", "0.8", "--write"]
+            "--repeat", "off", "0.8", "--harmonic", "off", "--write"]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert out.count("onset F1") == 8  # 4 grid points, 3 pedal thresholds + the best line

@@ -9,6 +9,7 @@ events and the reference's.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import time
@@ -211,6 +212,7 @@ def tune_thresholds(
     repeat_grid: tuple[float | None, ...] = (None, 0.7, 0.8),
     log: Any = None,
     pedal_grid: tuple[float, ...] = (0.3, 0.5, 0.7),
+    harmonic_grid: tuple[float | None, ...] = (None, 0.8, 0.9),
 ) -> dict[str, Any]:
     """Pick decoding thresholds on validation pieces (never on test): best mean onset F1 over the
     excerpts (to 3 places), then onset+offset F1.  A second stage picks the pedal threshold, which
@@ -223,26 +225,29 @@ def tune_thresholds(
     model, fc = load_transcriber(checkpoint)
     cached = [pair for val_dir in dirs for pair in validation_activations(model, fc.frame_rate, val_dir)]
     table = []
-    for onset in onset_grid:
-        for frame in frame_grid:
-            for repeat in repeat_grid:
-                if repeat is not None and repeat <= onset:
-                    continue  # a repeat threshold at or below the onset threshold changes nothing
-                settings = DecodeSettings(onset_threshold=onset, frame_threshold=frame, repeat_threshold=repeat)
-                rows = [score(decode(acts, settings), ref) for acts, ref in cached]
-                mean = {k: float(np.mean([r[k] for r in rows])) for k in KEYS}
-                table.append({"onset_threshold": onset, "frame_threshold": frame, "repeat_threshold": repeat, **mean})
-                if log:
-                    log(f"onset {onset} frame {frame} repeat {repeat}: onset F1 {mean['onset_f1']:.4f} "
-                        f"on+off F1 {mean['onset_offset_f1']:.4f}")
+    for onset, frame, repeat, harmonic in itertools.product(onset_grid, frame_grid, repeat_grid, harmonic_grid):
+        if repeat is not None and repeat <= onset:
+            continue  # a repeat threshold at or below the onset threshold changes nothing
+        if harmonic is not None and harmonic <= onset:
+            continue  # likewise
+        settings = DecodeSettings(onset_threshold=onset, frame_threshold=frame, repeat_threshold=repeat,
+                                  harmonic_threshold=harmonic)
+        rows = [score(decode(acts, settings), ref) for acts, ref in cached]
+        mean = {k: float(np.mean([r[k] for r in rows])) for k in KEYS}
+        table.append({"onset_threshold": onset, "frame_threshold": frame, "repeat_threshold": repeat,
+                      "harmonic_threshold": harmonic, **mean})
+        if log:
+            log(f"onset {onset} frame {frame} repeat {repeat} harmonic {harmonic}: onset F1 {mean['onset_f1']:.4f} "
+                f"on+off F1 {mean['onset_offset_f1']:.4f}")
     best = max(table, key=lambda r: (round(r["onset_f1"], 3), r["onset_offset_f1"]))
     best = {**best, "pedal_threshold": DecodeSettings().pedal_threshold}
     for pedal in pedal_grid:
         settings = DecodeSettings(onset_threshold=best["onset_threshold"], frame_threshold=best["frame_threshold"],
-                                  repeat_threshold=best["repeat_threshold"], pedal_threshold=pedal)
+                                  repeat_threshold=best["repeat_threshold"], harmonic_threshold=best["harmonic_threshold"],
+                                  pedal_threshold=pedal)
         rows = [score(decode(acts, settings), ref) for acts, ref in cached]
         mean = {k: float(np.mean([r[k] for r in rows])) for k in KEYS}
-        row = {**{k: best[k] for k in ("onset_threshold", "frame_threshold", "repeat_threshold")},
+        row = {**{k: best[k] for k in ("onset_threshold", "frame_threshold", "repeat_threshold", "harmonic_threshold")},
                "pedal_threshold": pedal, **mean}
         table.append(row)
         if log:
@@ -264,6 +269,7 @@ def write_decode_defaults(checkpoint: str | os.PathLike[str], best: dict[str, An
         "frame_threshold": best["frame_threshold"],
         "repeat_threshold": best["repeat_threshold"],
         "pedal_threshold": best.get("pedal_threshold", 0.5),
+        "harmonic_threshold": best.get("harmonic_threshold"),
         "tuned_on": source,
         "validation_onset_f1": round(best["onset_f1"], 4),
         "validation_onset_offset_f1": round(best["onset_offset_f1"], 4),

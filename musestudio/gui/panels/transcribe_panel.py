@@ -270,6 +270,7 @@ class TranscribePanel(Panel):
             sustain_offsets=self.sustain.isChecked(),
             offset_threshold=self._tuned.offset_threshold,
             pedal_threshold=self._tuned.pedal_threshold,
+            harmonic_threshold=self._tuned.harmonic_threshold,
         )
 
     def _schedule(self) -> None:

@@ -95,9 +95,9 @@ def evaluate_checkpoint(folder: str, split: str = "test", *, cache: str = "runs/
 
 
 TUNE_GRID = {
-    "beat_logit_shift": [-1.5, -1.0, -0.5],
+    "beat_logit_shift": [-2.0, -1.5, -1.0, -0.5, 0.0],
     "tempo_prior": [0.0, 0.5],
-    "tempo_penalty": [3.0],
+    "tempo_penalty": [3.0, 6.0],
     "snap_seconds": [0.0],
 }
 

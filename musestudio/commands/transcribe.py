@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from musestudio.commands._common import add_force, check_output, progress_printer
 
@@ -54,7 +55,6 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from musestudio.core.errors import MusestudioError, OutputFileError
-    from musestudio.ml.decode import DecodeSettings
     from musestudio.ml.transcribe import decode_defaults, load_transcriber, transcribe_to_file
 
     defaults = decode_defaults(args.checkpoint)  # the checkpoint's tuned thresholds
@@ -70,11 +70,9 @@ def run(args: argparse.Namespace) -> int:
         raise MusestudioError(f"--min-note-ms must be >= 0, got {min_note_ms}")
     if args.output and len(args.audio) > 1:
         raise MusestudioError("-o takes one input; use --out-dir DIR for several files")
-    settings = DecodeSettings(
-        onset_threshold=onset, frame_threshold=frame, offset_threshold=defaults.offset_threshold,
-        min_note_ms=min_note_ms, use_pedal=not args.no_pedal, repeat_threshold=repeat,
-        pedal_threshold=defaults.pedal_threshold, sustain_offsets=not args.key_release_offsets,
-        harmonic_threshold=defaults.harmonic_threshold,
+    settings = dataclasses.replace(  # the checkpoint's tuned settings, with what the flags change
+        defaults, onset_threshold=onset, frame_threshold=frame, min_note_ms=min_note_ms, use_pedal=not args.no_pedal,
+        repeat_threshold=repeat, sustain_offsets=not args.key_release_offsets,
     )
     jobs = []
     for audio in args.audio:

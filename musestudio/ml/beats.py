@@ -551,15 +551,16 @@ LEAD_IN_BEATS = 0.25
 
 
 def pickup_signature(ticks: int, ppq: int, ternary: bool) -> tuple[int, int]:
-    """The signature of a pickup bar ``ticks`` long: whole beats where it holds them, else the coarsest
-    note value that divides it: 720 ticks at 960 per quarter -> 3/16, 480 -> 1/8, 1920 -> 2/4."""
+    """The signature of a pickup bar ``ticks`` long (whole sixteenths, as :func:`build_tempo_map` makes them):
+    whole beats where it holds them, else the coarsest note value that divides it: 720 ticks at 960 per
+    quarter -> 3/16, 480 -> 1/8, 1920 -> 2/4."""
     beat = ppq * 3 // 2 if ternary else ppq
     if ticks % beat == 0:
         return meter_signature(ticks // beat, ternary)
-    for den in (4, 8, 16, 32, 64):
+    for den in (4, 8, 16):
         if (ticks * den) % (4 * ppq) == 0:
             return ticks * den // (4 * ppq), den
-    return max(1, round(ticks * 64 / (4 * ppq))), 64
+    return max(1, round(ticks * 16 / (4 * ppq))), 16
 
 
 def build_tempo_map(

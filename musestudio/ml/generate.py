@@ -483,7 +483,6 @@ def _decode_continuation(tk: Any, context: np.ndarray, out: np.ndarray, grid: An
     off_q = np.minimum(ev["off_q"][new], reading.end_q)
     keep = on_q < reading.end_q - 1e-6
     if hold_to_end and keep.any():
-        off_q = off_q.copy()
         off_q[keep] = grid.held_to_bar_line(on_q[keep], off_q[keep], reading.end_q)
     on_s, off_s = grid.to_seconds(on_q[keep]), grid.to_seconds(off_q[keep])
     notes = _one_copy_per_key(ev["pitch"][new][keep], on_s, off_s, ev["velocity"][new][keep])

@@ -224,31 +224,29 @@ def tune_thresholds(
     dirs = [val_dirs] if isinstance(val_dirs, (str, os.PathLike)) else list(val_dirs)
     model, fc = load_transcriber(checkpoint)
     cached = [pair for val_dir in dirs for pair in validation_activations(model, fc.frame_rate, val_dir)]
+    def mean_scores(settings: DecodeSettings) -> dict[str, float]:
+        rows = [score(decode(acts, settings), ref) for acts, ref in cached]
+        return {k: float(np.mean([r[k] for r in rows])) for k in KEYS}
+
     table = []
     for onset, frame, repeat, harmonic in itertools.product(onset_grid, frame_grid, repeat_grid, harmonic_grid):
         if repeat is not None and repeat <= onset:
             continue  # a repeat threshold at or below the onset threshold changes nothing
         if harmonic is not None and harmonic <= onset:
             continue  # likewise
-        settings = DecodeSettings(onset_threshold=onset, frame_threshold=frame, repeat_threshold=repeat,
-                                  harmonic_threshold=harmonic)
-        rows = [score(decode(acts, settings), ref) for acts, ref in cached]
-        mean = {k: float(np.mean([r[k] for r in rows])) for k in KEYS}
-        table.append({"onset_threshold": onset, "frame_threshold": frame, "repeat_threshold": repeat,
-                      "harmonic_threshold": harmonic, **mean})
+        chosen = {"onset_threshold": onset, "frame_threshold": frame, "repeat_threshold": repeat,
+                  "harmonic_threshold": harmonic}
+        mean = mean_scores(DecodeSettings(**chosen))
+        table.append({**chosen, **mean})
         if log:
             log(f"onset {onset} frame {frame} repeat {repeat} harmonic {harmonic}: onset F1 {mean['onset_f1']:.4f} "
                 f"on+off F1 {mean['onset_offset_f1']:.4f}")
     best = max(table, key=lambda r: (round(r["onset_f1"], 3), r["onset_offset_f1"]))
     best = {**best, "pedal_threshold": DecodeSettings().pedal_threshold}
     for pedal in pedal_grid:
-        settings = DecodeSettings(onset_threshold=best["onset_threshold"], frame_threshold=best["frame_threshold"],
-                                  repeat_threshold=best["repeat_threshold"], harmonic_threshold=best["harmonic_threshold"],
-                                  pedal_threshold=pedal)
-        rows = [score(decode(acts, settings), ref) for acts, ref in cached]
-        mean = {k: float(np.mean([r[k] for r in rows])) for k in KEYS}
-        row = {**{k: best[k] for k in ("onset_threshold", "frame_threshold", "repeat_threshold", "harmonic_threshold")},
-               "pedal_threshold": pedal, **mean}
+        chosen = {k: best[k] for k in ("onset_threshold", "frame_threshold", "repeat_threshold", "harmonic_threshold")}
+        mean = mean_scores(DecodeSettings(**chosen, pedal_threshold=pedal))
+        row = {**chosen, "pedal_threshold": pedal, **mean}
         table.append(row)
         if log:
             log(f"pedal {pedal}: onset F1 {mean['onset_f1']:.4f} on+off F1 {mean['onset_offset_f1']:.4f}")

@@ -25,6 +25,7 @@ fixed BPM is used.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -152,7 +153,7 @@ class TranscribePanel(Panel):
         pitch_row.addWidget(self.low)
         pitch_row.addWidget(QLabel("to"))
         pitch_row.addWidget(self.high)
-        self._tuned = d  # thresholds the panel has no control for (offset, pedal) stay the checkpoint's
+        self._tuned = d  # settings the panel has no control for (offset, pedal, partials) stay the checkpoint's
         self.pedal = QCheckBox("Sustain pedal as CC64", self)
         self.pedal.setChecked(d.use_pedal)
         self.sustain = QCheckBox("Hold notes under the pedal", self)
@@ -257,10 +258,9 @@ class TranscribePanel(Panel):
 
     # --- settings ------------------------------------------------------------------
     def settings(self) -> Any:
-        from musestudio.ml.decode import DecodeSettings
-
         low, high = sorted((self.low.value(), self.high.value()))
-        return DecodeSettings(
+        return dataclasses.replace(
+            self._tuned,
             onset_threshold=self.onset.value(),
             frame_threshold=self.frame.value(),
             repeat_threshold=self.repeat.value(),
@@ -268,9 +268,6 @@ class TranscribePanel(Panel):
             pitch_range=(low, high),
             use_pedal=self.pedal.isChecked(),
             sustain_offsets=self.sustain.isChecked(),
-            offset_threshold=self._tuned.offset_threshold,
-            pedal_threshold=self._tuned.pedal_threshold,
-            harmonic_threshold=self._tuned.harmonic_threshold,
         )
 
     def _schedule(self) -> None:

@@ -80,9 +80,24 @@ def mean_scores(rows: list[dict[str, float]]) -> dict[str, float]:
     return {k: float(np.mean([r[k] for r in rows if k in r])) for k in keys}
 
 
+def steady_items(items: list[Annotated], quantize: int) -> list[Annotated]:
+    """Each take moved onto a constant-tempo grid (and snapped to ``quantize`` steps per beat, if > 0)."""
+    from training.tasks.beats import steady_warp
+
+    out = []
+    for it in items:
+        q = (quantize * 3 // 4 or 1) if (it.ternary and quantize) else quantize  # sixteenths -> ternary eighths
+        s, e, b, d = steady_warp(it.start, it.end, it.beats, it.downbeats, quantize=q)
+        out.append(replace(it, start=s, end=e, beats=b, downbeats=d))
+    return out
+
+
 def evaluate_checkpoint(folder: str, split: str = "test", *, cache: str = "runs/cache",
-                        params: DecodeParams | None = None) -> dict[str, Any]:
+                        params: DecodeParams | None = None, steady: int | None = None) -> dict[str, Any]:
+    """Mean scores over a split's performances; ``steady`` (steps per beat, 0 = unquantized) plays them to a click."""
     items = load_split(split, cache=cache, with_scores=False)
+    if steady is not None:
+        items = steady_items(items, steady)
     _, tuned = load_tracker(folder)
     p = params or tuned
     acts = activations_for(folder, items)
@@ -253,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("checkpoint")
     ev.add_argument("--split", default="test", choices=["train", "validation", "test"])
     ev.add_argument("--cache", default="runs/cache")
+    ev.add_argument("--steady", type=int, default=None, metavar="STEPS",
+                    help="score the takes warped to a constant tempo and quantized to STEPS per beat (0: not quantized)")
     tu = sub.add_parser("tune")
     tu.add_argument("checkpoint")
     tu.add_argument("--cache", default="runs/cache")
@@ -271,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote the meter classifier to {write_decode(args.checkpoint, {'meter_classifier': clf})}")
         return 0
     if args.cmd == "evaluate":
-        res = evaluate_checkpoint(args.checkpoint, args.split, cache=args.cache)
+        res = evaluate_checkpoint(args.checkpoint, args.split, cache=args.cache, steady=args.steady)
         print(json.dumps(res["mean"], indent=1))
         return 0
     best, _ = tune(args.checkpoint, cache=args.cache, limit=args.limit)

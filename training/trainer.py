@@ -37,7 +37,8 @@ from training.tasks.base import Task
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="task name: lstm, transformer, markov, gan, transcriber")
-    p.add_argument("--preset", default="desktop", choices=["desktop", "paper", "tiny"])
+    p.add_argument("--preset", default="desktop", choices=["desktop", "wide", "paper", "tiny"],
+                   help="model size (wide: the transcriber with 1.5x the convolution channels)")
     p.add_argument("--data", action="append", default=None, help="data source (repeatable); default asap")
     p.add_argument("--out", required=True, help="run folder, e.g. runs/lstm")
     p.add_argument("--cache", default="runs/cache", help="tokenized-data cache folder")

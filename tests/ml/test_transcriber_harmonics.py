@@ -80,3 +80,29 @@ def test_a_tensor_that_cannot_be_grown_is_refused() -> None:
     big = TranscriberModel(TranscriberConfig(**SMALL))  # narrower: 16 hidden units
     with pytest.raises(SystemExit):
         TranscriberTask().init_from(big, small.state_dict())
+
+
+def test_wider_convolutions_keep_the_function_and_their_new_channels_learn() -> None:
+    torch.manual_seed(0)
+    small = TranscriberModel(TranscriberConfig(**SMALL))
+    small.train()
+    small({"features": torch.rand(2, 32, 192)})
+    small.eval()
+    big = TranscriberModel(TranscriberConfig(**{**SMALL, "conv1": 6, "conv2": 8}))
+    report = TranscriberTask().init_from(big, {k: v.clone() for k, v in small.state_dict().items()})
+    assert "grown" in report and "0 grown" not in report
+    big.eval()
+    x = torch.rand(1, 50, 192) * 4
+    a, b = small.predict(x), big.predict(x)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=1e-5, rtol=1e-4)
+    first, second, third = big.conv[0], big.conv[4], big.conv[9]
+    assert float(first.weight[4:].abs().max()) > 0 and float(third.weight[4:].abs().max()) > 0  # fresh new filters
+    assert float(big.conv[1].weight[4:].min()) == 1.0  # and their batch norms a fresh scale of 1
+    assert float(second.weight[:4, 4:].abs().max()) == 0  # old outputs ignore the new channels...
+    assert float(third.weight[:4, 4:].abs().max()) == 0
+    assert float(big.fc.weight[:, 4 * 48:].abs().max()) == 0
+    big.train()
+    out, _ = big({"features": x})
+    out["onset"].sum().backward()
+    assert float(big.conv[4].weight.grad[:, 4:].abs().max()) > 0  # ...until training moves them

@@ -5,10 +5,15 @@
 settings on the validation split; ``tests/benchmarks/bench_beats.py`` scores it on the test split.
 
 Augmentation, so that the tracker meets what users bring rather than clean
-MAESTRO takes: tempo scaled 0.75-1.33x, transposition of -6..+6, velocity
+MAESTRO takes: tempo scaled 0.6-1.6x, transposition of -6..+6, velocity
 curves, and transcription-like noise (dropped notes, spurious short notes,
 onset jitter of up to 25 ms).  Score MIDIs (quantized, mechanical) are part
-of the data, as DAW files are.
+of the data, as DAW files are.  Since the fifth session a share of the
+performances is also made steady (:func:`steady_warp`: the annotated beats
+are moved onto a constant-tempo grid and the notes with them, so the take
+sounds as if played to a click) and some of those are snapped to a sixteenth
+or triplet grid, as a DAW's quantize would; ASAP alone has too few steady
+takes, and the first wider tracker lost steady 3/4 and 4/4 fixtures for it.
 """
 
 from __future__ import annotations
@@ -49,11 +54,53 @@ def targets(beats: np.ndarray, downbeats: np.ndarray, first_frame: int, n_frames
     return out[0], out[1]
 
 
+# Share of performances made steady, and of those the share also snapped to a grid (set per run by the task).
+STEADY_SHARE = 0.3
+QUANTIZE_SHARE = 0.5
+TEMPO_RANGE = (0.6, 1.6)
+
+
+def _warp(times: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Piecewise-linear map src -> dst, extended past both ends with the outermost segments' slopes."""
+    out = np.interp(times, src, dst)
+    lo, hi = times < src[0], times > src[-1]
+    out[lo] = dst[0] + (times[lo] - src[0]) * (dst[1] - dst[0]) / max(src[1] - src[0], 1e-6)
+    out[hi] = dst[-1] + (times[hi] - src[-1]) * (dst[-1] - dst[-2]) / max(src[-1] - src[-2], 1e-6)
+    return out
+
+
+def steady_warp(start: np.ndarray, end: np.ndarray, beats: np.ndarray, downbeats: np.ndarray, *,
+                quantize: int = 0) -> tuple[np.ndarray, ...]:
+    """(start, end, beats, downbeats) of the same take played to a click at its median tempo.
+
+    Each annotated beat moves to ``beats[0] + i * median_ioi`` and every note time moves with the
+    beat segment it lies in.  ``quantize`` > 0 then snaps onsets (and durations, to at least one
+    step) to ``quantize`` steps per beat, as a DAW's quantize does.
+    """
+    ioi = float(np.median(np.diff(beats)))
+    grid = beats[0] + ioi * np.arange(len(beats))
+    s, e = _warp(start, beats, grid), _warp(end, beats, grid)
+    if quantize > 0:
+        step = ioi / quantize
+        dur = np.maximum(np.rint((e - s) / step), 1.0) * step
+        s = beats[0] + np.rint((s - beats[0]) / step) * step
+        e = s + dur
+    shift = -min(float(s.min()), 0.0)  # a pickup stretched before time 0 moves everything right
+    d = _warp(downbeats, beats, grid) if len(downbeats) else downbeats
+    return s + shift, np.maximum(e, s + 0.01) + shift, grid + shift, d + shift
+
+
 def augment(item: Annotated, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
     """(pitch, start, end, velocity, beats, downbeats) with tempo, key, velocity and noise changes."""
-    scale = float(np.exp(rng.uniform(np.log(0.75), np.log(1.33))))
+    scale = float(np.exp(rng.uniform(np.log(TEMPO_RANGE[0]), np.log(TEMPO_RANGE[1]))))
     pitch = item.pitch.astype(np.int64) + int(rng.integers(-6, 7))
-    start, end = item.start * scale, item.end * scale
+    start, end, beats, downbeats = item.start, item.end, item.beats, item.downbeats
+    if not item.quantized and len(beats) >= 3 and rng.random() < STEADY_SHARE:
+        q = 0
+        if rng.random() < QUANTIZE_SHARE:
+            q = int(rng.choice([3, 6])) if item.ternary else int(rng.choice([2, 4, 4, 3]))
+        start, end, beats, downbeats = steady_warp(start, end, beats, downbeats, quantize=q)
+    start, end = start * scale, end * scale
     vel = item.velocity.astype(np.float64)
     gamma = float(rng.uniform(0.6, 1.6))
     vel = 127.0 * (np.clip(vel, 1, 127) / 127.0) ** gamma
@@ -70,7 +117,7 @@ def augment(item: Annotated, rng: np.random.Generator) -> tuple[np.ndarray, ...]
             start = np.concatenate([start, fs])
             end = np.concatenate([end, fs + rng.uniform(0.03, 0.3, n_fake)])
             vel = np.concatenate([vel, rng.uniform(10, 60, n_fake)])
-    return pitch, start, end, vel, item.beats * scale, item.downbeats * scale
+    return pitch, start, end, vel, beats * scale, downbeats * scale
 
 
 class BeatWindows(Dataset):

@@ -30,6 +30,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Features are loudness-normalised since v5 (musestudio/dsp/features.py); v4 and older had none.
     "desktop": {"features": {"loudness": "running"}, "model": {"onset_pos_weight": 8.0, "harmonics": (0.5, 2, 3, 4, 5, 6, 7, 8),
                                           "temporal_layers": 4}},
+    # desktop with 1.5x the convolution channels (fifth session): ~1.4x the CPU time per frame, still
+    # well inside the >=100x real-time budget.  Grown from a desktop checkpoint by init_from.
+    "wide": {"features": {"loudness": "running"}, "model": {"onset_pos_weight": 8.0, "harmonics": (0.5, 2, 3, 4, 5, 6, 7, 8),
+                                       "temporal_layers": 4, "conv1": 24, "conv2": 48}},
     # The reference paper's set-up: mel spectrogram, a wider CNN and dense layer.
     "paper": {
         "features": {"scale": "mel", "n_bins": 228, "fmin": 30.0, "fmax": 8000.0},
@@ -49,6 +53,7 @@ class TranscriberTask(Task):
     grad_clip = 3.0
     preset_defaults: ClassVar[dict[str, dict[str, Any]]] = {
         "desktop": {"batch_size": 8, "lr": 1e-3, "seq_len": 256},
+        "wide": {"batch_size": 8, "lr": 1e-3, "seq_len": 256},
         "paper": {"batch_size": 16, "lr": 6e-4, "seq_len": 640},
         "tiny": {"batch_size": 2, "lr": 1e-3, "seq_len": 64},
     }
@@ -72,12 +77,22 @@ class TranscriberTask(Task):
         temporal blocks are residual, so scaling their fresh weights by 0.02
         makes each start close to the identity while still passing gradients
         (all-zero weights would sit on ReLU's flat side and never move).
+
+        Wider convolutions (the ``wide`` preset from a ``desktop`` checkpoint): the new output
+        channels keep their fresh initialisation (and batch norms their fresh 1/0 statistics), while
+        the weights by which later layers read those channels start at zero, so the grown network
+        computes exactly the old function and the new channels still receive gradients.  The
+        generic copy would zero the new filters too, and zero filters behind a ReLU never move.
         """
+        fresh = {k: v.clone() for k, v in model.state_dict().items()}
         report = super().init_from(model, weights)
         with torch.no_grad():
             for name, tensor in model.state_dict().items():
-                if name.startswith("temporal.") and name not in weights:
+                old = weights.get(name)
+                if name.startswith("temporal.") and old is None:
                     tensor.mul_(0.02)
+                elif old is not None and old.shape != tensor.shape and old.shape[0] < tensor.shape[0]:
+                    tensor[old.shape[0]:] = fresh[name][old.shape[0]:]
         return report
 
     def _folders(self, args: argparse.Namespace) -> tuple[list[Path], list[Path]]:

@@ -1,0 +1,49 @@
+"""The beat tracker's training data: the steady (played-to-a-click) and quantized variants of a take."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from training.data.beats import Annotated
+from training.tasks.beats import augment, steady_warp
+
+
+def rubato_take(n_beats: int = 24) -> Annotated:
+    """A take whose beats drift from 0.5 s to 0.7 s apart, one note on each beat and one after each."""
+    ioi = np.linspace(0.5, 0.7, n_beats - 1)
+    beats = 0.3 + np.concatenate([[0.0], np.cumsum(ioi)])
+    half = beats[:-1] + 0.37 * ioi
+    start = np.sort(np.concatenate([beats, half]))
+    return Annotated(name="x.mid", piece="x", pitch=np.full(len(start), 60, np.int16), start=start,
+                     end=start + 0.2, velocity=np.full(len(start), 64, np.int16), beats=beats,
+                     downbeats=beats[::4], time_signature="4/4", beats_per_bar=4, ternary=False, key_sharps=0)
+
+
+def test_steady_warp_puts_the_beats_on_a_constant_grid_and_the_notes_with_them() -> None:
+    it = rubato_take()
+    s, e, b, d = steady_warp(it.start, it.end, it.beats, it.downbeats)
+    assert np.ptp(np.diff(b)) < 1e-9 and np.diff(b)[0] == np.median(np.diff(it.beats))
+    assert np.allclose(np.intersect1d(np.round(s, 9), np.round(b, 9)), np.round(b, 9))  # on-beat notes stay on
+    assert np.allclose(d, b[::4])
+    assert (e > s).all() and s.min() >= 0
+    # the note after each beat keeps its place within the beat (37 %)
+    off = s[~np.isin(np.round(s, 9), np.round(b, 9))]
+    assert np.allclose((off - b[:-1]) / np.diff(b), 0.37)
+
+
+def test_quantize_snaps_onsets_to_the_steps_of_the_beat() -> None:
+    it = rubato_take()
+    s, e, b, _ = steady_warp(it.start, it.end, it.beats, it.downbeats, quantize=4)
+    step = (b[1] - b[0]) / 4
+    pos = (s - b[0]) / step
+    assert np.allclose(pos, np.rint(pos))
+    assert np.allclose((e - s) / step, np.rint((e - s) / step)) and ((e - s) >= step - 1e-9).all()
+
+
+def test_augment_keeps_notes_and_beats_consistent() -> None:
+    it = rubato_take()
+    for seed in range(30):
+        pitch, start, end, vel, beats, downs = augment(it, np.random.default_rng(seed))
+        assert len(pitch) == len(start) == len(end) == len(vel)
+        assert (end > start).all() and (start >= 0).all()
+        assert np.all(np.diff(beats) > 0) and np.isin(np.round(downs, 6), np.round(beats, 6)).all()

@@ -47,3 +47,27 @@ def test_augment_keeps_notes_and_beats_consistent() -> None:
         assert len(pitch) == len(start) == len(end) == len(vel)
         assert (end > start).all() and (start >= 0).all()
         assert np.all(np.diff(beats) > 0) and np.isin(np.round(downs, 6), np.round(beats, 6)).all()
+
+
+def test_synthetic_patterns_have_an_onset_on_every_beat_and_bars_on_downbeats() -> None:
+    from training.data.patterns import patterns
+
+    for it in patterns(40, seed=3):
+        assert it.piece == "synthetic" and it.quantized
+        assert np.all(np.diff(it.beats) > 0) and np.ptp(np.diff(it.beats)) < 1e-9  # steady
+        assert np.isin(it.downbeats, it.beats).all()
+        bars = np.diff(np.searchsorted(it.beats, it.downbeats))
+        assert (bars == it.beats_per_bar).all()
+        gap = np.abs(it.start[None, :] - it.beats[:, None]).min(axis=1)
+        assert gap.max() < 0.05, it.name  # the melody or the accompaniment sounds every beat
+        assert (it.end > it.start).all() and 21 <= it.pitch.min() and it.pitch.max() <= 108
+
+
+def test_synthetic_patterns_get_their_share_of_training_windows() -> None:
+    from training.data.patterns import patterns
+    from training.tasks.beats import SYNTHETIC_SHARE, BeatWindows
+
+    items = [rubato_take(200)] * 5 + patterns(10, seed=1)
+    ds = BeatWindows(items, window=100, length=4)
+    share = ds.weights[[it.piece == "synthetic" for it in items]].sum()
+    assert abs(share - SYNTHETIC_SHARE) < 1e-9

@@ -1,4 +1,4 @@
-"""``python -m training {train,export,evaluate,tune-decoding}`` (also under ``torchrun ... -m training train``)."""
+"""``python -m training {train,export,evaluate,tune-decoding,tune-velocity}`` (also under ``torchrun ... -m training train``)."""
 
 from __future__ import annotations
 
@@ -37,6 +37,14 @@ def main(argv: list[str] | None = None) -> int:
     tu.add_argument("--harmonic", type=str, nargs="+", default=["off", "0.8", "0.9"],
                     help="probabilities an onset a partial above a stronger one must reach ('off' = no test)")
     tu.add_argument("--write", action="store_true", help="store the best in the checkpoint's config.json")
+    tv = sub.add_parser("tune-velocity", help="choose how much playing level a transcriber's velocities get back, "
+                                              "on validation audio clips (after tune-decoding)")
+    tv.add_argument("checkpoint")
+    tv.add_argument("--clips", required=True, help="folder of validation WAV + MIDI pairs, e.g. "
+                                                   "data_cache/transcriber_v3/validation_clips_played")
+    tv.add_argument("--per-db", type=float, nargs="+", default=[0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0])
+    tv.add_argument("--lag-ms", type=float, nargs="+", default=[0.0, 100.0, 250.0, 500.0])
+    tv.add_argument("--write", action="store_true", help="store the best in the checkpoint's config.json")
     args = parser.parse_args(argv)
 
     if args.command == "train":
@@ -61,6 +69,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.write:
             write_decode_defaults(args.checkpoint, best, ", ".join(args.val))
             print(f"wrote the thresholds into {args.checkpoint}/config.json")
+    elif args.command == "tune-velocity":
+        from training.audio.evaluate import tune_level_velocity, write_decode_defaults
+
+        best = tune_level_velocity(args.checkpoint, args.clips, tuple(args.per_db), tuple(args.lag_ms),
+                                   log=lambda m: print(m, flush=True))
+        print(f"best on {best['clips']} validation clips: level_velocity {best['level_velocity']} per dB, lag "
+              f"{best['level_lag_ms']} ms -> velocity F1 {best['onset_velocity_f1']:.4f} (off: {best['off_velocity_f1']:.4f})")
+        if args.write:
+            write_decode_defaults(args.checkpoint, best, args.clips, merge=True)
+            print(f"wrote level_velocity and level_lag_ms into {args.checkpoint}/config.json")
     else:
         from training.export import evaluate_checkpoint
 

@@ -138,6 +138,11 @@ class LoudnessNormalizer:
         self.attack = 1.0 - float(np.exp(-1.0 / (LOUDNESS_ATTACK_S * rate)))
         self.release = 1.0 - float(np.exp(-1.0 / (LOUDNESS_RELEASE_S * rate)))
         self.estimate: float | None = None
+        self.removed_db: list[np.ndarray] = []  # per call: the level (dB) each frame's gain took away
+
+    def removed_level(self) -> np.ndarray:
+        """The playing level in dB taken out of every frame so far (minus the gain each got)."""
+        return np.concatenate(self.removed_db) if self.removed_db else np.zeros(0, np.float32)
 
     @staticmethod
     def levels(mag: np.ndarray) -> np.ndarray:
@@ -159,6 +164,7 @@ class LoudnessNormalizer:
             gain_db = 0.0 if est is None else min(LOUDNESS_MAX_GAIN_DB, max(LOUDNESS_MIN_GAIN_DB, LOUDNESS_REF_DB - est))
             out[i] = gain_db
         self.estimate = est
+        self.removed_db.append((-out).astype(np.float32))
         return np.power(10.0, out / 20.0)
 
 

@@ -17,7 +17,10 @@ class Activations:
     """Per-frame model outputs: probabilities in [0, 1] (velocity as a fraction of 127).
 
     onset/frame/offset/velocity are [frames, 88] (key 0 = A0, MIDI 21); pedal is
-    [frames].  Frame ``i`` is centred at ``i / frame_rate`` seconds.
+    [frames].  Frame ``i`` is centred at ``i / frame_rate`` seconds.  ``level`` is
+    [frames] or None: the playing level in dB that the input's loudness normaliser
+    took away (checkpoints with ``features.loudness = "running"``); the decoder
+    gives part of it back to the velocities (``DecodeSettings.level_velocity``).
     """
 
     onset: np.ndarray
@@ -26,6 +29,7 @@ class Activations:
     velocity: np.ndarray
     pedal: np.ndarray
     frame_rate: float
+    level: np.ndarray | None = None
 
     @property
     def n_frames(self) -> int:

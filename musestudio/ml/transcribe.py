@@ -76,7 +76,7 @@ def load_transcriber(checkpoint: str | os.PathLike[str] | None = None) -> tuple[
 # Decoding thresholds a checkpoint may carry in config.json's "decode" block (written by
 # `python -m training tune-decoding ... --write`, chosen on validation data for those weights).
 TUNED_DECODE_KEYS = ("onset_threshold", "frame_threshold", "offset_threshold", "repeat_threshold", "min_note_ms",
-                     "pedal_threshold", "harmonic_threshold")
+                     "pedal_threshold", "harmonic_threshold", "level_velocity", "level_lag_ms")
 
 
 def decode_defaults(checkpoint: str | os.PathLike[str] | None = None) -> DecodeSettings:
@@ -102,7 +102,10 @@ def decode_defaults(checkpoint: str | os.PathLike[str] | None = None) -> DecodeS
             values[key] = None
             continue
         ok = isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
-        ok = ok and (value >= 0 if key == "min_note_ms" else 0 < value <= 1)
+        if key in ("min_note_ms", "level_velocity", "level_lag_ms"):
+            ok = ok and 0 <= value <= (1000.0 if key == "level_lag_ms" else 10_000.0 if key == "min_note_ms" else 10.0)
+        else:
+            ok = ok and 0 < value <= 1
         if not ok:
             raise ModelError(f"{folder}: config.json decode.{key} = {value!r} is out of range")
         values[key] = float(value)
@@ -213,8 +216,10 @@ def run_inference_work(
     def join(key: str, shape: tuple[int, ...]) -> np.ndarray:
         return np.concatenate(outputs[key]) if outputs[key] else np.zeros(shape, np.float16)
 
+    level = normalizer.removed_level() if fc.loudness == "running" else None
     acts = Activations(
-        *(join(k, (0, 88)) for k in HEADS), pedal=join("pedal", (0,)), frame_rate=fc.frame_rate
+        *(join(k, (0, 88)) for k in HEADS), pedal=join("pedal", (0,)), frame_rate=fc.frame_rate,
+        level=level if level is not None and len(level) == len(join("pedal", (0,))) else None,
     )
     yield Progress(expected_frames, expected_frames, "done")
     return acts

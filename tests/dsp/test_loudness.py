@@ -86,3 +86,16 @@ def test_silence_and_bad_samples_stay_finite() -> None:
     assert np.isfinite(compute_features(x, SR, NORM)).all()
     one = compute_features(np.ones(1, np.float32), SR, NORM)
     assert one.shape == (1, NORM.n_bins) and np.isfinite(one).all()
+
+
+def test_the_normaliser_keeps_the_level_it_took_away_frame_by_frame() -> None:
+    norm = LoudnessNormalizer(NORM)
+    fps = NORM.frame_rate
+    mag = np.full((int(12 * fps), NORM.n_bins), 10 ** (-50 / 20), np.float32)
+    mag[int(6 * fps) :] = 10 ** (-30 / 20)  # 20 dB louder after 6 s
+    first = norm.gains(mag[:100])
+    second = norm.gains(mag[100:])
+    removed = norm.removed_level()
+    assert removed.shape == (len(mag),)
+    np.testing.assert_allclose(removed, -20 * np.log10(np.concatenate([first, second])), atol=1e-4)
+    assert removed[-1] - removed[int(5 * fps)] == pytest.approx(20.0, abs=0.5)  # the louder playing shows

@@ -137,3 +137,24 @@ def test_a_weak_onset_a_partial_above_a_stronger_one_needs_the_harmonic_threshol
     assert pitches(DecodeSettings(onset_threshold=0.7)) == [48, 60, 64, 67]
     assert pitches(DecodeSettings(onset_threshold=0.7, harmonic_threshold=0.8)) == [48, 60, 64]
     assert pitches(DecodeSettings(onset_threshold=0.7, harmonic_threshold=0.7)) == [48, 60, 64, 67]  # not above: off
+
+
+def test_level_velocity_gives_back_the_dynamics_the_normaliser_took() -> None:
+    a = blank(400)
+    put_note(a, 60, 20, 40, 64)  # the head sees both notes alike (the input was normalised)...
+    put_note(a, 62, 300, 320, 64)
+    level = np.full(400, -40.0, np.float32)
+    level[250:] = -30.0  # ...but the second came in a passage 10 dB louder
+    acts_ = Activations(a["onset"], a["frame"], a["offset"], a["velocity"], a["pedal"], FPS, level=level)
+    off = decode(acts_, DecodeSettings(use_pedal=False))
+    on = decode(acts_, DecodeSettings(use_pedal=False, level_velocity=2.0, level_lag_ms=250.0))
+    assert [n.velocity for n in off.notes] == [64, 64]
+    v1, v2 = (n.velocity for n in on.notes)
+    assert v2 - v1 == 20  # 2 steps per dB x 10 dB
+    assert [(n.pitch, n.start, n.end) for n in on.notes] == [(n.pitch, n.start, n.end) for n in off.notes]
+    # no level (a checkpoint that does not normalise): nothing changes; extreme levels stay in 1..127
+    no_level = Activations(a["onset"], a["frame"], a["offset"], a["velocity"], a["pedal"], FPS)
+    assert [n.velocity for n in decode(no_level, DecodeSettings(level_velocity=2.0)).notes] == [64, 64]
+    level[250:] = 200.0
+    loud = Activations(a["onset"], a["frame"], a["offset"], a["velocity"], a["pedal"], FPS, level=level)
+    assert max(n.velocity for n in decode(loud, DecodeSettings(level_velocity=10.0)).notes) == 127

@@ -222,6 +222,11 @@ def test_decode_defaults_come_from_the_checkpoint(tiny_checkpoint: Path, tmp_pat
     bad = _with_decode(tiny_checkpoint, tmp_path / "bad", {"frame_threshold": 3})
     with pytest.raises(ModelError, match=r"decode\.frame_threshold"):
         decode_defaults(bad)
+    level = _with_decode(tiny_checkpoint, tmp_path / "level", {"level_velocity": 2.5, "level_lag_ms": 500})
+    assert (decode_defaults(level).level_velocity, decode_defaults(level).level_lag_ms) == (2.5, 500.0)
+    for key, value in (("level_velocity", -1), ("level_lag_ms", 5000)):
+        with pytest.raises(ModelError, match=key):
+            decode_defaults(_with_decode(tiny_checkpoint, tmp_path / key, {key: value}))
     with pytest.raises(ModelError):
         decode_defaults(tmp_path / "missing")
 

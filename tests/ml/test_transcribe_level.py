@@ -98,3 +98,18 @@ def test_shipped_model_at_minus_40_dbfs(tmp_path: Path) -> None:
     assert scores[0.0]["onset_recall"] >= 0.95 and scores[-40.0]["onset_recall"] >= 0.95
     assert abs(scores[0.0]["onset_f1"] - scores[-40.0]["onset_f1"]) <= 0.05
     assert min(scores[0.0]["onset_f1"], scores[-40.0]["onset_f1"]) >= 0.85
+
+
+def test_inference_reports_the_level_the_normaliser_removed(normalised_checkpoint: Path, tmp_path: Path) -> None:
+    x = fixture_audio()
+    loud = run_inference(write(tmp_path / "0.wav", x, 0.0), normalised_checkpoint)
+    quiet = run_inference(write(tmp_path / "20.wav", x, -20.0), normalised_checkpoint)
+    assert loud.level is not None and len(loud.level) == loud.n_frames
+    playing = slice(10, loud.n_frames - 10)
+    np.testing.assert_allclose(loud.level[playing] - quiet.level[playing], 20.0, atol=0.5)
+    # velocities follow the level relative to the file's own median, so the recording level cancels out
+    s = DecodeSettings(onset_threshold=0.05, frame_threshold=0.05, repeat_threshold=None, level_velocity=2.0)
+    with_quiet_level = dataclasses.replace(loud, level=quiet.level)
+    a = np.array([n.velocity for n in decode(loud, s).notes])
+    b = np.array([n.velocity for n in decode(with_quiet_level, s).notes])
+    assert np.abs(a - b).max() <= 1 and np.mean(a == b) > 0.9  # 16-bit storage at -20 dBFS: rounding only

@@ -60,7 +60,7 @@ def test_synthetic_patterns_have_an_onset_on_every_beat_and_bars_on_downbeats() 
         assert (bars == it.beats_per_bar).all()
         gap = np.abs(it.start[None, :] - it.beats[:, None]).min(axis=1)
         assert gap.max() < 0.05, it.name  # the melody or the accompaniment sounds every beat
-        assert (it.end > it.start).all() and 21 <= it.pitch.min() and it.pitch.max() <= 108
+        assert (it.end > it.start).all() and it.pitch.min() >= 21 and it.pitch.max() <= 108
 
 
 def test_synthetic_patterns_get_their_share_of_training_windows() -> None:

@@ -255,13 +255,53 @@ def tune_thresholds(
     return {"best": best, "table": table, "excerpts": len(cached)}
 
 
-def write_decode_defaults(checkpoint: str | os.PathLike[str], best: dict[str, Any], source: str) -> None:
-    """Store tuned thresholds in the checkpoint's config.json ("decode"), where musestudio reads them."""
+def tune_level_velocity(checkpoint: str | os.PathLike[str], clips: str | os.PathLike[str],
+                        per_db: tuple[float, ...], lag_ms: tuple[float, ...],
+                        log: Any = None) -> dict[str, Any]:
+    """Grid search of ``DecodeSettings.level_velocity`` x ``level_lag_ms`` by mean onset+velocity F1 on
+    VALIDATION audio clips (the level exists only for audio run through the normaliser, not for cached
+    features).  The checkpoint's other decode settings are kept."""
+    import dataclasses
+
+    from musestudio.io.midi import read_midi
+    from musestudio.ml.decode import decode
+    from musestudio.ml.transcribe import decode_defaults, run_inference
+
+    base = decode_defaults(checkpoint)
+    pairs = test_pairs(clips)
+    if not pairs:
+        raise SystemExit(f"{clips}: no WAV + MIDI pairs")
+    runs = [(run_inference(wav, checkpoint), read_midi(mid)) for wav, mid in pairs]
+    grid = [(0.0, 0.0)] + [(a, g) for a in per_db if a > 0 for g in lag_ms]
+    scores = {}
+    for a, g in grid:
+        s = dataclasses.replace(base, level_velocity=a, level_lag_ms=g)
+        scores[(a, g)] = float(np.mean([score(decode(acts, s), ref)["onset_velocity_f1"] for acts, ref in runs]))
+        if log:
+            log(f"level_velocity {a} lag {g} ms: velocity F1 {scores[(a, g)]:.4f}")
+    (a, g), best = max(scores.items(), key=lambda kv: (kv[1], -kv[0][0]))
+    return {"level_velocity": a, "level_lag_ms": g, "onset_velocity_f1": best, "off_velocity_f1": scores[(0.0, 0.0)],
+            "clips": len(runs)}
+
+
+def write_decode_defaults(checkpoint: str | os.PathLike[str], best: dict[str, Any], source: str, *,
+                          merge: bool = False) -> None:
+    """Store tuned thresholds in the checkpoint's config.json ("decode"), where musestudio reads them.
+
+    ``merge``: ``best`` holds the level-velocity settings only (tune-velocity); they join the thresholds.
+    """
     from musestudio.ml.checkpoint import CONFIG_FILE
     from training.export import _refresh_manifest
 
     folder = Path(checkpoint)
     meta = json.loads((folder / CONFIG_FILE).read_text())
+    if merge:
+        meta["decode"] = {**meta.get("decode", {}), "level_velocity": best["level_velocity"],
+                          "level_lag_ms": best["level_lag_ms"], "level_tuned_on": source,
+                          "validation_velocity_f1": round(best["onset_velocity_f1"], 4)}
+        (folder / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        _refresh_manifest(folder)
+        return
     meta["decode"] = {
         "onset_threshold": best["onset_threshold"],
         "frame_threshold": best["frame_threshold"],

@@ -76,6 +76,10 @@ def activations_for(folder: str, items: list[Annotated]) -> list[tuple[np.ndarra
 
 
 def mean_scores(rows: list[dict[str, float]]) -> dict[str, float]:
+    return _mean_scores(rows)
+
+
+def _mean_scores(rows: list[dict[str, float]]) -> dict[str, float]:
     keys = sorted({k for r in rows for k in r})
     return {k: float(np.mean([r[k] for r in rows if k in r])) for k in keys}
 
@@ -110,7 +114,7 @@ def evaluate_checkpoint(folder: str, split: str = "test", *, cache: str = "runs/
 
 
 TUNE_GRID = {
-    "beat_logit_shift": [-2.0, -1.5, -1.0, -0.5, 0.0],
+    "beat_logit_shift": [-2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0],
     "tempo_prior": [0.0, 0.5],
     "tempo_penalty": [3.0, 6.0],
     "snap_seconds": [0.0],
@@ -120,11 +124,33 @@ TUNE_GRID = {
 STAGE2 = {"ternary_threshold": [0.5, 1.0, 1.5], "downbeat_logit_shift": [-3.0, -2.0, -1.0]}
 
 
-def tune(folder: str, *, cache: str = "runs/cache", limit: int | None = None) -> tuple[DecodeParams, list[dict]]:
-    """Grid search of the decoder on the VALIDATION split (never the test split)."""
+# Seed of the synthetic phrases that take part in choosing the decoder (training draws use seed + 101).
+PATTERN_VALIDATION_SEED = 9001
+
+
+def tune(folder: str, *, cache: str = "runs/cache", limit: int | None = None,
+         patterns: int = 0) -> tuple[DecodeParams, list[dict]]:
+    """Grid search of the decoder on the VALIDATION split (never the test split).
+
+    ``patterns`` > 0: that many synthetic steady phrases (training.data.patterns, a seed no training run
+    uses) count as much as the validation performances in the choice, so that the decoder is chosen for
+    the plain DAW phrases users bring as well as for concert performances.
+    """
     items = load_split("validation", cache=cache, with_scores=False)[:limit]
+    n_perf = len(items)
+    if patterns:
+        from training.data.patterns import patterns as make_patterns
+
+        items = items + make_patterns(patterns, seed=PATTERN_VALIDATION_SEED)
     acts = activations_for(folder, items)
     seqs = [item_sequence(it) for it in items]
+
+    def mean_scores(rows: list[dict[str, float]]) -> dict[str, float]:  # performances and phrases weigh alike
+        perf = _mean_scores(rows[:n_perf])
+        if len(rows) == n_perf:
+            return perf
+        phr = _mean_scores(rows[n_perf:])
+        return {k: 0.5 * (perf[k] + phr.get(k, perf[k])) for k in perf} | {f"phrases_{k}": v for k, v in phr.items()}
     # The key-signature profile is fitted on the TRAINING split (one 12-vector).
     profile = tuple(round(float(x), 6) for x in fit_key_profile(load_split("train", cache=cache)))
     base = DecodeParams(key_profile=profile)
@@ -274,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     tu.add_argument("checkpoint")
     tu.add_argument("--cache", default="runs/cache")
     tu.add_argument("--limit", type=int, default=None)
+    tu.add_argument("--patterns", type=int, default=0, metavar="N",
+                    help="also choose on N synthetic steady phrases, weighted like the validation performances")
     tu.add_argument("--write", action="store_true", help="store the chosen settings in the checkpoint's config.json")
     fm = sub.add_parser("fit-meter", help="fit the meter classifier on the training split; compare on validation")
     fm.add_argument("checkpoint")
@@ -291,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         res = evaluate_checkpoint(args.checkpoint, args.split, cache=args.cache, steady=args.steady)
         print(json.dumps(res["mean"], indent=1))
         return 0
-    best, _ = tune(args.checkpoint, cache=args.cache, limit=args.limit)
+    best, _ = tune(args.checkpoint, cache=args.cache, limit=args.limit, patterns=args.patterns)
     print("best:", json.dumps(asdict(best)))
     if args.write:
         print(f"wrote decode settings to {write_decode(args.checkpoint, asdict(best), replace_all=True)}")

@@ -76,10 +76,6 @@ def activations_for(folder: str, items: list[Annotated]) -> list[tuple[np.ndarra
 
 
 def mean_scores(rows: list[dict[str, float]]) -> dict[str, float]:
-    return _mean_scores(rows)
-
-
-def _mean_scores(rows: list[dict[str, float]]) -> dict[str, float]:
     keys = sorted({k for r in rows for k in r})
     return {k: float(np.mean([r[k] for r in rows if k in r])) for k in keys}
 
@@ -145,11 +141,11 @@ def tune(folder: str, *, cache: str = "runs/cache", limit: int | None = None,
     acts = activations_for(folder, items)
     seqs = [item_sequence(it) for it in items]
 
-    def mean_scores(rows: list[dict[str, float]]) -> dict[str, float]:  # performances and phrases weigh alike
-        perf = _mean_scores(rows[:n_perf])
+    def choice_scores(rows: list[dict[str, float]]) -> dict[str, float]:  # performances and phrases weigh alike
+        perf = mean_scores(rows[:n_perf])
         if len(rows) == n_perf:
             return perf
-        phr = _mean_scores(rows[n_perf:])
+        phr = mean_scores(rows[n_perf:])
         return {k: 0.5 * (perf[k] + phr.get(k, perf[k])) for k in perf} | {f"phrases_{k}": v for k, v in phr.items()}
     # The key-signature profile is fitted on the TRAINING split (one 12-vector).
     profile = tuple(round(float(x), 6) for x in fit_key_profile(load_split("train", cache=cache)))
@@ -161,7 +157,7 @@ def tune(folder: str, *, cache: str = "runs/cache", limit: int | None = None,
     for values in itertools.product(*(TUNE_GRID[n] for n in names)):
         p = replace(base, **dict(zip(names, values)))
         rows = [score_item(it, analysis_from_activations(s, b, d, fps, p)) for it, s, (b, d, fps) in zip(items, seqs, acts)]
-        m = mean_scores(rows)
+        m = choice_scores(rows)
         results.append({**dict(zip(names, values)), **m})
         score = m["beat_f"] + 0.5 * m["downbeat_f"]
         print(json.dumps(results[-1]), flush=True)
@@ -171,7 +167,7 @@ def tune(folder: str, *, cache: str = "runs/cache", limit: int | None = None,
     for thr, shift in itertools.product(STAGE2["ternary_threshold"], STAGE2["downbeat_logit_shift"]):
         p = replace(best, ternary_threshold=thr, downbeat_logit_shift=shift)
         rows = [score_item(it, analysis_from_activations(s, b, d, fps, p)) for it, s, (b, d, fps) in zip(items, seqs, acts)]
-        m = mean_scores(rows)
+        m = choice_scores(rows)
         results.append({"ternary_threshold": thr, "downbeat_logit_shift": shift, **m})
         print(json.dumps(results[-1]), flush=True)
         score = m["downbeat_f"] + m["meter_correct"]

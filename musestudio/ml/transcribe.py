@@ -77,6 +77,8 @@ def load_transcriber(checkpoint: str | os.PathLike[str] | None = None) -> tuple[
 # `python -m training tune-decoding ... --write`, chosen on validation data for those weights).
 TUNED_DECODE_KEYS = ("onset_threshold", "frame_threshold", "offset_threshold", "repeat_threshold", "min_note_ms",
                      "pedal_threshold", "harmonic_threshold", "level_velocity", "level_lag_ms")
+# Allowed [low, high] of the tuned values that are not probabilities (those lie in (0, 1]).
+DECODE_VALUE_RANGES = {"min_note_ms": (0.0, 10_000.0), "level_velocity": (0.0, 10.0), "level_lag_ms": (0.0, 1000.0)}
 
 
 def decode_defaults(checkpoint: str | os.PathLike[str] | None = None) -> DecodeSettings:
@@ -102,8 +104,9 @@ def decode_defaults(checkpoint: str | os.PathLike[str] | None = None) -> DecodeS
             values[key] = None
             continue
         ok = isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
-        if key in ("min_note_ms", "level_velocity", "level_lag_ms"):
-            ok = ok and 0 <= value <= (1000.0 if key == "level_lag_ms" else 10_000.0 if key == "min_note_ms" else 10.0)
+        if key in DECODE_VALUE_RANGES:
+            low, high = DECODE_VALUE_RANGES[key]
+            ok = ok and low <= value <= high
         else:
             ok = ok and 0 < value <= 1
         if not ok:
@@ -216,10 +219,11 @@ def run_inference_work(
     def join(key: str, shape: tuple[int, ...]) -> np.ndarray:
         return np.concatenate(outputs[key]) if outputs[key] else np.zeros(shape, np.float16)
 
+    pedal = join("pedal", (0,))
     level = normalizer.removed_level() if fc.loudness == "running" else None
     acts = Activations(
-        *(join(k, (0, 88)) for k in HEADS), pedal=join("pedal", (0,)), frame_rate=fc.frame_rate,
-        level=level if level is not None and len(level) == len(join("pedal", (0,))) else None,
+        *(join(k, (0, 88)) for k in HEADS), pedal=pedal, frame_rate=fc.frame_rate,
+        level=level if level is not None and len(level) == len(pedal) else None,
     )
     yield Progress(expected_frames, expected_frames, "done")
     return acts

@@ -264,19 +264,28 @@ def tune_level_velocity(checkpoint: str | os.PathLike[str], clips: str | os.Path
     import dataclasses
 
     from musestudio.io.midi import read_midi
-    from musestudio.ml.decode import decode
+    from musestudio.ml.decode import decode, with_level_velocity
     from musestudio.ml.transcribe import decode_defaults, run_inference
 
-    base = decode_defaults(checkpoint)
+    plain = dataclasses.replace(decode_defaults(checkpoint), level_velocity=0.0)
     pairs = test_pairs(clips)
     if not pairs:
         raise SystemExit(f"{clips}: no WAV + MIDI pairs")
-    runs = [(run_inference(wav, checkpoint), read_midi(mid)) for wav, mid in pairs]
+    # Decode each clip once: the grid changes velocities only (as decode() would, through with_level_velocity).
+    runs = []
+    for wav, mid in pairs:
+        acts = run_inference(wav, checkpoint)
+        runs.append((decode(acts, plain), acts, read_midi(mid)))
     grid = [(0.0, 0.0)] + [(a, g) for a in per_db if a > 0 for g in lag_ms]
     scores = {}
     for a, g in grid:
-        s = dataclasses.replace(base, level_velocity=a, level_lag_ms=g)
-        scores[(a, g)] = float(np.mean([score(decode(acts, s), ref)["onset_velocity_f1"] for acts, ref in runs]))
+        rows = []
+        for seq, acts, ref in runs:
+            est = seq
+            if a > 0 and acts.level is not None and len(acts.level):
+                est = dataclasses.replace(seq, notes=with_level_velocity(seq.notes, acts.level, acts.frame_rate, a, g))
+            rows.append(score(est, ref)["onset_velocity_f1"])
+        scores[(a, g)] = float(np.mean(rows))
         if log:
             log(f"level_velocity {a} lag {g} ms: velocity F1 {scores[(a, g)]:.4f}")
     (a, g), best = max(scores.items(), key=lambda kv: (kv[1], -kv[0][0]))
@@ -299,18 +308,16 @@ def write_decode_defaults(checkpoint: str | os.PathLike[str], best: dict[str, An
         meta["decode"] = {**meta.get("decode", {}), "level_velocity": best["level_velocity"],
                           "level_lag_ms": best["level_lag_ms"], "level_tuned_on": source,
                           "validation_velocity_f1": round(best["onset_velocity_f1"], 4)}
-        (folder / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-        _refresh_manifest(folder)
-        return
-    meta["decode"] = {
-        "onset_threshold": best["onset_threshold"],
-        "frame_threshold": best["frame_threshold"],
-        "repeat_threshold": best["repeat_threshold"],
-        "pedal_threshold": best.get("pedal_threshold", 0.5),
-        "harmonic_threshold": best.get("harmonic_threshold"),
-        "tuned_on": source,
-        "validation_onset_f1": round(best["onset_f1"], 4),
-        "validation_onset_offset_f1": round(best["onset_offset_f1"], 4),
-    }
+    else:
+        meta["decode"] = {
+            "onset_threshold": best["onset_threshold"],
+            "frame_threshold": best["frame_threshold"],
+            "repeat_threshold": best["repeat_threshold"],
+            "pedal_threshold": best.get("pedal_threshold", 0.5),
+            "harmonic_threshold": best.get("harmonic_threshold"),
+            "tuned_on": source,
+            "validation_onset_f1": round(best["onset_f1"], 4),
+            "validation_onset_offset_f1": round(best["onset_offset_f1"], 4),
+        }
     (folder / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     _refresh_manifest(folder)

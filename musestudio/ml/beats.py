@@ -91,6 +91,10 @@ class DecodeParams:
     # Beats per bar chosen by a small classifier (meter_features -> softmax over METER_CLASSES, fitted on the
     # training split by ``python -m training.beats_eval fit-meter``); None = the Viterbi over ``meters`` alone.
     meter_classifier: dict[str, Any] | None = None
+    # Metrical level chosen by a small linear ranker over candidate beat chains at 1/3, 1/2, 1, 2 and 3x the
+    # free chain's tempo (level_features; fitted on the training split by ``python -m training.beats_eval
+    # fit-level``); None = the free chain of decode_beats alone.
+    level_chooser: dict[str, Any] | None = None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DecodeParams:
@@ -722,18 +726,100 @@ def analyze(seq: NoteSequence, *, checkpoint: str | os.PathLike[str] | None = No
     return analysis_from_activations(seq, beat_act, down_act, fps, p)
 
 
-def track_beats(beat_act: np.ndarray, frame_rate: float, onsets: np.ndarray, p: DecodeParams) -> np.ndarray:
-    """Beat times from the beat activation: candidate peaks, the tempo DP, onset snapping, gap filling.
+# --------------------------------------------------------------------------- metrical level
 
-    One place for this chain, so the meter classifier is fitted (training/beats_eval.py) on the very
-    beats it later sees here."""
-    times, heights = beat_candidates(beat_act, frame_rate, p)
-    beats = decode_beats(times, heights, p)
+# Tempo ratios of the candidate chains to the free chain: the beat, its half and third (a waltz counted in
+# bars, a march in half notes) and its double and triple (a performance counted in eighths or in triplets).
+LEVEL_RATIOS = (1 / 3, 1 / 2, 1.0, 2.0, 3.0)
+LEVEL_BAND = 1.45  # a candidate chain's beat intervals stay within its target period x/÷ this
+N_LEVEL_FEATURES = 12
+
+
+def level_candidates(times: np.ndarray, heights: np.ndarray, free: np.ndarray,
+                     p: DecodeParams) -> list[tuple[float, np.ndarray]]:
+    """(tempo ratio, chain) per LEVEL_RATIOS: the free chain, and the DP re-run with its intervals held near
+    the free chain's median period / ratio.  Ratios whose band leaves 20-400 beats/min are left out.
+
+    Why a re-run and not interpolation: where the network saw beats 2 and 3 of a waltz at a probability of
+    0.4 the constrained DP lands on those peaks, which a grid laid between the bar lines would miss."""
+    out: list[tuple[float, np.ndarray]] = [(1.0, free)]
+    if len(free) < 3:
+        return out
+    period = float(np.median(np.diff(free)))
+    for r in LEVEL_RATIOS:
+        if r == 1.0:
+            continue
+        lo, hi = period / r / LEVEL_BAND, period / r * LEVEL_BAND
+        if lo < 60.0 / 400.0 or hi > 60.0 / 20.0:
+            continue
+        out.append((r, decode_beats(times, heights, dataclasses.replace(p, min_ioi=lo, max_ioi=hi))))
+    return out
+
+
+def level_features(ratio: float, beats: np.ndarray, beat_act: np.ndarray, frame_rate: float,
+                   onsets: np.ndarray) -> np.ndarray:
+    """What tells the beat from its double or half, for one candidate chain (N_LEVEL_FEATURES numbers):
+    one-hot of the ratio to the free chain (5), log tempo and its square (a tempo prior), the mean beat
+    log-odds on the chain and halfway between its beats, the share of beats on a note onset, log notes
+    per beat, and the spread of log intervals."""
+    onehot = [float(abs(ratio - r) < 1e-6) for r in LEVEL_RATIOS]
+    if len(beats) < 3:
+        return np.asarray(onehot + [0.0] * (N_LEVEL_FEATURES - len(onehot)))
+    d = np.diff(beats)
+    lt = float(np.log(60.0 / max(float(np.median(d)), 1e-3) / 100.0))
+
+    def logit(x: np.ndarray) -> float:
+        x = np.clip(x, 0.02, 0.98)
+        return float(np.mean(np.log(x) - np.log1p(-x)))
+
+    on_chain = logit(sample_at(beat_act, beats, frame_rate, radius=1))
+    between = logit(sample_at(beat_act, beats[:-1] + d / 2, frame_rate, radius=1))
+    idx = np.clip(np.searchsorted(onsets, beats), 1, max(len(onsets) - 1, 1))
+    near = np.minimum(np.abs(onsets[idx - 1] - beats), np.abs(onsets[np.minimum(idx, len(onsets) - 1)] - beats))
+    on_note = float(np.mean(near <= 0.05))
+    span = max(float(beats[-1] - beats[0]), 1e-3)
+    inside = np.sum((onsets >= beats[0]) & (onsets <= beats[-1]))
+    per_beat = float(np.log1p(inside / max(span / float(np.median(d)), 1.0)))
+    spread = float(np.std(np.diff(np.log(np.maximum(d, 1e-3))))) if len(d) > 1 else 0.0
+    return np.asarray([*onehot, lt, lt * lt, on_chain, between, on_note, per_beat, spread], dtype=np.float64)
+
+
+def choose_level(candidates: list[tuple[float, np.ndarray]], beat_act: np.ndarray, frame_rate: float,
+                 onsets: np.ndarray, chooser: dict[str, Any]) -> np.ndarray:
+    """The candidate chain the fitted linear ranker ({mean, scale, weights}) scores highest."""
+    feats = np.stack([level_features(r, b, beat_act, frame_rate, onsets) for r, b in candidates])
+    z = (feats - np.asarray(chooser["mean"])) / np.asarray(chooser["scale"])
+    return candidates[int(np.argmax(z @ np.asarray(chooser["weights"])))][1]
+
+
+def finish_beats(beats: np.ndarray, onsets: np.ndarray, p: DecodeParams) -> np.ndarray:
+    """Onset snapping and gap filling of a decoded chain (one place, shared by every candidate level)."""
     beats = snap_to_onsets(beats, onsets, p.snap_seconds)
     beats = fill_and_extend(beats, float(onsets[0]), float(onsets[-1]))
     if len(beats) < 2:  # nothing periodic was found: one beat per second over the notes
         beats = np.arange(onsets[0], max(onsets[-1], onsets[0] + 1.0) + 1e-9, 1.0)
     return beats
+
+
+def track_candidates(beat_act: np.ndarray, frame_rate: float, onsets: np.ndarray,
+                     p: DecodeParams) -> list[tuple[float, np.ndarray]]:
+    """Every candidate level's finished chain (training/beats_eval.py fits the level chooser on these)."""
+    times, heights = beat_candidates(beat_act, frame_rate, p)
+    free = decode_beats(times, heights, p)
+    return [(r, finish_beats(b, onsets, p)) for r, b in level_candidates(times, heights, free, p)]
+
+
+def track_beats(beat_act: np.ndarray, frame_rate: float, onsets: np.ndarray, p: DecodeParams) -> np.ndarray:
+    """Beat times from the beat activation: candidate peaks, the tempo DP, the metrical level (when a
+    chooser is fitted), onset snapping, gap filling.
+
+    One place for this chain, so the meter classifier is fitted (training/beats_eval.py) on the very
+    beats it later sees here."""
+    if p.level_chooser is not None:
+        return choose_level(track_candidates(beat_act, frame_rate, onsets, p), beat_act, frame_rate, onsets,
+                            p.level_chooser)
+    times, heights = beat_candidates(beat_act, frame_rate, p)
+    return finish_beats(decode_beats(times, heights, p), onsets, p)
 
 
 def analysis_from_activations(seq: NoteSequence, beat_act: np.ndarray, down_act: np.ndarray, frame_rate: float,

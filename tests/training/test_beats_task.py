@@ -71,3 +71,20 @@ def test_synthetic_patterns_get_their_share_of_training_windows() -> None:
     ds = BeatWindows(items, window=100, length=4)
     share = ds.weights[[it.piece == "synthetic" for it in items]].sum()
     assert abs(share - SYNTHETIC_SHARE) < 1e-9
+    # --synthetic-share sets it per run
+    wide = BeatWindows(items, window=100, length=4, synthetic_share=0.35)
+    assert abs(wide.weights[[it.piece == "synthetic" for it in items]].sum() - 0.35) < 1e-9
+
+
+def test_synthetic_patterns_include_held_basses_and_the_pulse_figure() -> None:
+    from training.data.patterns import patterns
+
+    items = patterns(120, seed=5)
+    assert any(it.name.endswith("_pulse.mid") for it in items)
+    # a held bass: in oom-pah and pulse phrases an unheld bass lasts at most one beat, a held one up to a bar
+    held = 0
+    for it in items:
+        if it.name.endswith(("_oompah.mid", "_pulse.mid")):
+            ioi = float(np.median(np.diff(it.beats)))
+            held += bool(np.any((it.end - it.start)[it.pitch < 60] > 1.2 * ioi))
+    assert held > 0

@@ -9,7 +9,7 @@ these patterns are mixed into the beat tracker's training data.
 
 Each pattern draws a meter (2, 3 or 4 beats a bar, simple or compound), a
 tempo (45-200 beats a minute), a key and a diatonic chord progression, an
-accompaniment figure, an optional melody, accents of random strength
+accompaniment figure (a held or a short bass), an optional melody, accents of random strength
 (sometimes none) and timing jitter of 0-15 ms (sometimes none, as quantized).
 Everything is random per pattern; no pattern copies a test fixture.
 """
@@ -22,7 +22,7 @@ from training.data.beats import Annotated
 
 MAJOR = np.array([0, 2, 4, 5, 7, 9, 11])
 MINOR = np.array([0, 2, 3, 5, 7, 8, 10])
-FIGURES = ("block", "oompah", "alberti", "arpeggio", "held", "bass_chord_subdiv")
+FIGURES = ("block", "oompah", "alberti", "arpeggio", "held", "bass_chord_subdiv", "pulse")
 
 
 def _chord(scale: np.ndarray, tonic: int, degree: int) -> list[int]:
@@ -45,6 +45,9 @@ def pattern(rng: np.random.Generator, index: int = 0) -> Annotated:
     accent = float(rng.choice([0.0, rng.uniform(5, 30)]))  # velocity added on the downbeat
     jitter = 0.0 if rng.random() < 0.4 else float(rng.uniform(0.002, 0.015))
     legato = float(rng.uniform(0.3, 1.0))
+    # A bass held to the next bass note (a pedal-like left hand, common in DAW sketches; the sixth session's
+    # tracker, trained without it, took a held-bass waltz's bar for its beat).
+    hold_bass = bool(rng.random() < 0.35)
     base_vel = float(rng.uniform(40, 90))
     pickup = int(rng.integers(1, per_bar)) if (per_bar > 1 and rng.random() < 0.2) else 0
     t0 = float(rng.uniform(0.0, 1.0))
@@ -72,13 +75,17 @@ def pattern(rng: np.random.Generator, index: int = 0) -> Annotated:
                 continue
             acc = accent if beat == 0 else (accent / 2 if per_bar == 4 and beat == 2 else 0.0)
             v = base_vel + acc + float(rng.normal(0, 6))
+            bass_beats = 1.0
+            if hold_bass:  # until the next bass onset: the next beat, or the next strong beat for oom-pah/pulse
+                strong = figure in ("oompah", "pulse") and beat in (0, 2) and per_bar == 4
+                bass_beats = 2.0 if strong else (per_bar if figure in ("oompah", "pulse", "alberti") else 1.0)
             if figure == "block":
-                add(bass, b, 1.0, v)
+                add(bass, b, bass_beats, v)
                 for p in mid:
                     add(p, b, 1.0, v - 8)
             elif figure == "oompah":
                 if beat == 0 or (per_bar == 4 and beat == 2):
-                    add(bass, b, 1.0, v + 5)
+                    add(bass, b, bass_beats, v + 5)
                 else:
                     for p in mid:
                         add(p, b, 0.6, v - 12)
@@ -88,6 +95,11 @@ def pattern(rng: np.random.Generator, index: int = 0) -> Annotated:
                     add(mid[order[k % len(order)]] - 12, b + k / sub, 1.0 / sub, v - 10 + (6 if k == 0 else 0))
                 if beat == 0:
                     add(bass - 12, b, per_bar, v)
+            elif figure == "pulse":  # repeated chord tones on every subdivision, bass on the strong beats
+                if beat == 0 or (per_bar == 4 and beat == 2):
+                    add(bass, b, bass_beats, v + 6)
+                for k in range(sub):
+                    add(mid[(beat * sub + k) % 2], b + k / sub, 0.9 / sub, v - 16 + (4 if k == 0 else 0))
             elif figure == "arpeggio":
                 notes = [bass, *mid, mid[0] + 12]
                 for k in range(sub):
@@ -98,7 +110,7 @@ def pattern(rng: np.random.Generator, index: int = 0) -> Annotated:
                     for p in mid:
                         add(p, b, per_bar, v - 10)
             else:  # bass on the beat, chords on the subdivisions
-                add(bass, b, 1.0 / sub, v + 4)
+                add(bass, b, bass_beats if hold_bass else 1.0 / sub, v + 4)
                 for k in range(1, sub):
                     for p in mid:
                         add(p, b + k / sub, 1.0 / sub, v - 14)

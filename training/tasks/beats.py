@@ -128,7 +128,8 @@ def augment(item: Annotated, rng: np.random.Generator) -> tuple[np.ndarray, ...]
 class BeatWindows(Dataset):
     """Random windows of ``window`` frames, items drawn in proportion to their length."""
 
-    def __init__(self, items: list[Annotated], window: int, length: int, seed: int = 0, train: bool = True) -> None:
+    def __init__(self, items: list[Annotated], window: int, length: int, seed: int = 0, train: bool = True,
+                 synthetic_share: float = SYNTHETIC_SHARE) -> None:
         self.items = items
         self.window = window
         self.length = length
@@ -136,9 +137,9 @@ class BeatWindows(Dataset):
         self.train = train
         dur = np.array([max(float(it.end.max()), 1.0) for it in items])
         synthetic = np.array([it.piece == "synthetic" for it in items])
-        if train and synthetic.any() and not synthetic.all():  # synthetic patterns get SYNTHETIC_SHARE of draws
-            dur = np.where(synthetic, dur / dur[synthetic].sum() * SYNTHETIC_SHARE,
-                           dur / dur[~synthetic].sum() * (1.0 - SYNTHETIC_SHARE))
+        if train and synthetic.any() and not synthetic.all():  # synthetic patterns get synthetic_share of draws
+            dur = np.where(synthetic, dur / dur[synthetic].sum() * synthetic_share,
+                           dur / dur[~synthetic].sum() * (1.0 - synthetic_share))
         self.weights = dur / dur.sum()
         self.epoch = 0
         if not train:  # fixed validation windows: evenly spaced through each item
@@ -193,13 +194,17 @@ class BeatTrackerTask(Task):
     def datasets(self, args: argparse.Namespace) -> tuple[Dataset, Dataset]:
         cache = getattr(args, "cache", "runs/cache")
         train = load_split("train", cache=cache)
-        if SYNTHETIC_SHARE > 0:
+        share = SYNTHETIC_SHARE if getattr(args, "synthetic_share", None) is None else float(args.synthetic_share)
+        if not 0.0 <= share < 1.0:
+            raise SystemExit(f"--synthetic-share must be in [0, 1), got {share}")
+        if share > 0:
             from training.data.patterns import patterns
 
             train = train + patterns(SYNTHETIC_ITEMS, seed=int(args.seed) + 101)
         val = load_split("validation", cache=cache, with_scores=False)
         window = int(args.seq_len or 1000)
-        return (BeatWindows(train, window, length=200 * int(args.batch_size or 16), seed=args.seed),
+        return (BeatWindows(train, window, length=200 * int(args.batch_size or 16), seed=args.seed,
+                            synthetic_share=share),
                 BeatWindows(val, window, length=0, train=False))
 
     def collate(self, items: list[Any]) -> Any:

@@ -275,15 +275,17 @@ def fit_meter(folder: str, *, cache: str = "runs/cache", n_train: int = 300, see
 PATTERN_FIT_SEED = 5001
 
 
-def level_dataset(folder: str, items: list[Annotated], params: DecodeParams) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per item: (features of each candidate level [c, N_LEVEL_FEATURES], beat F of each candidate [c])."""
+def level_dataset(folder: str, items: list[Annotated], params: DecodeParams,
+                  acts: list[tuple[np.ndarray, np.ndarray, float]] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per item: (features of each candidate level [c, N_LEVEL_FEATURES], beat F of each candidate [c]).
+    ``acts``: the items' activations when the caller already has them (activations_for)."""
     import mir_eval
 
     from musestudio.ml.beats import level_features, note_arrays, track_candidates
 
     p = replace(params, level_chooser=None)
     out = []
-    for it, (b, _, fps) in zip(items, activations_for(folder, items)):
+    for it, (b, _, fps) in zip(items, acts if acts is not None else activations_for(folder, items)):
         _, start, _, _ = note_arrays(item_sequence(it))
         onsets = np.unique(start)
         cands = track_candidates(b, fps, onsets, p)
@@ -341,6 +343,7 @@ def fit_level(folder: str, *, cache: str = "runs/cache", fit_on: str = "train", 
     params = replace(params, level_chooser=None)
     val = load_split("validation", cache=cache, with_scores=False)
     steady = steady_items(val, 4)
+    val_acts, steady_acts = activations_for(folder, val), activations_for(folder, steady)
     fit_phrases = make_patterns(n_patterns, seed=PATTERN_FIT_SEED)
     val_phrases = make_patterns(60, seed=PATTERN_VALIDATION_SEED)
     report: dict[str, Any] = {"fit_on": fit_on}
@@ -355,8 +358,8 @@ def fit_level(folder: str, *, cache: str = "runs/cache", fit_on: str = "train", 
         chooser = fit_ranker(data)
         val_choosers = [chooser] * len(val)
     elif fit_on == "validation":
-        data_val = level_dataset(folder, val, params)
-        data_steady = level_dataset(folder, steady, params)
+        data_val = level_dataset(folder, val, params, val_acts)
+        data_steady = level_dataset(folder, steady, params, steady_acts)
         pieces = sorted({it.piece for it in val})
         fold_of = {pc: k % folds for k, pc in enumerate(np.random.default_rng(seed).permutation(pieces))}
         fold = np.array([fold_of[it.piece] for it in val])
@@ -372,10 +375,9 @@ def fit_level(folder: str, *, cache: str = "runs/cache", fit_on: str = "train", 
     report["fit_items"] = len(data)
     report["fit_free_beat_f"] = float(np.mean([f[0] for _, f in data]))
     report["fit_oracle_beat_f"] = float(np.mean([f.max() for _, f in data]))
-    sets = {"validation": (val, val_choosers), "steady": (steady, val_choosers),
-            "phrases": (val_phrases, [chooser] * len(val_phrases))}
-    for name, (its, choosers) in sets.items():
-        acts = activations_for(folder, its)
+    sets = {"validation": (val, val_choosers, val_acts), "steady": (steady, val_choosers, steady_acts),
+            "phrases": (val_phrases, [chooser] * len(val_phrases), activations_for(folder, val_phrases))}
+    for name, (its, choosers, acts) in sets.items():
         for label in ("free", "chooser"):
             rows = []
             for it, ch, (b, d, fps) in zip(its, choosers, acts):
@@ -421,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     fm.add_argument("--cache", default="runs/cache")
     fm.add_argument("--n-train", type=int, default=300)
     fm.add_argument("--write", action="store_true", help="store it in the checkpoint's config.json (decode)")
-    fl = sub.add_parser("fit-level", help="fit the metrical-level chooser on the training split; compare on validation")
+    fl = sub.add_parser("fit-level", help="fit the metrical-level chooser (--fit-on train or validation); compare on validation")
     fl.add_argument("checkpoint")
     fl.add_argument("--cache", default="runs/cache")
     fl.add_argument("--fit-on", choices=["train", "validation"], default="train",

@@ -92,8 +92,8 @@ class DecodeParams:
     # training split by ``python -m training.beats_eval fit-meter``); None = the Viterbi over ``meters`` alone.
     meter_classifier: dict[str, Any] | None = None
     # Metrical level chosen by a small linear ranker over candidate beat chains at 1/3, 1/2, 1, 2 and 3x the
-    # free chain's tempo (level_features; fitted on the training split by ``python -m training.beats_eval
-    # fit-level``); None = the free chain of decode_beats alone.
+    # free chain's tempo (level_features; fitted on the training or the validation split by ``python -m
+    # training.beats_eval fit-level``); None = the free chain of decode_beats alone.
     level_chooser: dict[str, Any] | None = None
 
     @classmethod
@@ -313,6 +313,12 @@ def beat_candidates(act: np.ndarray, frame_rate: float, params: DecodeParams) ->
     return times, heights
 
 
+def log_odds(x: np.ndarray, eps: float = 0.02) -> np.ndarray:
+    """log(x / (1 - x)) of activations clipped to [eps, 1 - eps] (one saturated frame must not dominate)."""
+    a = np.clip(x, eps, 1.0 - eps)
+    return np.log(a) - np.log1p(-a)
+
+
 def decode_beats(times: np.ndarray, heights: np.ndarray, params: DecodeParams | None = None) -> np.ndarray:
     """Choose the beats among candidates: the chain that best trades activation against tempo changes.
 
@@ -328,8 +334,7 @@ def decode_beats(times: np.ndarray, heights: np.ndarray, params: DecodeParams | 
     n = len(times)
     if n == 0:
         return np.zeros(0)
-    a = np.clip(heights, 0.02, 0.98)
-    obs = p.obs_weight * (np.log(a) - np.log1p(-a) + p.beat_logit_shift)
+    obs = p.obs_weight * (log_odds(heights) + p.beat_logit_shift)
     lo = np.searchsorted(times, times - p.max_ioi, side="left")
     hi = np.searchsorted(times, times - p.min_ioi, side="right")
     kmax = int(max(1, np.max(hi - lo)))
@@ -415,13 +420,18 @@ def fill_and_extend(beats: np.ndarray, first_onset: float, last_onset: float) ->
     return np.concatenate([np.array(head[::-1]), b, np.array(tail)])
 
 
+def nearest_onsets(times: np.ndarray, onsets: np.ndarray) -> np.ndarray:
+    """The note onset nearest to each time (``onsets`` sorted, not empty)."""
+    idx = np.searchsorted(onsets, times)
+    left, right = onsets[np.clip(idx - 1, 0, len(onsets) - 1)], onsets[np.clip(idx, 0, len(onsets) - 1)]
+    return np.where(np.abs(times - left) <= np.abs(right - times), left, right)
+
+
 def snap_to_onsets(beats: np.ndarray, onsets: np.ndarray, tolerance: float) -> np.ndarray:
     """Move each beat onto the nearest note onset within ``tolerance`` seconds (played beats sit on notes)."""
     if len(onsets) == 0 or tolerance <= 0:
         return beats
-    idx = np.clip(np.searchsorted(onsets, beats), 1, len(onsets) - 1)
-    left, right = onsets[idx - 1], onsets[idx]
-    nearest = np.where(np.abs(beats - left) <= np.abs(right - beats), left, right)
+    nearest = nearest_onsets(beats, onsets)
     snapped = np.where(np.abs(nearest - beats) <= tolerance, nearest, beats)
     return np.unique(snapped)
 
@@ -768,15 +778,9 @@ def level_features(ratio: float, beats: np.ndarray, beat_act: np.ndarray, frame_
     d = np.diff(beats)
     lt = float(np.log(60.0 / max(float(np.median(d)), 1e-3) / 100.0))
 
-    def logit(x: np.ndarray) -> float:
-        x = np.clip(x, 0.02, 0.98)
-        return float(np.mean(np.log(x) - np.log1p(-x)))
-
-    on_chain = logit(sample_at(beat_act, beats, frame_rate, radius=1))
-    between = logit(sample_at(beat_act, beats[:-1] + d / 2, frame_rate, radius=1))
-    idx = np.clip(np.searchsorted(onsets, beats), 1, max(len(onsets) - 1, 1))
-    near = np.minimum(np.abs(onsets[idx - 1] - beats), np.abs(onsets[np.minimum(idx, len(onsets) - 1)] - beats))
-    on_note = float(np.mean(near <= 0.05))
+    on_chain = float(np.mean(log_odds(sample_at(beat_act, beats, frame_rate, radius=1))))
+    between = float(np.mean(log_odds(sample_at(beat_act, beats[:-1] + d / 2, frame_rate, radius=1))))
+    on_note = float(np.mean(np.abs(nearest_onsets(beats, onsets) - beats) <= 0.05))
     span = max(float(beats[-1] - beats[0]), 1e-3)
     inside = np.sum((onsets >= beats[0]) & (onsets <= beats[-1]))
     per_beat = float(np.log1p(inside / max(span / float(np.median(d)), 1.0)))

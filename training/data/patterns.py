@@ -45,8 +45,8 @@ def pattern(rng: np.random.Generator, index: int = 0) -> Annotated:
     accent = float(rng.choice([0.0, rng.uniform(5, 30)]))  # velocity added on the downbeat
     jitter = 0.0 if rng.random() < 0.4 else float(rng.uniform(0.002, 0.015))
     legato = float(rng.uniform(0.3, 1.0))
-    # A bass held to the next bass note (a pedal-like left hand, common in DAW sketches; the sixth session's
-    # tracker, trained without it, took a held-bass waltz's bar for its beat).
+    # A bass held to the next bass note (a pedal-like left hand, common in DAW sketches; the fifth session's
+    # 128-channel tracker, trained without it, took a held-bass waltz's bar for its beat).
     hold_bass = bool(rng.random() < 0.35)
     base_vel = float(rng.uniform(40, 90))
     pickup = int(rng.integers(1, per_bar)) if (per_bar > 1 and rng.random() < 0.2) else 0

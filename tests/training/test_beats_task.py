@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.data.beats import Annotated
+from training.data.beats import Annotated, half_note_beats, split_half_beats
 from training.tasks.beats import augment, steady_warp
 
 
@@ -88,3 +88,23 @@ def test_synthetic_patterns_include_held_basses_and_the_pulse_figure() -> None:
             ioi = float(np.median(np.diff(it.beats)))
             held += bool(np.any((it.end - it.start)[it.pitch < 60] > 1.2 * ioi))
     assert held > 0
+
+
+def _annotated(sig: str, beats_per_bar: int, ternary: bool = False) -> Annotated:
+    beats = 0.5 + 0.8 * np.arange(9)
+    return Annotated(name="x.mid", piece="p", pitch=np.array([60, 64]), start=np.array([0.5, 1.3]),
+                     end=np.array([1.0, 2.0]), velocity=np.array([64, 64]), beats=beats,
+                     downbeats=beats[::beats_per_bar], time_signature=sig, beats_per_bar=beats_per_bar,
+                     ternary=ternary, key_sharps=0)
+
+
+def test_half_note_beats_are_split_to_quarters_and_other_meters_are_left_alone() -> None:
+    cut = split_half_beats(_annotated("2/2", 2))
+    assert len(cut.beats) == 17 and cut.beats_per_bar == 4
+    np.testing.assert_allclose(np.diff(cut.beats), 0.4)
+    np.testing.assert_array_equal(cut.downbeats, _annotated("2/2", 2).downbeats)  # bars do not move
+    assert half_note_beats(_annotated("4/4", 2)) and half_note_beats(_annotated("3/2", 3))
+    for sig, per_bar, ternary in (("4/4", 4, False), ("3/4", 3, False), ("6/8", 2, True), ("12/8", 4, True)):
+        item = _annotated(sig, per_bar, ternary)
+        assert not half_note_beats(item)
+        assert split_half_beats(item) is item

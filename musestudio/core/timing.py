@@ -231,3 +231,21 @@ def estimate_beat_seconds(seq: NoteSequence, *, low_bpm: float = 50.0, high_bpm:
     prior = np.exp(-0.5 * (np.log2(bpm / 100.0) / 0.6) ** 2)
     score = np.where(valid, ac * prior, -np.inf)
     return float(lags[int(np.argmax(score))])
+
+
+def meter_signature(beats_per_bar: int, ternary: bool) -> tuple[int, int]:
+    """(numerator, denominator) of a bar of ``beats_per_bar`` beats: 3/4, or 6/8 when beats divide in three."""
+    return (3 * beats_per_bar, 8) if ternary else (beats_per_bar, 4)
+
+
+def pickup_signature(ticks: int, ppq: int, ternary: bool) -> tuple[int, int]:
+    """The signature of a pickup bar ``ticks`` long (whole sixteenths, as ``musestudio.ml.beats.build_tempo_map`` makes them):
+    whole beats where it holds them, else the coarsest note value that divides it: 720 ticks at 960 per
+    quarter -> 3/16, 480 -> 1/8, 1920 -> 2/4."""
+    beat = ppq * 3 // 2 if ternary else ppq
+    if ticks % beat == 0:
+        return meter_signature(ticks // beat, ternary)
+    for den in (4, 8, 16):
+        if (ticks * den) % (4 * ppq) == 0:
+            return ticks * den // (4 * ppq), den
+    return max(1, round(ticks * 16 / (4 * ppq))), 16

@@ -78,7 +78,33 @@ def read_musicxml(path: str | os.PathLike[str]) -> NoteSequence:
         raise InputFileError(path, f"cannot read MusicXML ({msg})") from None
     seq = midi_bytes_to_sequence(bytes(data), source=path)
     seq.title = path.stem
-    return seq
+    return _with_pickup(seq, score)
+
+
+def _with_pickup(seq: NoteSequence, score) -> NoteSequence:  # type: ignore[no-untyped-def]
+    """music21's MIDI starts the first bar at the first note even under an anacrusis (a measure that
+    music21 pads on the left); the time signatures get the pickup bar our tracked maps write, so that
+    the bar lines of the imported file fall where the score has them."""
+    from music21 import stream
+
+    from musestudio.core.timing import TimeSignature, pickup_signature
+
+    parts = list(score.parts) or [score]
+    first = parts[0].getElementsByClass(stream.Measure).first()
+    pad = float(first.paddingLeft) if first is not None else 0.0
+    sigs = sorted(seq.time_signatures, key=lambda s: s.time)
+    if pad <= 0.0 or not sigs or sigs[0].time > 1e-6:
+        return seq
+    main = sigs[0]
+    ppq = seq.tempo_map.ppq
+    pickup_ticks = round((float(first.barDuration.quarterLength) - pad) * 4) * ppq // 4  # whole sixteenths
+    if pickup_ticks <= 0:
+        return seq
+    num, den = pickup_signature(pickup_ticks, ppq, main.compound)
+    at = seq.tempo_map.tick_to_seconds(pickup_ticks)
+    later = [s for s in sigs[1:] if s.time > at + 1e-6]
+    return seq.copy(time_signatures=[TimeSignature(0.0, num, den), TimeSignature(at, main.numerator, main.denominator),
+                                     *later])
 
 
 def _first_line(exc: BaseException) -> str:
@@ -203,7 +229,40 @@ def _meter_stream(seq: NoteSequence, to_ql):  # type: ignore[no-untyped-def]
     return ms
 
 
-def _staff(chords, meter_stream, total: float, clef_obj, part_id: str):  # type: ignore[no-untyped-def]
+def _pickup_length(seq: NoteSequence, to_ql) -> float:  # type: ignore[no-untyped-def]
+    """Quarter notes of the pickup bar, or 0.
+
+    A tracked tempo map writes a lead-in as a short first bar (say 1/4 before a 3/4 piece) so that a
+    DAW's bar lines fall right; notation writes that bar as an anacrusis in the piece's own meter.
+    """
+    sigs = sorted(seq.time_signatures, key=lambda s: s.time)
+    if len(sigs) < 2 or sigs[0].time > 1e-6 or sigs[0].beats_per_bar >= sigs[1].beats_per_bar:
+        return 0.0
+    length = to_ql(sigs[1].time) - to_ql(sigs[0].time)
+    full = 4.0 * sigs[1].numerator / sigs[1].denominator
+    return length if 0.0 < length < full - 1e-6 else 0.0
+
+
+def _as_anacrusis(measures: list, pickup: float) -> None:  # type: ignore[type-arg]
+    """The first measure becomes a pickup (number 0, implicit) in the second measure's meter."""
+    from music21 import stream
+
+    if pickup <= 0.0 or len(measures) < 2 or measures[1].timeSignature is None:
+        return
+    first, second = measures[0], measures[1]
+    ts = second.timeSignature
+    second.remove(ts)
+    if first.timeSignature is not None:
+        first.remove(first.timeSignature)
+    first.insert(0, ts)
+    first.paddingLeft = max(float(ts.barDuration.quarterLength) - pickup, 0.0)
+    first.showNumber = stream.enums.ShowNumber.NEVER  # written as implicit="yes"
+    for k, m in enumerate(measures):
+        m.number = k
+
+
+def _staff(chords, meter_stream, total: float, clef_obj, part_id: str,  # type: ignore[no-untyped-def]
+           pickup: float = 0.0):
     """A PartStaff whose measures hold one music21 Voice per voice (ties across bar lines by music21)."""
     from music21 import stream
 
@@ -236,6 +295,7 @@ def _staff(chords, meter_stream, total: float, clef_obj, part_id: str):  # type:
                     voice.insert(el.offset, el)
                 m.insert(0, voice)
         part.append(m)
+    _as_anacrusis(list(part.getElementsByClass(stream.Measure)), pickup)
     return part
 
 
@@ -252,8 +312,9 @@ def sequence_to_music21(seq: NoteSequence, title: str | None = None):  # type: i
     end = max([on + d for on, d, _ in chords_up + chords_down] or [1.0])
     score = stream.Score()
     score.metadata = metadata.Metadata(title=title or seq.title or "musestudio export")
-    upper = _staff(chords_up, meter_stream, end, clef.TrebleClef(), "upper")
-    lower = _staff(chords_down, meter_stream, end, clef.BassClef(), "lower")
+    pickup = _pickup_length(seq, to_ql)
+    upper = _staff(chords_up, meter_stream, end, clef.TrebleClef(), "upper", pickup)
+    lower = _staff(chords_down, meter_stream, end, clef.BassClef(), "lower", pickup)
     upper.partName = lower.partName = "Piano"
     ks = seq.key_signature
     first_upper = upper.getElementsByClass(stream.Measure).first()

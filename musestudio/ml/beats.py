@@ -36,7 +36,14 @@ import numpy as np
 from musestudio.core.errors import ModelError, MusestudioError
 from musestudio.core.keys import Key, estimate_key
 from musestudio.core.notes import Note, NoteSequence
-from musestudio.core.timing import KeySignature, TempoChange, TempoMap, TimeSignature
+from musestudio.core.timing import (
+    KeySignature,
+    TempoChange,
+    TempoMap,
+    TimeSignature,
+    meter_signature,
+    pickup_signature,
+)
 
 FRAME_RATE = 25.0
 N_KEYS = 88
@@ -555,26 +562,8 @@ def triplet_ratio(beats: np.ndarray, onsets: np.ndarray) -> float:
 
 # --------------------------------------------------------------------------- tempo map
 
-def meter_signature(beats_per_bar: int, ternary: bool) -> tuple[int, int]:
-    """(numerator, denominator) of a bar of ``beats_per_bar`` beats: 3/4, or 6/8 when beats divide in three."""
-    return (3 * beats_per_bar, 8) if ternary else (beats_per_bar, 4)
-
-
 #: A lead-in before the first tracked beat shorter than this (in beats) is not written as a pickup bar.
 LEAD_IN_BEATS = 0.25
-
-
-def pickup_signature(ticks: int, ppq: int, ternary: bool) -> tuple[int, int]:
-    """The signature of a pickup bar ``ticks`` long (whole sixteenths, as :func:`build_tempo_map` makes them):
-    whole beats where it holds them, else the coarsest note value that divides it: 720 ticks at 960 per
-    quarter -> 3/16, 480 -> 1/8, 1920 -> 2/4."""
-    beat = ppq * 3 // 2 if ternary else ppq
-    if ticks % beat == 0:
-        return meter_signature(ticks // beat, ternary)
-    for den in (4, 8, 16):
-        if (ticks * den) % (4 * ppq) == 0:
-            return ticks * den // (4 * ppq), den
-    return max(1, round(ticks * 16 / (4 * ppq))), 16
 
 
 def build_tempo_map(

@@ -95,11 +95,28 @@ def test_time_signature_and_pickup_follow_the_tempo_map(tmp_path):
     notes = [Note(60 + (i % 3), 0.5 * i, 0.5 * i + 0.4, 80) for i in range(13)]
     sigs = [TimeSignature(0.0, 1, 4), TimeSignature(0.5, 3, 4)]  # one-beat pickup, then 3/4
     seq = NoteSequence(notes=notes, tempo_map=tm, time_signatures=sigs)
-    score = _parse(write_musicxml(seq, tmp_path / "pickup.musicxml"))
+    out = write_musicxml(seq, tmp_path / "pickup.musicxml")
+    score = _parse(out)
     measures = list(score.parts[0].getElementsByClass("Measure"))
-    assert float(measures[0].barDuration.quarterLength) == 1.0
-    assert float(measures[1].barDuration.quarterLength) == 3.0
     assert len(measures) == 1 + 4  # 1 pickup beat + 12 beats of 3/4
+    # the pickup is an anacrusis in 3/4 (measure 0, implicit), not a bar of 1/4 as in the MIDI tempo map
+    assert measures[0].number == 0 and measures[0].timeSignature.ratioString == "3/4"
+    assert float(measures[0].highestTime) == 1.0
+    assert [m.number for m in measures[1:]] == [1, 2, 3, 4]
+    assert all(float(m.barDuration.quarterLength) == 3.0 for m in measures)
+    assert '<measure implicit="yes" number="0"' in out.read_text(encoding="utf-8")
+    assert [n.offset + m.offset for m in measures[:2] for n in m.recurse().notes][:3] == [0.0, 1.0, 2.0]
+    assert count_score_notes(out) == 13 and len(read_musicxml(out).notes) == 13
+
+
+def test_a_short_first_bar_without_a_longer_meter_after_it_is_no_pickup(tmp_path):
+    tm = TempoMap.constant(120.0)
+    notes = [Note(60, 0.5 * i, 0.5 * i + 0.4, 80) for i in range(8)]
+    sigs = [TimeSignature(0.0, 3, 4), TimeSignature(1.5, 2, 4)]  # a real change of meter, not a lead-in
+    seq = NoteSequence(notes=notes, tempo_map=tm, time_signatures=sigs)
+    measures = list(_parse(write_musicxml(seq, tmp_path / "change.musicxml")).parts[0].getElementsByClass("Measure"))
+    assert measures[0].number == 1 and measures[0].timeSignature.ratioString == "3/4"
+    assert measures[1].timeSignature.ratioString == "2/4"
 
 
 def test_mxl_export(demo_midi, tmp_path):
@@ -143,3 +160,18 @@ def test_two_minute_asap_performance_keeps_note_count(asap_dir, tmp_path):
     n_out = count_score_notes(out)
     print(f"\nMusicXML export of 120 s of {src.name}: {n_in} notes in, {n_out} re-imported ({(n_out - n_in) / n_in:+.2%})")
     assert abs(n_out - n_in) <= 0.02 * n_in
+
+
+def test_a_score_with_an_anacrusis_reads_with_its_pickup_bar(tmp_path):
+    """bwv66.6 (music21's corpus) opens on a one-beat pickup: its first bar line falls after one beat."""
+    import shutil
+
+    from music21 import corpus
+
+    src = tmp_path / "bwv66.6.mxl"
+    shutil.copy(corpus.getWork("bach/bwv66.6"), src)
+    seq = read_musicxml(src)
+    beat = seq.tempo_map.tick_to_seconds(seq.tempo_map.ppq)
+    sigs = seq.time_signatures
+    assert (sigs[0].numerator, sigs[0].denominator) == (1, 4)
+    assert (sigs[1].numerator, sigs[1].denominator) == (4, 4) and abs(sigs[1].time - beat) < 1e-6

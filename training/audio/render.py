@@ -23,6 +23,7 @@ import numpy as np
 
 from musestudio.core.notes import SUSTAIN_CC, NoteSequence, PedalEvent, TrackInfo
 from training.audio.augment import CODECS, Instrument, played_velocity
+from training.audio.piano_model import MODEL_PIANO, PianoModel, random_piano
 
 SF_FLUID = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 # The "small" package's file, named directly: MuseScore_General.sf3 is an alternatives link that
@@ -38,7 +39,9 @@ TRAIN_SOUNDFONTS = (SF_FLUID, SF_MUSESCORE)
 EXTRA_TRAIN_SOUNDFONTS = (SF_FLUID_MONO,)
 TEST_SOUNDFONTS = (SF_TIMGM,)
 TRAIN_ROOM_SIZE_MAX = 0.6  # the held-out room (0.9) lies outside the training range
-PALETTES = ("v1", "v2", "v3")
+PALETTES = ("v1", "v2", "v3", "v4")
+#: Palette v4: the share of renders played on the modelled piano (training/audio/piano_model.py) instead of a SoundFont.
+MODEL_PIANO_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class RenderCondition:
     codec: str | None = None  # "mp3", "vorbis" or "opus"
     codec_quality: float = 0.5  # soundfile compression level (0 best .. 1 smallest)
     name: str = ""
+    piano: PianoModel | None = None  # palette v4: the modelled piano played instead of ``soundfont``
 
     def fluidsynth_settings(self) -> dict[str, str | float | int]:
         return {
@@ -108,6 +112,8 @@ def random_train_condition(rng: random.Random, palette: str = "v1") -> RenderCon
         raise ValueError(f"unknown palette {palette!r}; choose from {', '.join(PALETTES)}")
     if palette == "v3":
         return _v3_condition(rng)
+    if palette == "v4":
+        return _v4_condition(rng)
     if palette == "v2":
         fonts = TRAIN_SOUNDFONTS + tuple(f for f in EXTRA_TRAIN_SOUNDFONTS if soundfont_available(f))
         base = _v1_condition(rng, fonts)
@@ -179,6 +185,18 @@ def _v3_condition(rng: random.Random) -> RenderCondition:
         codec_quality=rng.uniform(0.2, 0.9),
         name="train v3",
     )
+
+
+def _v4_condition(rng: random.Random) -> RenderCondition:
+    """Palette v4: palette v3, but half the renders play a modelled piano drawn afresh for each render, so
+    that the instrument itself (inharmonicity, hammer, decays, unisons, dampers) varies as widely as real
+    pianos do, not only three sampled ones."""
+    base = _v3_condition(rng)
+    if rng.random() >= MODEL_PIANO_SHARE:
+        return base
+    piano = random_piano(np.random.default_rng(rng.randrange(2**32)))
+    return dataclasses.replace(base, soundfont=MODEL_PIANO, program=0, reverb=False, piano=piano,
+                               name="train v4 (modelled piano)")
 
 
 def _v1_condition(rng: random.Random, fonts: tuple[str, ...]) -> RenderCondition:
@@ -292,7 +310,13 @@ def _render_v3(seq: NoteSequence, c: RenderCondition, sample_rate: int, rng: np.
     from training.audio import augment
 
     assert c.instrument is not None
-    audio = render_midi_bytes(augment.instrument_midi(seq, c.instrument, rng), seq.duration, c, sample_rate)
+    if c.piano is not None:
+        from training.audio.piano_model import render_sequence
+
+        audio = render_sequence(seq, c.piano, sample_rate, rng, stretch_cents=c.instrument.stretch_cents,
+                                velocity_gamma=c.instrument.velocity_gamma)
+    else:
+        audio = render_midi_bytes(augment.instrument_midi(seq, c.instrument, rng), seq.duration, c, sample_rate)
     if c.resonance_db is not None:
         audio = augment.add_resonance(audio, seq, sample_rate, c.resonance_db, rng)
     if c.pedal_noise_db is not None:

@@ -16,7 +16,8 @@ The model, per note (Fletcher and Rossing, *The Physics of Musical Instruments*,
 - a two-stage decay (fast prompt sound, slow aftersound), shorter for higher partials and higher keys;
 - dampers: after the key (and pedal) are released the note dies in tens of milliseconds, except in the top
   register, which has no dampers;
-- a hammer knock: a short low-passed noise burst at the onset, louder with velocity.
+- a hammer knock: a short low-passed noise burst at the onset, louder with velocity;
+- the hammer felt's low-pass on the partials, whose corner rises with velocity (a harder blow is shorter).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class PianoModel:
     loudness_gamma: float = 2.0  # amplitude ~ (v/127)**gamma
     knock_db: float = -24.0  # hammer knock, dB re. the note's peak
     knock_hz: float = 1500.0  # its low-pass corner
+    hammer_hz: float = 0.0  # felt low-pass on the partials at mezzo-forte, an octave up at ff (0 = off)
 
 
 def random_piano(rng: np.random.Generator) -> PianoModel:
@@ -72,6 +74,7 @@ def random_piano(rng: np.random.Generator) -> PianoModel:
         loudness_gamma=float(rng.uniform(1.4, 2.6)),
         knock_db=float(rng.uniform(-36.0, -14.0)),
         knock_hz=float(rng.uniform(600.0, 4000.0)),
+        hammer_hz=float(np.exp(rng.uniform(np.log(700.0), np.log(3500.0)))),
     )
 
 
@@ -151,6 +154,7 @@ def render_sequence(seq: NoteSequence, model: PianoModel, sample_rate: int, rng:
         cents = stretch_cents * float(np.clip((pitch - 64) / 44.0, -1.0, 1.0))
         partials = _key_partials(pitch, max(lengths), model, sample_rate, rng, cents)
         k = np.arange(1, len(partials) + 1, dtype=np.float64)
+        freqs_k = partial_frequencies(pitch, model, 440.0 * 2.0 ** ((pitch - 69 + cents / 100.0) / 12.0), sample_rate)
         comb = np.abs(np.sin(np.pi * k * model.hammer_position)) + 0.05
         for note, n in zip(notes, lengths):
             i = int(round(note.start * sample_rate))
@@ -158,6 +162,8 @@ def render_sequence(seq: NoteSequence, model: PianoModel, sample_rate: int, rng:
                 continue
             v = (127.0 * (max(note.velocity, 1) / 127.0) ** velocity_gamma) / 127.0
             amp = k ** -(model.tilt - model.brightness * v) * comb
+            if model.hammer_hz > 0:  # a harder (faster) blow has a shorter felt contact: a higher corner
+                amp = amp / (1.0 + (freqs_k / (model.hammer_hz * 2.0 ** (2.0 * v - 1.0))) ** 2)
             y = (amp / amp.sum()).astype(np.float32) @ partials[:, :n]
             y = y.astype(np.float64)
             y[:attack] *= np.linspace(0.0, 1.0, attack, endpoint=False)

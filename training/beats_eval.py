@@ -113,6 +113,7 @@ TUNE_GRID = {
     "beat_logit_shift": [-2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0],
     "tempo_prior": [0.0, 0.5],
     "tempo_penalty": [3.0, 6.0],
+    "tempo_tolerance": [0.0, 0.05],
     "snap_seconds": [0.0],
 }
 

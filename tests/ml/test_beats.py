@@ -72,6 +72,24 @@ def test_decoder_prefers_the_beat_over_the_offbeat_level():
     assert mir_eval.beat.f_measure(beats, chosen) > 0.98
 
 
+def test_tempo_tolerance_keeps_the_weak_beats_of_a_jittered_waltz():
+    """Beat 1 certain, beats 2 and 3 barely above even odds, every beat 10-20 ms off the grid: charging that
+    jitter per beat makes the bar chain cheaper than the beat chain; a small tolerance does not."""
+    rng = np.random.default_rng(4)
+    ioi = 60.0 / 97.0
+    beats = 0.8 + ioi * np.arange(60) + rng.choice([-0.02, -0.01, 0.01, 0.02], 60)
+    beat = np.zeros(int((beats[-1] + 1.0) * FPS))
+    for k, t in enumerate(beats):
+        beat[int(round(t * FPS))] = 0.98 if k % 3 == 0 else 0.57
+    cands = bt.beat_candidates(beat, FPS, bt.DecodeParams())
+    strict = bt.decode_beats(*cands, bt.DecodeParams(tempo_penalty=6.0))
+    tolerant = bt.decode_beats(*cands, bt.DecodeParams(tempo_penalty=6.0, tempo_tolerance=0.05))
+    assert np.median(np.diff(strict)) == pytest.approx(3 * ioi, rel=0.05)  # the bars: what tolerance fixes
+    assert mir_eval.beat.f_measure(beats, tolerant) > 0.98
+    big = bt.decode_beats(*cands, bt.DecodeParams(tempo_penalty=6.0, tempo_tolerance=0.05, beat_logit_shift=-1.0))
+    assert np.median(np.diff(big)) == pytest.approx(3 * ioi, rel=0.05)  # weak beats below even odds still drop
+
+
 def test_meter_viterbi_finds_bars_of_four_after_a_pickup():
     down = np.full(41, 0.1)
     down[1::4] = 0.9  # beat 0 is a pickup, bars of 4 from beat 1

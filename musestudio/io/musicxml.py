@@ -236,11 +236,13 @@ def _pickup_length(seq: NoteSequence, to_ql) -> float:  # type: ignore[no-untype
     DAW's bar lines fall right; notation writes that bar as an anacrusis in the piece's own meter.
     """
     sigs = sorted(seq.time_signatures, key=lambda s: s.time)
-    if len(sigs) < 2 or sigs[0].time > 1e-6 or sigs[0].beats_per_bar >= sigs[1].beats_per_bar:
+    if len(sigs) < 2 or sigs[0].time > 1e-6:
         return 0.0
     length = to_ql(sigs[1].time) - to_ql(sigs[0].time)
+    first = 4.0 * sigs[0].numerator / sigs[0].denominator
     full = 4.0 * sigs[1].numerator / sigs[1].denominator
-    return length if 0.0 < length < full - 1e-6 else 0.0
+    # one bar, shorter than the meter after it (3/16 before 6/8 as well as 1/4 before 3/4)
+    return length if abs(length - first) < 1e-3 and 0.0 < length < full - 1e-6 else 0.0
 
 
 def _as_anacrusis(measures: list, pickup: float) -> None:  # type: ignore[type-arg]

@@ -109,6 +109,16 @@ def test_time_signature_and_pickup_follow_the_tempo_map(tmp_path):
     assert count_score_notes(out) == 13 and len(read_musicxml(out).notes) == 13
 
 
+def test_a_compound_pickup_becomes_an_anacrusis_in_six_eight(tmp_path):
+    tm = TempoMap.constant(120.0)  # a dotted-quarter beat is 0.75 s
+    notes = [Note(60 + (i % 3), 0.25 * i, 0.25 * i + 0.2, 80) for i in range(27)]
+    sigs = [TimeSignature(0.0, 3, 16), TimeSignature(0.375, 6, 8)]  # three sixteenths before bars of 6/8
+    seq = NoteSequence(notes=notes, tempo_map=tm, time_signatures=sigs)
+    measures = list(_parse(write_musicxml(seq, tmp_path / "six8.musicxml")).parts[0].getElementsByClass("Measure"))
+    assert measures[0].number == 0 and measures[0].timeSignature.ratioString == "6/8"
+    assert float(measures[0].highestTime) == 0.75
+
+
 def test_a_short_first_bar_without_a_longer_meter_after_it_is_no_pickup(tmp_path):
     tm = TempoMap.constant(120.0)
     notes = [Note(60, 0.5 * i, 0.5 * i + 0.4, 80) for i in range(8)]

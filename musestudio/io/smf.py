@@ -20,6 +20,10 @@ class SMFError(ValueError):
     """The bytes are not a readable Standard MIDI File."""
 
 
+class _Corrupt(Exception):
+    """A track's bytes stop making sense (read like a truncation: what came before is kept)."""
+
+
 class TooManyNotes(SMFError):
     """More notes than the caller's ``max_notes`` (raised early, before they are all held in memory)."""
 
@@ -123,12 +127,15 @@ def _parse_track(
         while pos < end:
             # delta time (variable-length quantity)
             delta = 0
+            first = pos
             while True:
                 b = data[pos]
                 pos += 1
                 delta = (delta << 7) | (b & 0x7F)
                 if not b & 0x80:
                     break
+                if pos - first >= 4:  # the standard allows 4 bytes; more is corruption, and an unbounded
+                    raise _Corrupt  # delta overflows the int64 tick arrays downstream (found by tests/robustness fuzzing)
             tick += delta
             b = data[pos]
             if b & 0x80:
@@ -209,8 +216,8 @@ def _parse_track(
                 t = _track(by_channel, ch)
                 if ch not in notes_by_channel:
                     t.program = d1
-    except IndexError:
-        complete = False  # ran off the end of the data mid-event
+    except (IndexError, _Corrupt):
+        complete = False  # ran off the end of the data mid-event, or hit a malformed delta time
     # Notes whose note-off never came end where the track ends.
     for key, stack in open_notes.items():
         for start, vel in stack:

@@ -67,6 +67,16 @@ def test_midi_reader_random_body_after_valid_header(body: bytes) -> None:
     read_bytes(header(1, 2, 480) + b"MTrk" + len(body).to_bytes(4, "big") + body)
 
 
+def test_midi_reader_over_long_delta_time_is_read_as_a_truncation() -> None:
+    """Found by the fuzz test above: a delta of nine bytes (the standard allows four) overflowed the int64 ticks."""
+    body = b"\x00\x00\x00\x00\x00\x90\x00\x00\x00\x00\x00\x00\x00\x01\x81" + b"\x80" * 8 + b"\x00"
+    read_bytes(header(1, 2, 480) + b"MTrk" + len(body).to_bytes(4, "big") + body)
+    from musestudio.io.midi import midi_bytes_to_sequence
+
+    seq = midi_bytes_to_sequence(header(0, 1, 480) + track(note_pair(60, 480) + b"\x81" + b"\x80" * 8 + b"\x00\x90\x40\x40"))
+    assert [n.pitch for n in seq.notes] == [60]  # what came before the bad delta is kept
+
+
 @MIDI
 @given(
     st.sampled_from(SEEDS),

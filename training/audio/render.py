@@ -23,7 +23,7 @@ import numpy as np
 
 from musestudio.core.notes import SUSTAIN_CC, NoteSequence, PedalEvent, TrackInfo
 from training.audio.augment import CODECS, Instrument, played_velocity
-from training.audio.piano_model import MODEL_PIANO, PianoModel, random_piano
+from training.audio.piano_model import MODEL_PIANO, PianoModel, random_piano, render_sequence
 
 SF_FLUID = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 # The "small" package's file, named directly: MuseScore_General.sf3 is an alternatives link that
@@ -311,8 +311,6 @@ def _render_v3(seq: NoteSequence, c: RenderCondition, sample_rate: int, rng: np.
 
     assert c.instrument is not None
     if c.piano is not None:
-        from training.audio.piano_model import render_sequence
-
         audio = render_sequence(seq, c.piano, sample_rate, rng, stretch_cents=c.instrument.stretch_cents,
                                 velocity_gamma=c.instrument.velocity_gamma)
     else:

@@ -87,19 +87,22 @@ def partial_frequencies(pitch: int, model: PianoModel, f0: float, sample_rate: i
     return f[f < top]
 
 
-def _key_partials(pitch: int, n: int, model: PianoModel, sample_rate: int, rng: np.random.Generator,
-                  cents: float) -> np.ndarray:
-    """(partials, n) waveforms of one key, its unison strings summed, with the two-stage decay applied.
+def _t60(pitch: int, model: PianoModel) -> float:
+    """Seconds for the key's fundamental to fall 60 dB."""
+    return model.t60_middle * 2.0 ** (-model.t60_slope * (pitch - 60) / 12.0)
+
+
+def _key_partials(pitch: int, n: int, base: np.ndarray, model: PianoModel, sample_rate: int,
+                  rng: np.random.Generator) -> np.ndarray:
+    """(partials, n) waveforms of one key whose first string has partials ``base`` (Hz), its unison strings
+    summed, with the two-stage decay applied.
 
     Each partial is the imaginary part of ``exp((i w - 1/tau) t)``, computed in blocks as a product of a
     block-start value and one block's worth of steps: a complex multiply per sample instead of an exp and a
     sine (``render_sequence`` would otherwise take longer than real time).
     """
-    f0 = 440.0 * 2.0 ** ((pitch - 69 + cents / 100.0) / 12.0)
-    t60 = model.t60_middle * 2.0 ** (-model.t60_slope * (pitch - 60) / 12.0)
-    tau = min(t60, 40.0) / np.log(1000.0)
+    tau = min(_t60(pitch, model), 40.0) / np.log(1000.0)
     strings = 1 if pitch < 35 else 2 if pitch < 48 else 3
-    base = partial_frequencies(pitch, model, f0, sample_rate)
     k = np.arange(1, len(base) + 1, dtype=np.float64)
     tau_k = tau / (1.0 + model.partial_damping * (k - 1.0))
     block = 2048
@@ -144,7 +147,7 @@ def render_sequence(seq: NoteSequence, model: PianoModel, sample_rate: int, rng:
         by_key.setdefault(note.pitch, []).append(note)
     attack = int(0.002 * sample_rate)
     for pitch, notes in sorted(by_key.items()):
-        t60 = model.t60_middle * 2.0 ** (-model.t60_slope * (pitch - 60) / 12.0)
+        t60 = _t60(pitch, model)
         damped = pitch <= model.damper_top
         lengths = []
         for note in notes:
@@ -152,9 +155,9 @@ def render_sequence(seq: NoteSequence, model: PianoModel, sample_rate: int, rng:
             ring = min(hold + 6.0 * model.damper_seconds, t60) if damped else t60
             lengths.append(max(int(min(ring, MAX_NOTE_SECONDS) * sample_rate), attack + 16))
         cents = stretch_cents * float(np.clip((pitch - 64) / 44.0, -1.0, 1.0))
-        partials = _key_partials(pitch, max(lengths), model, sample_rate, rng, cents)
-        k = np.arange(1, len(partials) + 1, dtype=np.float64)
         freqs_k = partial_frequencies(pitch, model, 440.0 * 2.0 ** ((pitch - 69 + cents / 100.0) / 12.0), sample_rate)
+        partials = _key_partials(pitch, max(lengths), freqs_k, model, sample_rate, rng)
+        k = np.arange(1, len(partials) + 1, dtype=np.float64)
         comb = np.abs(np.sin(np.pi * k * model.hammer_position)) + 0.05
         for note, n in zip(notes, lengths):
             i = int(round(note.start * sample_rate))

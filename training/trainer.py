@@ -63,6 +63,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="beats: share of training windows drawn from synthetic steady phrases (task default 0.15)")
     p.add_argument("--split-half-beats", action="store_true",
                    help="beats: train on quarter-note beats where ASAP annotates half notes (2/2, 4/4 in two)")
+    p.add_argument("--split-slow-compound", action="store_true",
+                   help="beats: train on eighth-note beats where ASAP counts a slow compound meter in dotted beats")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers")
     p.add_argument("--amp", choices=["auto", "on", "off"], default="auto", help="mixed precision (CUDA only)")

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
-from training.data.beats import Annotated, half_note_beats, split_half_beats
+from training.data.beats import (
+    SLOW_COMPOUND_BEAT,
+    Annotated,
+    half_note_beats,
+    slow_compound_beats,
+    split_half_beats,
+    split_slow_compound,
+)
 from training.tasks.beats import augment, steady_warp
 
 
@@ -108,3 +117,17 @@ def test_half_note_beats_are_split_to_quarters_and_other_meters_are_left_alone()
         item = _annotated(sig, per_bar, ternary)
         assert not half_note_beats(item)
         assert split_half_beats(item) is item
+
+
+def test_slow_dotted_beats_are_split_in_three_and_brisk_ones_are_left_alone() -> None:
+    beats = 0.5 + 1.5 * np.arange(9)  # dotted beats 1.5 s apart: a slow 6/8, counted in eighths
+    slow = dataclasses.replace(_annotated("6/8", 2, ternary=True), beats=beats, downbeats=beats[::2])
+    cut = split_slow_compound(slow)
+    assert len(cut.beats) == 25 and cut.beats_per_bar == 6 and not cut.ternary
+    np.testing.assert_allclose(np.diff(cut.beats), 0.5)
+    np.testing.assert_array_equal(cut.downbeats, slow.downbeats)  # bars do not move
+    brisk = _annotated("6/8", 2, ternary=True)  # dotted beats 0.8 s apart: counted in two
+    assert float(np.median(np.diff(brisk.beats))) < SLOW_COMPOUND_BEAT
+    assert not slow_compound_beats(brisk) and split_slow_compound(brisk) is brisk
+    plain = dataclasses.replace(slow, ternary=False, time_signature="2/4")  # slow, but not compound
+    assert split_slow_compound(plain) is plain

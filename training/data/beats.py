@@ -92,6 +92,27 @@ def split_half_beats(item: Annotated) -> Annotated:
     return dataclasses.replace(item, beats=beats, beats_per_bar=2 * item.beats_per_bar)
 
 
+# A compound beat slower than this (s; 50 dotted beats a minute, eighths slower than 150 a minute) is split in
+# three for training.  ASAP counts slow 6/8, 9/8 and 6/4 movements in dotted beats of 1.2-4.4 s (16 of the 715
+# training performances); a listener, and a DAW user, counts their eighths.  Taught those, the 128-channel
+# tracker read a plain 97 BPM waltz (three 0.62 s steps a bar) as one 1.86 s beat a bar (sessions 6-7).
+SLOW_COMPOUND_BEAT = 1.2
+
+
+def slow_compound_beats(item: Annotated) -> bool:
+    """True when the annotators counted a compound meter in dotted beats slower than SLOW_COMPOUND_BEAT."""
+    return item.ternary and len(item.beats) >= 2 and float(np.median(np.diff(item.beats))) > SLOW_COMPOUND_BEAT
+
+
+def split_slow_compound(item: Annotated) -> Annotated:
+    """The item with beats added at a third and two thirds between each pair of slow dotted beats."""
+    if not slow_compound_beats(item):
+        return item
+    a, b = item.beats[:-1], item.beats[1:]
+    beats = np.sort(np.concatenate([item.beats, a + (b - a) / 3.0, a + 2.0 * (b - a) / 3.0]))
+    return dataclasses.replace(item, beats=beats, beats_per_bar=3 * item.beats_per_bar, ternary=False)
+
+
 def load_item(perf: AsapPerformance, root: Path, *, score: bool = False) -> Annotated | None:
     from musestudio.io.midi import read_midi
 

@@ -31,7 +31,7 @@ from torch.utils.data import Dataset
 
 from musestudio.ml.beats import FRAME_RATE, note_features
 from musestudio.ml.models.beat_tracker import BeatTrackerConfig, BeatTrackerModel
-from training.data.beats import Annotated, load_split, split_half_beats
+from training.data.beats import Annotated, load_split, split_half_beats, split_slow_compound
 from training.tasks.base import Task
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -196,6 +196,8 @@ class BeatTrackerTask(Task):
         train = load_split("train", cache=cache)
         if getattr(args, "split_half_beats", False):  # validation keeps its annotations as they are
             train = [split_half_beats(it) for it in train]
+        if getattr(args, "split_slow_compound", False):
+            train = [split_slow_compound(it) for it in train]
         share = SYNTHETIC_SHARE if getattr(args, "synthetic_share", None) is None else float(args.synthetic_share)
         if not 0.0 <= share < 1.0:
             raise SystemExit(f"--synthetic-share must be in [0, 1), got {share}")

@@ -51,6 +51,30 @@ class TimeSignature:
         """Counted beats in a bar: 6/8 has two, 3/4 three."""
         return self.numerator // 3 if self.compound else max(1, self.numerator)
 
+    @property
+    def bar_quarters(self) -> float:
+        """Length of one bar in quarter notes: 3.0 for 3/4 and 6/8, 0.75 for 3/16."""
+        return 4.0 * self.numerator / self.denominator
+
+    @property
+    def beat_quarters(self) -> float:
+        """Length of one counted beat in quarter notes: 1.0 in 3/4, 1.5 in 6/8."""
+        return self.bar_quarters / self.beats_per_bar
+
+
+def is_pickup(first: TimeSignature, first_span_quarters: float, following: TimeSignature) -> bool:
+    """True when the piece opens with a pickup: its first signature lasts exactly one bar, and that bar is
+    shorter than a bar of the signature after it (1/4 before 3/4, 3/8 or 3/16 before 6/8).
+
+    The one rule for both readers of a tempo map's lead-in (MusicXML's anacrusis, the beat grid's bar
+    positions); the beat grid once counted beats instead of lengths and took a 3/8 pickup before 6/8
+    (three eighths against two dotted beats) for a full bar.
+    """
+    return (
+        abs(first_span_quarters - first.bar_quarters) < 1e-3
+        and 0.0 < first_span_quarters < following.bar_quarters - 1e-6
+    )
+
 
 @dataclass(frozen=True, slots=True)
 class KeySignature:

@@ -21,6 +21,7 @@ import numpy as np
 
 from musestudio.core.errors import InputFileError, OutputFileError
 from musestudio.core.notes import Note, NoteSequence
+from musestudio.core.timing import is_pickup
 
 MUSICXML_EXTENSIONS = (".musicxml", ".xml", ".mxl")
 SPLIT_PITCH = 60  # middle C goes to the treble staff
@@ -239,10 +240,7 @@ def _pickup_length(seq: NoteSequence, to_ql) -> float:  # type: ignore[no-untype
     if len(sigs) < 2 or sigs[0].time > 1e-6:
         return 0.0
     length = to_ql(sigs[1].time) - to_ql(sigs[0].time)
-    first = 4.0 * sigs[0].numerator / sigs[0].denominator
-    full = 4.0 * sigs[1].numerator / sigs[1].denominator
-    # one bar, shorter than the meter after it (3/16 before 6/8 as well as 1/4 before 3/4)
-    return length if abs(length - first) < 1e-3 and 0.0 < length < full - 1e-6 else 0.0
+    return length if is_pickup(sigs[0], length, sigs[1]) else 0.0
 
 
 def _as_anacrusis(measures: list, pickup: float) -> None:  # type: ignore[type-arg]

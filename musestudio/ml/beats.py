@@ -41,6 +41,7 @@ from musestudio.core.timing import (
     TempoChange,
     TempoMap,
     TimeSignature,
+    is_pickup,
     meter_signature,
     pickup_signature,
 )
@@ -871,10 +872,15 @@ def analysis_from_tempo_map(seq: NoteSequence) -> BeatAnalysis:
         stop = tm.seconds_to_tick(sigs[i + 1].time) if i + 1 < len(sigs) else tm.seconds_to_tick(end) + 1
         k = 0
         shift = 0
-        if i == 0 and len(sigs) > 1:  # a pickup: one short bar before the first full one
-            nxt_beats = sigs[1].beats_per_bar
-            if (stop - tick) <= n_beats * beat_ticks and n_beats < nxt_beats:
-                shift = nxt_beats - n_beats
+        if i == 0 and len(sigs) > 1 and is_pickup(ts, (stop - tick) / tm.ppq, sigs[1]):
+            # A pickup is counted in the next bar's beats, back from its bar line (a 3/8 lead-in to 6/8 is
+            # its last dotted beat); a lead-in shorter than one of those beats holds no beat.
+            nxt = sigs[1]
+            n_beats = nxt.beats_per_bar
+            beat_ticks = round(nxt.beat_quarters * tm.ppq)
+            held = (stop - tick) // beat_ticks
+            tick = stop - held * beat_ticks
+            shift = n_beats - held
         while tick < stop and len(beats) < 200_000:
             beats.append(tm.tick_to_seconds(tick))
             positions.append(k % n_beats + shift)

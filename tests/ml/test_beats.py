@@ -343,3 +343,23 @@ def test_a_one_beat_anacrusis_at_time_zero_is_a_quarter_pickup():
     _, sigs = bt.build_tempo_map(beats, positions, np.full(33, 4))
     assert [(s.numerator, s.denominator) for s in sigs] == [(1, 4), (4, 4)]
     assert sigs[1].time == pytest.approx(beats[1], abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("lead", "beats_before", "first_position"),
+    [((3, 8), 1, 1), ((3, 16), 0, 0), ((1, 4), 1, 2)],
+)
+def test_a_files_pickup_is_counted_in_the_next_bars_beats(lead, beats_before, first_position):
+    """3/8 before 6/8 is the last dotted beat of a bar (not a bar of three eighths); 3/16 holds no beat."""
+    tm = TempoMap.constant(120.0, ppq=480)
+    main = (6, 8) if lead[1] != 4 else (3, 4)
+    bar_line = 0.5 * 4 * lead[0] / lead[1]  # seconds at 120 quarters a minute
+    sigs = [TimeSignature(0.0, *lead), TimeSignature(bar_line, *main)]
+    notes = [Note(60 + i % 7, 0.25 * i, 0.25 * i + 0.2, 80) for i in range(48)]
+    grid = bt.analysis_from_tempo_map(NoteSequence(notes, tempo_map=tm, time_signatures=sigs))
+    main_beat = 0.5 * (1.5 if main == (6, 8) else 1.0)
+    assert np.sum(grid.beats < bar_line - 1e-6) == beats_before
+    assert grid.beat_positions[0] == first_position
+    assert grid.downbeats[0] == pytest.approx(bar_line)
+    np.testing.assert_allclose(np.diff(grid.beats), main_beat)
+    np.testing.assert_allclose(np.diff(grid.downbeats), main_beat * (2 if main == (6, 8) else 3))

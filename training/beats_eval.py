@@ -120,18 +120,24 @@ TUNE_GRID = {
 
 STAGE2 = {"ternary_threshold": [0.5, 1.0, 1.5], "downbeat_logit_shift": [-3.0, -2.0, -1.0]}
 
+# Stage 1b: the tempo prior centred on each piece's onset-autocorrelation beat (DecodeParams.prior_from_onsets),
+# tried on top of stage 1's choice; kept only where it scores higher.
+ONSET_PRIOR = {"tempo_prior": [0.5, 1.0, 2.0], "prior_sigma": [0.35, 0.55]}
+
 
 # Seed of the synthetic phrases that take part in choosing the decoder (training draws use seed + 101).
 PATTERN_VALIDATION_SEED = 9001
 
 
 def tune(folder: str, *, cache: str = "runs/cache", limit: int | None = None,
-         patterns: int = 0) -> tuple[DecodeParams, list[dict]]:
+         patterns: int = 0, stage1_from_config: bool = False) -> tuple[DecodeParams, list[dict]]:
     """Grid search of the decoder on the VALIDATION split (never the test split).
 
     ``patterns`` > 0: that many synthetic steady phrases (training.data.patterns, a seed no training run
     uses) count as much as the validation performances in the choice, so that the decoder is chosen for
     the plain DAW phrases users bring as well as for concert performances.
+    ``stage1_from_config``: take stage 1's settings from the folder's config.json (a folder this function
+    tuned before, with the same items) instead of searching TUNE_GRID again; stages 1b and 2 run as usual.
     """
     items = load_split("validation", cache=cache, with_scores=False)[:limit]
     n_perf = len(items)
@@ -155,13 +161,28 @@ def tune(folder: str, *, cache: str = "runs/cache", limit: int | None = None,
     best, best_score = base, -1.0
     stage2, stage2_best = base, -1.0
     names = list(TUNE_GRID)
-    for values in itertools.product(*(TUNE_GRID[n] for n in names)):
+    grid = list(itertools.product(*(TUNE_GRID[n] for n in names)))
+    if stage1_from_config:
+        tuned = load_tracker(folder)[1]
+        grid = [tuple(getattr(tuned, n) for n in names)]
+    for values in grid:
         p = replace(base, **dict(zip(names, values)))
         rows = [score_item(it, analysis_from_activations(s, b, d, fps, p)) for it, s, (b, d, fps) in zip(items, seqs, acts)]
         m = choice_scores(rows)
         results.append({**dict(zip(names, values)), **m})
         score = m["beat_f"] + 0.5 * m["downbeat_f"]
         print(json.dumps(results[-1]), flush=True)
+        if score > best_score:
+            best, best_score = p, score
+    stage1 = best
+    # Stage 1b: the onset-centred tempo prior.
+    for weight, sigma in itertools.product(ONSET_PRIOR["tempo_prior"], ONSET_PRIOR["prior_sigma"]):
+        p = replace(stage1, prior_from_onsets=True, tempo_prior=weight, prior_sigma=sigma)
+        rows = [score_item(it, analysis_from_activations(s, b, d, fps, p)) for it, s, (b, d, fps) in zip(items, seqs, acts)]
+        m = choice_scores(rows)
+        results.append({"prior_from_onsets": True, "tempo_prior": weight, "prior_sigma": sigma, **m})
+        print(json.dumps(results[-1]), flush=True)
+        score = m["beat_f"] + 0.5 * m["downbeat_f"]
         if score > best_score:
             best, best_score = p, score
     # Stage 2: the meter settings, with the chosen beat settings.
@@ -418,6 +439,8 @@ def main(argv: list[str] | None = None) -> int:
     tu.add_argument("--limit", type=int, default=None)
     tu.add_argument("--patterns", type=int, default=0, metavar="N",
                     help="also choose on N synthetic steady phrases, weighted like the validation performances")
+    tu.add_argument("--stage1-from-config", action="store_true",
+                    help="keep the stage-1 settings already in config.json (tuned before) and run stages 1b and 2")
     tu.add_argument("--write", action="store_true", help="store the chosen settings in the checkpoint's config.json")
     fm = sub.add_parser("fit-meter", help="fit the meter classifier on the training split; compare on validation")
     fm.add_argument("checkpoint")
@@ -450,7 +473,8 @@ def main(argv: list[str] | None = None) -> int:
         res = evaluate_checkpoint(args.checkpoint, args.split, cache=args.cache, steady=args.steady)
         print(json.dumps(res["mean"], indent=1))
         return 0
-    best, _ = tune(args.checkpoint, cache=args.cache, limit=args.limit, patterns=args.patterns)
+    best, _ = tune(args.checkpoint, cache=args.cache, limit=args.limit, patterns=args.patterns,
+                   stage1_from_config=args.stage1_from_config)
     print("best:", json.dumps(asdict(best)))
     if args.write:
         print(f"wrote decode settings to {write_decode(args.checkpoint, asdict(best), replace_all=True)}")

@@ -226,20 +226,27 @@ def onsets_on_grid(tempo_map: TempoMap, onsets: Sequence[float], *, divisions: i
 
 def estimate_beat_seconds(seq: NoteSequence, *, low_bpm: float = 50.0, high_bpm: float = 180.0) -> float:
     """Beat length of a performance from the autocorrelation of its onset train (a fallback where the
-    learned tracker is not wanted: no torch, or too few notes for it).
+    learned tracker is not wanted: no torch, or too few notes for it)."""
+    return onset_beat_seconds([n.start for n in seq.notes], low_bpm=low_bpm, high_bpm=high_bpm,
+                              fallback=60.0 / seq.tempo_map.initial_qpm)
+
+
+def onset_beat_seconds(onsets: Sequence[float] | np.ndarray, *, low_bpm: float = 50.0, high_bpm: float = 180.0,
+                       fallback: float = 0.5) -> float:
+    """The beat period (s) the onset train's autocorrelation suggests, or ``fallback`` for fewer than 8 onsets.
 
     A log-normal prior centred on 100 BPM breaks ties between metrical
     levels (half and double tempo score alike in an autocorrelation).
     """
     import numpy as np
 
-    onsets = np.array([n.start for n in seq.notes])
+    onsets = np.asarray(onsets, dtype=np.float64)
     if len(onsets) < 8:
-        return 60.0 / seq.tempo_map.initial_qpm
+        return fallback
     fs = 100.0
     frames = int(np.ceil(onsets.max() * fs)) + 2
     env = np.zeros(frames)
-    np.add.at(env, np.round(onsets * fs).astype(int), 1.0)
+    np.add.at(env, np.round(np.maximum(onsets, 0.0) * fs).astype(int), 1.0)
     # Smooth slightly so that near-simultaneous chord notes reinforce each other.
     kernel = np.exp(-0.5 * (np.arange(-3, 4) / 1.5) ** 2)
     env = np.convolve(env, kernel, mode="same")
@@ -250,7 +257,7 @@ def estimate_beat_seconds(seq: NoteSequence, *, low_bpm: float = 50.0, high_bpm:
     lags = np.arange(len(ac)) / fs
     valid = (lags >= 60.0 / high_bpm) & (lags <= 60.0 / low_bpm)
     if not valid.any() or ac[valid].max() <= 0:
-        return 60.0 / seq.tempo_map.initial_qpm
+        return fallback
     bpm = 60.0 / np.maximum(lags, 1e-9)
     prior = np.exp(-0.5 * (np.log2(bpm / 100.0) / 0.6) ** 2)
     score = np.where(valid, ac * prior, -np.inf)

@@ -217,14 +217,14 @@ def fit_key_profile(items: list[Annotated]) -> np.ndarray:
 
 def meter_dataset(folder: str, items: list[Annotated], params: DecodeParams) -> tuple[np.ndarray, np.ndarray]:
     """(features [n, 9], annotated beats per bar [n]) of the items whose meter is one of METER_CLASSES."""
-    from musestudio.ml.beats import METER_CLASSES, meter_features, note_arrays, sample_at, track_beats
+    from musestudio.ml.beats import METER_CLASSES, meter_features, note_arrays, piece_params, sample_at, track_beats
 
     keep = [it for it in items if it.beats_per_bar in METER_CLASSES]
     acts = activations_for(folder, keep)
     xs, ys = [], []
     for it, (b, d, fps) in zip(keep, acts):
         pitch, start, _, vel = note_arrays(item_sequence(it))
-        beats = track_beats(b, fps, np.unique(start), params)
+        beats = track_beats(b, fps, np.unique(start), piece_params(params, start))
         if len(beats) < 2 * max(METER_CLASSES):
             continue
         xs.append(meter_features(beats, sample_at(d, beats, fps), start, vel, pitch))
@@ -303,14 +303,14 @@ def level_dataset(folder: str, items: list[Annotated], params: DecodeParams,
     ``acts``: the items' activations when the caller already has them (activations_for)."""
     import mir_eval
 
-    from musestudio.ml.beats import level_features, note_arrays, track_candidates
+    from musestudio.ml.beats import level_features, note_arrays, piece_params, track_candidates
 
     p = replace(params, level_chooser=None)
     out = []
     for it, (b, _, fps) in zip(items, acts if acts is not None else activations_for(folder, items)):
         _, start, _, _ = note_arrays(item_sequence(it))
         onsets = np.unique(start)
-        cands = track_candidates(b, fps, onsets, p)
+        cands = track_candidates(b, fps, onsets, piece_params(p, start))
         ref = mir_eval.beat.trim_beats(it.beats)
         f = np.array([mir_eval.beat.f_measure(ref, mir_eval.beat.trim_beats(c)) for _, c in cands])
         out.append((np.stack([level_features(r, c, b, fps, onsets) for r, c in cands]), f))

@@ -826,14 +826,22 @@ def track_beats(beat_act: np.ndarray, frame_rate: float, onsets: np.ndarray, p: 
     return finish_beats(decode_beats(times, heights, p), onsets, p)
 
 
+def piece_params(p: DecodeParams, starts: np.ndarray) -> DecodeParams:
+    """The decoder settings for one piece: with ``prior_from_onsets``, the tempo prior centred on the beat its
+    note starts suggest.  Every caller of track_beats / track_candidates goes through this, so the meter
+    classifier and the level chooser are fitted on the beats analysis gives."""
+    if not p.prior_from_onsets:
+        return p
+    return dataclasses.replace(p, prior_period=onset_beat_seconds(starts, fallback=p.prior_period))
+
+
 def analysis_from_activations(seq: NoteSequence, beat_act: np.ndarray, down_act: np.ndarray, frame_rate: float,
                               params: DecodeParams | None = None) -> BeatAnalysis:
     """The decoding half of :func:`analyze` (pure: no model)."""
     p = params or DecodeParams()
     pitch, start, _, vel = note_arrays(seq)
     onsets = np.unique(start)
-    if p.prior_from_onsets:
-        p = dataclasses.replace(p, prior_period=onset_beat_seconds(start, fallback=p.prior_period))
+    p = piece_params(p, start)
     beats = track_beats(beat_act, frame_rate, onsets, p)
     down_at_beats = sample_at(down_act, beats, frame_rate)
     if p.meter_classifier is not None and len(beats) >= 2 * max(METER_CLASSES):

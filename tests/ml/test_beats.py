@@ -377,10 +377,14 @@ def test_onset_centred_tempo_prior_counts_a_plain_waltz_in_three_not_in_bars():
     for t, pos in zip(beats, positions):  # the seventh-session networks' odds on the waltz fixture
         beat[int(round(t * FPS))] = 0.55 if pos else 0.98
     seq = notes_on(beats)
-    assert bt.onset_beat_seconds([n.start for n in seq.notes]) == pytest.approx(ioi, abs=0.011)
+    starts = np.array([n.start for n in seq.notes])
+    assert bt.onset_beat_seconds(starts) == pytest.approx(ioi, abs=0.011)
     plain = bt.DecodeParams(beat_logit_shift=-1.0, tempo_penalty=3.0, tempo_tolerance=0.05)
     bars = bt.analysis_from_activations(seq, beat, down, FPS, plain)
     assert bars.median_bpm() == pytest.approx(97.0 / 3, rel=0.03)  # the failure this option is for
     centred = dataclasses.replace(plain, prior_from_onsets=True, tempo_prior=1.0, prior_sigma=0.35)
+    # the one place that centres it, shared with the meter and level fitting (training/beats_eval.py)
+    assert bt.piece_params(centred, starts).prior_period == pytest.approx(ioi, abs=0.011)
+    assert bt.piece_params(plain, starts) is plain
     a = bt.analysis_from_activations(seq, beat, down, FPS, centred)
     assert mir_eval.beat.f_measure(beats, a.beats) > 0.99 and a.beats_per_bar == 3

@@ -154,6 +154,10 @@ def tune(folder: str, *, cache: str = "runs/cache", limit: int | None = None,
             return perf
         phr = mean_scores(rows[n_perf:])
         return {k: 0.5 * (perf[k] + phr.get(k, perf[k])) for k in perf} | {f"phrases_{k}": v for k, v in phr.items()}
+    def scored(p: DecodeParams) -> dict[str, float]:
+        return choice_scores([score_item(it, analysis_from_activations(s, b, d, fps, p))
+                              for it, s, (b, d, fps) in zip(items, seqs, acts)])
+
     # The key-signature profile is fitted on the TRAINING split (one 12-vector).
     profile = tuple(round(float(x), 6) for x in fit_key_profile(load_split("train", cache=cache)))
     base = DecodeParams(key_profile=profile)
@@ -167,8 +171,7 @@ def tune(folder: str, *, cache: str = "runs/cache", limit: int | None = None,
         grid = [tuple(getattr(tuned, n) for n in names)]
     for values in grid:
         p = replace(base, **dict(zip(names, values)))
-        rows = [score_item(it, analysis_from_activations(s, b, d, fps, p)) for it, s, (b, d, fps) in zip(items, seqs, acts)]
-        m = choice_scores(rows)
+        m = scored(p)
         results.append({**dict(zip(names, values)), **m})
         score = m["beat_f"] + 0.5 * m["downbeat_f"]
         print(json.dumps(results[-1]), flush=True)
@@ -178,8 +181,7 @@ def tune(folder: str, *, cache: str = "runs/cache", limit: int | None = None,
     # Stage 1b: the onset-centred tempo prior.
     for weight, sigma in itertools.product(ONSET_PRIOR["tempo_prior"], ONSET_PRIOR["prior_sigma"]):
         p = replace(stage1, prior_from_onsets=True, tempo_prior=weight, prior_sigma=sigma)
-        rows = [score_item(it, analysis_from_activations(s, b, d, fps, p)) for it, s, (b, d, fps) in zip(items, seqs, acts)]
-        m = choice_scores(rows)
+        m = scored(p)
         results.append({"prior_from_onsets": True, "tempo_prior": weight, "prior_sigma": sigma, **m})
         print(json.dumps(results[-1]), flush=True)
         score = m["beat_f"] + 0.5 * m["downbeat_f"]
@@ -188,8 +190,7 @@ def tune(folder: str, *, cache: str = "runs/cache", limit: int | None = None,
     # Stage 2: the meter settings, with the chosen beat settings.
     for thr, shift in itertools.product(STAGE2["ternary_threshold"], STAGE2["downbeat_logit_shift"]):
         p = replace(best, ternary_threshold=thr, downbeat_logit_shift=shift)
-        rows = [score_item(it, analysis_from_activations(s, b, d, fps, p)) for it, s, (b, d, fps) in zip(items, seqs, acts)]
-        m = choice_scores(rows)
+        m = scored(p)
         results.append({"ternary_threshold": thr, "downbeat_logit_shift": shift, **m})
         print(json.dumps(results[-1]), flush=True)
         score = m["downbeat_f"] + m["meter_correct"]

@@ -61,6 +61,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                         "(best.safetensors); the task maps them onto this model, which may be larger")
     p.add_argument("--synthetic-share", type=float, default=None,
                    help="beats: share of training windows drawn from synthetic steady phrases (task default 0.15)")
+    p.add_argument("--pattern-swell", type=float, default=0.0,
+                   help="beats: share of synthetic phrases whose beat period swells or ramps (played without a click)")
     p.add_argument("--split-half-beats", action="store_true",
                    help="beats: train on quarter-note beats where ASAP annotates half notes (2/2, 4/4 in two)")
     p.add_argument("--split-slow-compound", action="store_true",

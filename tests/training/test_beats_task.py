@@ -131,3 +131,25 @@ def test_slow_dotted_beats_are_split_in_three_and_brisk_ones_are_left_alone() ->
     assert not slow_compound_beats(brisk) and split_slow_compound(brisk) is brisk
     plain = dataclasses.replace(slow, ternary=False, time_signature="2/4")  # slow, but not compound
     assert split_slow_compound(plain) is plain
+
+
+def test_swelling_patterns_breathe_keep_every_beat_sounded_and_leave_steady_draws_unchanged() -> None:
+    from training.data.patterns import patterns
+
+    steady, again = patterns(30, seed=9001), patterns(30, seed=9001, swell_share=0.0)
+    assert all(np.array_equal(a.start, b.start) and np.array_equal(a.beats, b.beats) for a, b in zip(steady, again))
+    swelling = patterns(30, seed=4, swell_share=1.0)
+    spreads = []
+    for it in swelling:
+        ioi = np.diff(it.beats)
+        spreads.append(ioi.max() / ioi.min())
+        assert np.all(ioi > 0) and np.isin(it.downbeats, it.beats).all()
+        assert (np.diff(np.searchsorted(it.beats, it.downbeats)) == it.beats_per_bar).all()
+        gap = np.abs(it.start[None, :] - it.beats[:, None]).min(axis=1)
+        assert gap.max() < 0.05, it.name  # the notes follow the breathing beat
+        assert (it.end > it.start).all()
+    # every one breathes (a ramp may be gentle), most by several per cent, none wildly
+    assert min(spreads) > 1.0 + 1e-6 and np.median(spreads) > 1.05 and max(spreads) < 1.4
+    half = patterns(200, seed=4, swell_share=0.5)
+    breathing = sum(np.ptp(np.diff(it.beats)) > 1e-6 for it in half)
+    assert 70 < breathing < 130

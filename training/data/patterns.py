@@ -12,6 +12,12 @@ tempo (45-200 beats a minute), a key and a diatonic chord progression, an
 accompaniment figure (a held or a short bass), an optional melody, accents of random strength
 (sometimes none) and timing jitter of 0-15 ms (sometimes none, as quantized).
 Everything is random per pattern; no pattern copies a test fixture.
+
+With ``swell_share`` > 0 that share of patterns is played without a click: the beat period follows a
+slow swell (a sine of 3-12 % depth over 8-48 beats) or a ramp (up to 15 % faster or slower over the
+phrase), the way a sketch played in by hand breathes.  The ninth session added it because every earlier
+phrase was metronomic and the trackers trained on them halved the tempo in the slow half of a swelling
+phrase.  With ``swell_share`` = 0 the draws are exactly those of before (validation phrases unchanged).
 """
 
 from __future__ import annotations
@@ -30,8 +36,19 @@ def _chord(scale: np.ndarray, tonic: int, degree: int) -> list[int]:
     return [tonic + int(scale[(degree + k) % 7]) + 12 * ((degree + k) // 7) for k in (0, 2, 4)]
 
 
-def pattern(rng: np.random.Generator, index: int = 0) -> Annotated:
-    """One synthetic steady performance with its beats and downbeats."""
+def _beat_clock(rng: np.random.Generator, ioi: float, n: int) -> np.ndarray:
+    """Seconds from the first beat to beats 0..n of a phrase whose beat period swells or ramps."""
+    k = np.arange(n)
+    if rng.random() < 0.6:
+        depth, period, phase = rng.uniform(0.03, 0.12), rng.uniform(8, 48), rng.uniform(0, 2 * np.pi)
+        scale = 1.0 + depth * np.sin(2 * np.pi * k / period + phase)
+    else:
+        scale = 1.0 + rng.uniform(-0.15, 0.15) * k / max(n - 1, 1)
+    return np.concatenate([[0.0], np.cumsum(ioi * scale)])
+
+
+def pattern(rng: np.random.Generator, index: int = 0, swell_share: float = 0.0) -> Annotated:
+    """One synthetic performance with its beats and downbeats: steady, or (``swell_share``) breathing."""
     per_bar = int(rng.choice([2, 3, 4], p=[0.25, 0.3, 0.45]))
     ternary = bool(rng.random() < 0.2)
     sub = 3 if ternary else int(rng.choice([2, 4]))  # steps per beat for figures
@@ -52,6 +69,11 @@ def pattern(rng: np.random.Generator, index: int = 0) -> Annotated:
     pickup = int(rng.integers(1, per_bar)) if (per_bar > 1 and rng.random() < 0.2) else 0
     t0 = float(rng.uniform(0.0, 1.0))
     progression = [int(rng.choice([0, 3, 4, 5, 1])) if i % 4 else 0 for i in range(bars)]
+    # beat position -> seconds after t0; a straight line unless this phrase breathes
+    clock = _beat_clock(rng, ioi, bars * per_bar + 2) if (swell_share > 0 and rng.random() < swell_share) else None
+
+    def at(pos: float) -> float:
+        return pos * ioi if clock is None else float(np.interp(pos, np.arange(len(clock)), clock))
 
     pitch: list[int] = []
     start: list[float] = []
@@ -60,8 +82,8 @@ def pattern(rng: np.random.Generator, index: int = 0) -> Annotated:
 
     def add(p: int, beat_pos: float, length_beats: float, v: float) -> None:
         pitch.append(int(np.clip(p, 21, 108)))
-        start.append(t0 + beat_pos * ioi)
-        dur.append(max(0.05, length_beats * ioi * legato))
+        start.append(t0 + at(beat_pos))
+        dur.append(max(0.05, (at(beat_pos + length_beats) - at(beat_pos)) * legato))
         vel.append(v)
 
     first_beat = per_bar - pickup if pickup else 0  # a pickup starts late in a bar that is left out
@@ -128,7 +150,7 @@ def pattern(rng: np.random.Generator, index: int = 0) -> Annotated:
     s = np.maximum(s, 0.0)
     order = np.argsort(s, kind="stable")
     n_beats = bars * per_bar - first_beat
-    beats = t0 + ioi * np.arange(n_beats)
+    beats = t0 + np.array([at(k) for k in range(n_beats)])
     down_idx = np.arange(n_beats)[(np.arange(n_beats) + first_beat) % per_bar == 0]
     num = {(2, False): "2/4", (3, False): "3/4", (4, False): "4/4", (2, True): "6/8", (3, True): "9/8",
            (4, True): "12/8"}[(per_bar, ternary)]
@@ -139,7 +161,7 @@ def pattern(rng: np.random.Generator, index: int = 0) -> Annotated:
         time_signature=num, beats_per_bar=per_bar, ternary=ternary, key_sharps=None, quantized=True)
 
 
-def patterns(n: int, seed: int = 0) -> list[Annotated]:
-    """``n`` synthetic steady performances (deterministic for a seed)."""
+def patterns(n: int, seed: int = 0, swell_share: float = 0.0) -> list[Annotated]:
+    """``n`` synthetic performances (deterministic for a seed); ``swell_share`` of them breathe."""
     rng = np.random.default_rng(seed)
-    return [pattern(rng, i) for i in range(n)]
+    return [pattern(rng, i, swell_share) for i in range(n)]

@@ -204,7 +204,10 @@ class BeatTrackerTask(Task):
         if share > 0:
             from training.data.patterns import patterns
 
-            train = train + patterns(SYNTHETIC_ITEMS, seed=int(args.seed) + 101)
+            swell = float(getattr(args, "pattern_swell", 0.0) or 0.0)
+            if not 0.0 <= swell <= 1.0:
+                raise SystemExit(f"--pattern-swell must be in [0, 1], got {swell}")
+            train = train + patterns(SYNTHETIC_ITEMS, seed=int(args.seed) + 101, swell_share=swell)
         val = load_split("validation", cache=cache, with_scores=False)
         window = int(args.seq_len or 1000)
         return (BeatWindows(train, window, length=200 * int(args.batch_size or 16), seed=args.seed,

@@ -199,6 +199,25 @@ def tune(folder: str, *, cache: str = "runs/cache", limit: int | None = None,
     return stage2, results
 
 
+def scorecard(folder: str, *, cache: str = "runs/cache", n_phrases: int = 60) -> dict[str, Any]:
+    """What the ship rules read, all from validation data: the validation performances as played and
+    played to a click (quantized to sixteenths), the validation phrases (seed PATTERN_VALIDATION_SEED) and
+    as many phrases that breathe (swell or ramp; the next seed).  Phrases go through ``analyze``, the
+    path a user's file takes."""
+    from musestudio.ml.beats import analyze
+    from training.data.patterns import patterns as make_patterns
+
+    out: dict[str, Any] = {}
+    for name, steady in (("validation", None), ("steady", 4)):
+        m = evaluate_checkpoint(folder, "validation", cache=cache, steady=steady)["mean"]
+        out[name] = m | {"score": m["beat_f"] + 0.5 * m["downbeat_f"]}
+    for name, seed, swell in (("phrases", PATTERN_VALIDATION_SEED, 0.0), ("swelling_phrases", PATTERN_VALIDATION_SEED + 1, 1.0)):
+        rows = [score_item(it, analyze(item_sequence(it), checkpoint=folder))
+                for it in make_patterns(n_phrases, seed=seed, swell_share=swell)]
+        out[name] = mean_scores(rows)
+    return out
+
+
 def fit_key_profile(items: list[Annotated]) -> np.ndarray:
     """Mean pitch-class histogram of the training pieces, each rotated so that the major tonic of its
     annotated key signature is index 0 (ASAP gives signatures, not modes, so this is a profile of a
@@ -434,6 +453,9 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--cache", default="runs/cache")
     ev.add_argument("--steady", type=int, default=None, metavar="STEPS",
                     help="score the takes warped to a constant tempo and quantized to STEPS per beat (0: not quantized)")
+    sc = sub.add_parser("scorecard", help="validation, steady validation, phrases and breathing phrases (JSON)")
+    sc.add_argument("checkpoint")
+    sc.add_argument("--cache", default="runs/cache")
     tu = sub.add_parser("tune")
     tu.add_argument("checkpoint")
     tu.add_argument("--cache", default="runs/cache")
@@ -469,6 +491,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report, indent=1))
         if args.write:
             print(f"wrote the meter classifier to {write_decode(args.checkpoint, {'meter_classifier': clf})}")
+        return 0
+    if args.cmd == "scorecard":
+        print(json.dumps(scorecard(args.checkpoint, cache=args.cache), indent=1))
         return 0
     if args.cmd == "evaluate":
         res = evaluate_checkpoint(args.checkpoint, args.split, cache=args.cache, steady=args.steady)

@@ -14,7 +14,11 @@ settings chosen on the validation split).  Reports, as means over the test perfo
 4. MusicXML from the first ``--xml`` test performances: measures against the performance's annotated bars
    (+-5 %), the time signature, and how many notes survive (music21 reads the file back);
 5. the tracker on a *transcription* of rendered audio (``--audio`` clips of 60 s: FluidSynth, a SoundFont,
-   the shipped transcriber), not only on clean MIDI.
+   the shipped transcriber), not only on clean MIDI;
+6. ``--sections plain`` (not in the default set; reads no ASAP data): the two plain fixture performances of
+   tests/ml/beat_fixtures.py (a waltz, a swelling march) at 70-150 BPM, three seeds each: how many are
+   tracked (beat F >= 0.9 and beats per bar right).  The unit test checks one tempo each; this says how
+   far that holds.
 """
 
 from __future__ import annotations
@@ -169,6 +173,34 @@ def audio_rows(items: list[Annotated], checkpoint: str, n: int, seconds: float =
             "clips": len(rows), "clips whose transcription was too sparse to track": too_few, "soundfont": str(sf)}
 
 
+PLAIN_TEMPI = tuple(range(70, 151, 10))
+
+
+def plain_rows(checkpoint: str, seeds: int = 3) -> dict[str, dict[str, object]]:
+    """The fixture textures swept over tempo (DAW-style plain input at every tempo a user might play)."""
+    import mir_eval
+
+    from musestudio.ml.beats import analyze
+    from tests.ml.beat_fixtures import march, waltz
+
+    out: dict[str, dict[str, object]] = {}
+    for name, make, per_bar in (("waltz", waltz, 3), ("march", march, 4)):
+        passed, scores, by_tempo = 0, [], {}
+        for bpm in PLAIN_TEMPI:
+            good = 0
+            for seed in range(seeds):
+                seq, beats, _ = make(bpm=float(bpm), seed=seed)
+                a = analyze(seq, checkpoint=checkpoint)
+                f = float(mir_eval.beat.f_measure(beats, a.beats))
+                scores.append(f)
+                good += int(f >= 0.9 and a.beats_per_bar == per_bar)
+            passed += good
+            by_tempo[bpm] = good
+        out[name] = {"passed": passed, "of": len(PLAIN_TEMPI) * seeds, "mean_beat_f": float(np.mean(scores)),
+                     "passed_by_bpm": by_tempo}
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", default=str(REPO / "models" / "beat_tracker"))
@@ -177,26 +209,30 @@ def main() -> int:
     ap.add_argument("--audio", type=int, default=8, help="test performances rendered and transcribed")
     ap.add_argument("--json", default=None, help="also write the results here")
     ap.add_argument("--sections", default="tracker,baselines,speed,musicxml,audio",
-                    help="comma-separated subset of tracker,baselines,speed,musicxml,audio")
+                    help="comma-separated subset of tracker,baselines,speed,musicxml,audio,plain")
     args = ap.parse_args()
-    items = load_split(args.split, with_scores=False)
     sections = set(args.sections.split(","))
-    report: dict[str, object] = {"split": args.split, "performances": len(items),
-                                 "pieces": len({it.piece for it in items})}
-    if "tracker" in sections:
-        tracker_section(report, items, args.checkpoint, args.split)
-    if "baselines" in sections:
-        report["baselines"] = baseline_rows(items)
-        print(json.dumps(report["baselines"], indent=1), flush=True)
-    if "speed" in sections:
-        report["speed"] = speed(args.checkpoint, items)
-        print(json.dumps(report["speed"], indent=1), flush=True)
-    if "musicxml" in sections and args.xml:
-        report["musicxml"] = musicxml_rows(items, args.checkpoint, args.xml)
-        print(json.dumps(report["musicxml"], indent=1), flush=True)
-    if "audio" in sections and args.audio:
-        report["audio"] = audio_rows(items, args.checkpoint, args.audio)
-        print(json.dumps(report["audio"], indent=1), flush=True)
+    report: dict[str, object] = {}
+    if "plain" in sections:
+        report["plain"] = plain_rows(args.checkpoint)
+        print(json.dumps(report["plain"], indent=1), flush=True)
+    if sections - {"plain"}:  # every other section reads the split
+        items = load_split(args.split, with_scores=False)
+        report |= {"split": args.split, "performances": len(items), "pieces": len({it.piece for it in items})}
+        if "tracker" in sections:
+            tracker_section(report, items, args.checkpoint, args.split)
+        if "baselines" in sections:
+            report["baselines"] = baseline_rows(items)
+            print(json.dumps(report["baselines"], indent=1), flush=True)
+        if "speed" in sections:
+            report["speed"] = speed(args.checkpoint, items)
+            print(json.dumps(report["speed"], indent=1), flush=True)
+        if "musicxml" in sections and args.xml:
+            report["musicxml"] = musicxml_rows(items, args.checkpoint, args.xml)
+            print(json.dumps(report["musicxml"], indent=1), flush=True)
+        if "audio" in sections and args.audio:
+            report["audio"] = audio_rows(items, args.checkpoint, args.audio)
+            print(json.dumps(report["audio"], indent=1), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1))
     return 0

@@ -389,3 +389,17 @@ def test_save_runs_in_the_background_and_edits_made_meanwhile_stay_unsaved(windo
     assert Project.load(target).layers[0].sequence.notes == saved_notes
     window.undo_stack.undo()  # back to what was written: clean
     assert not window.project.modified
+
+
+def test_detect_tempo_reports_the_pieces_meter_not_its_pickup_bars(window):
+    """A 4/4 march whose first downbeat comes 0.6 s in: the map opens with a short pickup bar (5/16 at
+    128 BPM), but the status names the meter of the bars, 4/4."""
+    from tests.ml.beat_fixtures import march
+
+    seq, _beats, _ = march(bpm=128.0, bars=16)
+    window.add_layer("march", seq, "score")
+    handle = window.detect_tempo()
+    assert handle is not None and window.wait_for_jobs(60) and handle.outcome == "done"
+    sigs = window.project.time_signatures
+    assert (sigs[0].numerator, sigs[0].denominator) == (5, 16)  # the pickup bar, as the tempo map writes it
+    assert "qpm, 4/4," in window.status_label.text()

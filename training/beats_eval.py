@@ -125,6 +125,11 @@ STAGE2 = {"ternary_threshold": [0.5, 1.0, 1.5], "downbeat_logit_shift": [-3.0, -
 ONSET_PRIOR = {"tempo_prior": [0.5, 1.0, 2.0], "prior_sigma": [0.35, 0.55]}
 
 
+def rule_score(m: dict[str, float]) -> float:
+    """What the decoder search and the ship rules maximise: beat F + 0.5 x downbeat F."""
+    return m["beat_f"] + 0.5 * m["downbeat_f"]
+
+
 # Seed of the synthetic phrases that take part in choosing the decoder (training draws use seed + 101).
 PATTERN_VALIDATION_SEED = 9001
 
@@ -173,7 +178,7 @@ def tune(folder: str, *, cache: str = "runs/cache", limit: int | None = None,
         p = replace(base, **dict(zip(names, values)))
         m = scored(p)
         results.append({**dict(zip(names, values)), **m})
-        score = m["beat_f"] + 0.5 * m["downbeat_f"]
+        score = rule_score(m)
         print(json.dumps(results[-1]), flush=True)
         if score > best_score:
             best, best_score = p, score
@@ -184,7 +189,7 @@ def tune(folder: str, *, cache: str = "runs/cache", limit: int | None = None,
         m = scored(p)
         results.append({"prior_from_onsets": True, "tempo_prior": weight, "prior_sigma": sigma, **m})
         print(json.dumps(results[-1]), flush=True)
-        score = m["beat_f"] + 0.5 * m["downbeat_f"]
+        score = rule_score(m)
         if score > best_score:
             best, best_score = p, score
     # Stage 2: the meter settings, with the chosen beat settings.
@@ -210,7 +215,7 @@ def scorecard(folder: str, *, cache: str = "runs/cache", n_phrases: int = 60) ->
     out: dict[str, Any] = {}
     for name, steady in (("validation", None), ("steady", 4)):
         m = evaluate_checkpoint(folder, "validation", cache=cache, steady=steady)["mean"]
-        out[name] = m | {"score": m["beat_f"] + 0.5 * m["downbeat_f"]}
+        out[name] = m | {"score": rule_score(m)}
     for name, seed, swell in (("phrases", PATTERN_VALIDATION_SEED, 0.0), ("swelling_phrases", PATTERN_VALIDATION_SEED + 1, 1.0)):
         rows = [score_item(it, analyze(item_sequence(it), checkpoint=folder))
                 for it in make_patterns(n_phrases, seed=seed, swell_share=swell)]

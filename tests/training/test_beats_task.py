@@ -157,14 +157,13 @@ def test_swelling_patterns_breathe_keep_every_beat_sounded_and_leave_steady_draw
 
 def test_scorecard_reads_validation_played_and_clicked_and_both_kinds_of_phrase(tmp_path) -> None:
     """The ship rules' numbers in one call, on a stand-in validation cache (no ASAP needed)."""
+    from musestudio.ml.beats import default_checkpoint
     from training.beats_eval import scorecard
     from training.data.beats import CACHE_VERSION, _write_cache
     from training.data.patterns import patterns
 
     stand_in = [dataclasses.replace(it, piece="stand-in", quantized=False, key_sharps=0) for it in patterns(2, seed=11)]
     _write_cache(tmp_path / f"beats_validation_v{CACHE_VERSION}.npz", stand_in)
-    from musestudio.ml.beats import default_checkpoint
-
     card = scorecard(str(default_checkpoint()), cache=str(tmp_path), n_phrases=2)
     assert set(card) == {"validation", "steady", "phrases", "swelling_phrases"}
     for part in card.values():

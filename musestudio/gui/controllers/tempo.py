@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject
 
 from musestudio.core.progress import Progress, Work
 from musestudio.core.project import Layer, Project
+from musestudio.core.timing import meter_signature
 from musestudio.gui.controllers.edit import EditController
 from musestudio.gui.controllers.jobs import JobHandle, JobManager
 
@@ -34,16 +35,6 @@ def analyze_work(layer_name: str, seq: Any) -> Work[Any]:
     return analysis
 
 
-def piece_signature(analysis: Any) -> Any:
-    """The time signature at the first downbeat: the piece's meter, not a pickup bar's (a lead-in of
-    1.25 beats is written as a 5/16 bar before it, which is not what "the meter" means to a user)."""
-    sigs = list(analysis.time_signatures)
-    if len(analysis.downbeats):
-        first = float(analysis.downbeats[0]) - 1e-6
-        return next((s for s in sigs if s.time >= first), sigs[-1])
-    return sigs[-1]
-
-
 class TempoController(QObject):
     def __init__(self, ui: TempoUI, jobs: JobManager, edits: EditController, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -60,9 +51,11 @@ class TempoController(QObject):
                 return
             self.edits.set_timing(analysis.tempo_map, list(analysis.time_signatures), list(analysis.key_signatures),
                                   text=f"detect tempo of '{layer.name}'")
-            ts = piece_signature(analysis)
+            # the tracked meter, not the signature at time 0: that may be a pickup bar's (a lead-in of 1.25
+            # beats is written as a 5/16 bar), which is not what "the meter" means to a user
+            num, den = meter_signature(analysis.beats_per_bar, analysis.ternary)
             self.ui.show_status(
-                f"Tempo {analysis.tempo_map.initial_qpm:.0f} qpm, {ts.numerator}/{ts.denominator}, "
+                f"Tempo {analysis.tempo_map.initial_qpm:.0f} qpm, {num}/{den}, "
                 f"{len(analysis.beats)} beats (Undo restores the old tempo map)"
             )
 

@@ -37,6 +37,8 @@ from training.tasks.base import Task
 PRESETS: dict[str, dict[str, Any]] = {
     "desktop": {},
     "paper": {"channels": 128},
+    # 128 channels in two norm groups: the preset a 64-channel tracker grows into (``--init-from``)
+    "wide": {"channels": 128, "norm_groups": 2},
     "tiny": {"channels": 8, "dilations": (1, 2, 4)},
 }
 
@@ -182,6 +184,7 @@ class BeatTrackerTask(Task):
     preset_defaults: ClassVar[dict[str, dict[str, Any]]] = {
         "desktop": {"batch_size": 16, "lr": 2e-3, "seq_len": 500},
         "paper": {"batch_size": 32, "lr": 1e-3, "seq_len": 1000},
+        "wide": {"batch_size": 16, "lr": 5e-4, "seq_len": 500},
         "tiny": {"batch_size": 2, "lr": 1e-3, "seq_len": 100},
     }
 
@@ -190,6 +193,39 @@ class BeatTrackerTask(Task):
             raise SystemExit(f"unknown beats preset '{preset}' (known: {', '.join(PRESETS)})")
         config = BeatTrackerConfig(**PRESETS[preset])
         return "beat_tracker", dataclasses.asdict(config), BeatTrackerModel(config)
+
+    def init_from(self, model: nn.Module, weights: dict[str, torch.Tensor]) -> str:
+        """Warm start; a wider tracker grown from a narrower one computes exactly what the old one did.
+
+        The base class zeroes every grown slice, which here would leave the new channels dead: a
+        channel whose incoming and outgoing weights are both zero gets no gradient.  So the new
+        channels keep their fresh incoming weights (they compute something from the start) and only
+        the weights that *read* new channels into old ones are zeroed.  With the old channels in a
+        GroupNorm group of their own (the ``wide`` preset) nothing old depends on anything new, and
+        the head reads only old channels, so the outputs are unchanged until training moves those
+        zeros (tested in tests/training/test_beats_widen.py).
+        """
+        state = model.state_dict()
+        grown = {n: w for n, w in weights.items() if n in state and w.shape != state[n].shape}
+        if not grown:
+            return super().init_from(model, weights)
+        groups = getattr(getattr(model, "config", None), "norm_groups", 1)
+        old_channels = weights["inp.weight"].shape[0]
+        if groups < 2 or model.config.channels % old_channels or model.config.channels // groups != old_channels:
+            raise SystemExit(f"--init-from: a {old_channels}-channel tracker grows only into one whose norm groups "
+                             f"are {old_channels} channels each (the 'wide' preset), so that its function is kept")
+        fresh = {n: t.clone() for n, t in state.items()}
+        summary = super().init_from(model, weights)
+        with torch.no_grad():
+            for name, target in model.state_dict().items():
+                old = weights.get(name)
+                if old is None or old.shape == target.shape:
+                    continue
+                target.copy_(fresh[name])
+                if target.dim() >= 2:  # conv weight [out, in, k]: old rows read old channels only
+                    target[: old.shape[0], old.shape[1]:] = 0
+                target[tuple(slice(0, n) for n in old.shape)] = old
+        return summary + " (new channels keep fresh incoming weights; function kept)"
 
     def datasets(self, args: argparse.Namespace) -> tuple[Dataset, Dataset]:
         cache = getattr(args, "cache", "runs/cache")

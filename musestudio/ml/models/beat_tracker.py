@@ -41,17 +41,21 @@ class BeatTrackerConfig:
     beat_pos_weight: float = 4.0  # beats are ~4% of frames; up-weight them
     downbeat_pos_weight: float = 8.0
     downbeat_weight: float = 1.0
+    # GroupNorm groups in each block.  1 normalises all channels together (every shipped 64-channel
+    # tracker); a tracker widened from one keeps the old channels in a group of their own, so that
+    # growing it leaves its function unchanged (training/tasks/beats.py, ``--init-from``).
+    norm_groups: int = 1
 
 
 class _Block(nn.Module):
     """Residual dilated conv: x + W2 * gelu(W1 *_d x)."""
 
-    def __init__(self, channels: int, kernel: int, dilation: int, dropout: float) -> None:
+    def __init__(self, channels: int, kernel: int, dilation: int, dropout: float, norm_groups: int = 1) -> None:
         super().__init__()
         pad = dilation * (kernel - 1) // 2
         self.conv = nn.Conv1d(channels, channels, kernel, padding=pad, dilation=dilation)
         self.mix = nn.Conv1d(channels, channels, 1)
-        self.norm = nn.GroupNorm(1, channels)
+        self.norm = nn.GroupNorm(norm_groups, channels)
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: [B, C, T]
@@ -65,7 +69,10 @@ class BeatTrackerModel(nn.Module):
             raise ValueError("kernel must be odd (centred, non-causal convolutions)")
         self.config = config
         self.inp = nn.Conv1d(config.in_channels, config.channels, 1)
-        self.blocks = nn.ModuleList(_Block(config.channels, config.kernel, d, config.dropout) for d in config.dilations)
+        if config.channels % config.norm_groups:
+            raise ValueError("channels must be a multiple of norm_groups")
+        self.blocks = nn.ModuleList(_Block(config.channels, config.kernel, d, config.dropout, config.norm_groups)
+                                    for d in config.dilations)
         self.head = nn.Conv1d(config.channels, 2, 1)
 
     def logits(self, features: torch.Tensor) -> torch.Tensor:

@@ -477,12 +477,43 @@ def _phase_contrast(values: np.ndarray, m: int) -> float:
     return max(float(np.mean(values[k::m])) - overall for k in range(m)) / spread
 
 
+def _beat_spans(beats: np.ndarray) -> np.ndarray:
+    """Edges of the span each beat owns: halfway to its neighbours (the ends extrapolated)."""
+    first = beats[0] - (beats[1] - beats[0]) / 2
+    last = beats[-1] + (beats[-1] - beats[-2]) / 2
+    return np.concatenate([[first], (beats[1:] + beats[:-1]) / 2, [last]])
+
+
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    return x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-9)
+
+
+def _lag_similarity(x: np.ndarray, lags: range) -> np.ndarray:
+    """Mean cosine similarity of rows ``L`` apart, for each lag (0 where too short), less their mean over lags."""
+    u = _unit_rows(x)
+    sims = np.array([float(np.mean((u[:-lag] * u[lag:]).sum(axis=1))) if len(u) > lag else 0.0 for lag in lags])
+    return sims - sims.mean()
+
+
+METER_LAGS = range(1, 9)  # beats: bar lengths of 2, 3 and 4 and their multiples up to 8
+
+
 def meter_features(beats: np.ndarray, down_at_beats: np.ndarray, onsets: np.ndarray, velocities: np.ndarray,
-                   pitches: np.ndarray) -> np.ndarray:
-    """Evidence for 2, 3 and 4 beats a bar, per meter: how much one beat phase stands out in the downbeat
-    log-odds, in the loudness of the notes on the beat and in the bass notes on the beat (9 numbers; the
-    summed length of the notes starting on each beat, as 3 more, lowered validation balanced accuracy
-    from 0.52 to 0.46).
+                   pitches: np.ndarray, ends: np.ndarray | None = None) -> np.ndarray:
+    """Evidence for 2, 3 and 4 beats a bar (25 numbers).
+
+    - 9: per meter, how much one beat phase stands out in the downbeat log-odds, in the loudness of the
+      notes on the beat and in the bass notes on the beat (the summed length of the notes starting on each
+      beat, as 3 more, lowered validation balanced accuracy from 0.52 to 0.46);
+    - 8 (tenth session): how alike beats 1..8 apart are, each beat described by its rhythm (velocity of
+      onsets in 12 steps of the beat) and its pitch classes (velocity x beats sounding): music repeats
+      at the bar;
+    - 8 (tenth session): the autocorrelation of the downbeat log-odds at lags 1..8 beats.
+    Cross-validated by piece on train + validation (5 folds, v4's beats, 835 performances), the 16 new
+    numbers raised the classifier's balanced accuracy from 0.566 to 0.661 (the beat tracker's card, tenth
+    session).
+    Classifiers fitted on the first 9 alone still work: :func:`classify_meter` reads as many as it was
+    fitted on.
 
     Why a classifier at all: the Viterbi over (meter, position) decides 2 against 4 against 3 from the
     downbeat odds alone, and with this network's weak downbeat activations it chose one meter for every
@@ -505,12 +536,39 @@ def meter_features(beats: np.ndarray, down_at_beats: np.ndarray, onsets: np.ndar
     feats = []
     for values in (logit, accent, bass):
         feats.extend(_phase_contrast(values, m) for m in METER_CLASSES)
+    # each beat's rhythm: onset velocity in 12 steps of the beat (the beat's own period; the last repeats)
+    n = len(beats)
+    period = np.diff(beats)
+    period = np.concatenate([period, period[-1:]])
+    k = np.searchsorted(beats, onsets, side="right") - 1
+    inside = (k >= 0) & (k < n)
+    frac = (onsets[inside] - beats[k[inside]]) / period[k[inside]]
+    keep = frac < 1.0
+    rhythm = np.zeros((n, 12))
+    np.add.at(rhythm, (k[inside][keep], np.minimum((frac[keep] * 12).astype(np.int64), 11)),
+              velocities[inside][keep])
+    # each beat's pitch classes: velocity over the beats a note sounds in (a difference array, then cumsum)
+    edges = _beat_spans(beats)
+    stop = onsets if ends is None else np.maximum(ends, onsets)
+    first = np.clip(np.searchsorted(edges, onsets, side="right") - 1, 0, n)
+    past = np.clip(np.maximum(np.searchsorted(edges, stop, side="left"), first + 1), 0, n)
+    span = first < past
+    diff = np.zeros((n + 1, 12))
+    pc = (pitches.astype(np.int64) % 12)[span]
+    np.add.at(diff, (first[span], pc), velocities[span])
+    np.add.at(diff, (past[span], pc), -velocities[span])
+    chroma = np.cumsum(diff, axis=0)[:n]
+    feats.extend(_lag_similarity(np.concatenate([_unit_rows(rhythm), _unit_rows(chroma)], axis=1), METER_LAGS))
+    centred = logit - logit.mean()
+    power = float(np.mean(centred * centred)) + 1e-9
+    feats.extend(float(np.mean(centred[:-lag] * centred[lag:])) / power if n > lag else 0.0 for lag in METER_LAGS)
     return np.asarray(feats, dtype=np.float64)
 
 
 def classify_meter(features: np.ndarray, clf: dict[str, Any]) -> int:
     """The most likely beats per bar under a fitted softmax classifier ({mean, scale, weights, bias, classes})."""
-    x = (features - np.asarray(clf["mean"])) / np.asarray(clf["scale"])
+    mean = np.asarray(clf["mean"])
+    x = (features[: len(mean)] - mean) / np.asarray(clf["scale"])  # a classifier fitted on the first 9 reads 9
     scores = np.asarray(clf["weights"]) @ x + np.asarray(clf["bias"])
     return int(np.asarray(clf["classes"])[int(np.argmax(scores))])
 
@@ -839,13 +897,14 @@ def analysis_from_activations(seq: NoteSequence, beat_act: np.ndarray, down_act:
                               params: DecodeParams | None = None) -> BeatAnalysis:
     """The decoding half of :func:`analyze` (pure: no model)."""
     p = params or DecodeParams()
-    pitch, start, _, vel = note_arrays(seq)
+    pitch, start, end, vel = note_arrays(seq)
     onsets = np.unique(start)
     p = piece_params(p, start)
     beats = track_beats(beat_act, frame_rate, onsets, p)
     down_at_beats = sample_at(down_act, beats, frame_rate)
     if p.meter_classifier is not None and len(beats) >= 2 * max(METER_CLASSES):
-        chosen = classify_meter(meter_features(beats, down_at_beats, start, vel, pitch), p.meter_classifier)
+        chosen = classify_meter(meter_features(beats, down_at_beats, start, vel, pitch, end),
+                                 p.meter_classifier)
         positions, meters = decode_meter(down_at_beats, dataclasses.replace(p, meters=(chosen,)))
     else:
         positions, meters = decode_meter(down_at_beats, p)

@@ -253,12 +253,26 @@ def test_meter_features_see_the_accented_phase():
     down = np.where(np.arange(48) % 3 == 1, 0.6, 0.1)  # a bar of three, downbeat on the second beat
     onsets = np.r_[beats, beats[1::3] + 0.01]  # an extra accented note on each downbeat
     vel = np.r_[np.full(48, 50.0), np.full(16, 100.0)]
-    pitch = np.r_[np.full(48, 64), np.full(16, 40)]
+    pitch = np.r_[np.full(48, 64), np.full(16, 43)]
     order = np.argsort(onsets, kind="stable")
-    f = bt.meter_features(beats, down, onsets[order], vel[order], pitch[order])
-    assert f.shape == (9,)
+    f = bt.meter_features(beats, down, onsets[order], vel[order], pitch[order], onsets[order] + 0.4)
+    assert f.shape == (25,)
     for block in (f[0:3], f[3:6], f[6:9]):  # downbeat odds, loudness, bass: 3 beats a bar stands out
         assert int(np.argmax(block)) == 1
+    lags = np.arange(1, 9)
+    similar, autocorr = f[9:17], f[17:25]  # beats alike, and downbeat odds correlated, a bar (3) apart
+    assert set(lags[similar >= similar.max() - 1e-9]) == {3, 6}
+    assert autocorr[2] > 0.99 and autocorr[5] > 0.99 and max(autocorr[0], autocorr[1]) < 0
+    # without the bass G on the downbeats, each beat sounds the same: nothing marks a lag
+    same = bt.meter_features(beats, down, onsets[order], vel[order], np.full(64, 64), onsets[order] + 0.4)
+    assert np.ptp(same[9:17]) < 1e-9
+
+
+def test_a_classifier_fitted_on_the_first_nine_features_reads_only_those():
+    clf = {"classes": [2, 3, 4], "mean": [0.0] * 9, "scale": [1.0] * 9,
+           "weights": [[0.0] * 9, [1.0] + [0.0] * 8, [0.0] * 9], "bias": [0.0, 0.0, 0.5]}
+    x = np.r_[1.0, np.zeros(8), np.full(16, 100.0)]
+    assert bt.classify_meter(x, clf) == 3 and bt.classify_meter(np.r_[0.0, x[1:]], clf) == 4
 
 
 def test_meter_classifier_overrides_the_viterbi():

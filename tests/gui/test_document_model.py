@@ -403,3 +403,18 @@ def test_detect_tempo_reports_the_pieces_meter_not_its_pickup_bars(window):
     sigs = window.project.time_signatures
     assert (sigs[0].numerator, sigs[0].denominator) == (5, 16)  # the pickup bar, as the tempo map writes it
     assert "qpm, 4/4," in window.status_label.text()
+
+
+def test_detect_tempo_reports_the_pieces_tempo_not_its_pickup_bars(window):
+    """A 97 BPM waltz whose first beat comes 0.4 s in: the pickup bar is written at 113 qpm, which the
+    status used to report; it now names the tempo of the beats (seen on screen under Xvfb)."""
+    import re
+
+    from tests.ml.beat_fixtures import waltz
+
+    seq, _beats, _ = waltz(bpm=97.0, bars=24)
+    window.add_layer("waltz", seq, "score")
+    handle = window.detect_tempo()
+    assert handle is not None and window.wait_for_jobs(60) and handle.outcome == "done"
+    qpm = float(re.search(r"Tempo (\d+) qpm, 3/4,", window.status_label.text()).group(1))
+    assert abs(qpm - 97) <= 2

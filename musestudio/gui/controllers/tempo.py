@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+import numpy as np
 from PySide6.QtCore import QObject
 
 from musestudio.core.progress import Progress, Work
@@ -54,8 +55,11 @@ class TempoController(QObject):
             # the tracked meter, not the signature at time 0: that may be a pickup bar's (a lead-in of 1.25
             # beats is written as a 5/16 bar), which is not what "the meter" means to a user
             num, den = meter_signature(analysis.beats_per_bar, analysis.ternary)
+            # likewise the typical tempo (the median over the beats), not the pickup bar's at time 0
+            tm = analysis.tempo_map
+            qpm = float(np.median([tm.qpm_at(float(b)) for b in analysis.beats])) if len(analysis.beats) else tm.initial_qpm
             self.ui.show_status(
-                f"Tempo {analysis.tempo_map.initial_qpm:.0f} qpm, {num}/{den}, "
+                f"Tempo {qpm:.0f} qpm, {num}/{den}, "
                 f"{len(analysis.beats)} beats (Undo restores the old tempo map)"
             )
 

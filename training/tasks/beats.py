@@ -206,22 +206,20 @@ class BeatTrackerTask(Task):
         zeros (tested in tests/training/test_beats_widen.py).
         """
         state = model.state_dict()
-        grown = {n: w for n, w in weights.items() if n in state and w.shape != state[n].shape}
-        if not grown:
+        # fresh initial values of the tensors that grow, kept before the base class zeroes their new slices
+        fresh = {n: t.clone() for n, t in state.items() if n in weights and weights[n].shape != t.shape}
+        if not fresh:
             return super().init_from(model, weights)
-        groups = getattr(getattr(model, "config", None), "norm_groups", 1)
         old_channels = weights["inp.weight"].shape[0]
-        if groups < 2 or model.config.channels % old_channels or model.config.channels // groups != old_channels:
+        config = model.config  # BeatTrackerModel: channels is a multiple of norm_groups
+        if config.norm_groups < 2 or config.channels // config.norm_groups != old_channels:
             raise SystemExit(f"--init-from: a {old_channels}-channel tracker grows only into one whose norm groups "
                              f"are {old_channels} channels each (the 'wide' preset), so that its function is kept")
-        fresh = {n: t.clone() for n, t in state.items()}
         summary = super().init_from(model, weights)
         with torch.no_grad():
-            for name, target in model.state_dict().items():
-                old = weights.get(name)
-                if old is None or old.shape == target.shape:
-                    continue
-                target.copy_(fresh[name])
+            for name, start in fresh.items():
+                old, target = weights[name], state[name]
+                target.copy_(start)
                 if target.dim() >= 2:  # conv weight [out, in, k]: old rows read old channels only
                     target[: old.shape[0], old.shape[1]:] = 0
                 target[tuple(slice(0, n) for n in old.shape)] = old

@@ -170,3 +170,18 @@ def test_scorecard_reads_validation_played_and_clicked_and_both_kinds_of_phrase(
         assert 0.0 <= part["beat_f"] <= 1.0 and 0.0 <= part["downbeat_f"] <= 1.0
     v = card["validation"]
     assert v["score"] == v["beat_f"] + 0.5 * v["downbeat_f"]
+
+
+def test_meter_cv_scores_both_feature_sets_by_piece_on_stand_in_items() -> None:
+    """The cross-validation that chose the 16 lag features runs without ASAP: phrases of 2, 3 and 4 beats
+    a bar, ten pieces, through the shipped tracker."""
+    from musestudio.ml.beats import default_checkpoint
+    from training.beats_eval import meter_cv
+    from training.data.patterns import patterns
+
+    items = [dataclasses.replace(it, piece=f"p{i % 10}") for i, it in enumerate(patterns(30, seed=12))]
+    report = meter_cv(str(default_checkpoint()), items=items)
+    assert set(report) == {"9 features, l2 0.01", "9 features, l2 0.1", "25 features, l2 0.01", "25 features, l2 0.1"}
+    kept = sum(it.beats_per_bar in (2, 3, 4) for it in items)
+    for row in report.values():
+        assert 0.0 <= row["balanced"] <= 1.0 and 0.0 <= row["accuracy"] <= 1.0 and 0 < row["items"] <= kept

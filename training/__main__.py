@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from training.trainer import add_train_arguments
@@ -45,6 +46,13 @@ def main(argv: list[str] | None = None) -> int:
     tv.add_argument("--per-db", type=float, nargs="+", default=[0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0])
     tv.add_argument("--lag-ms", type=float, nargs="+", default=[0.0, 100.0, 250.0, 500.0])
     tv.add_argument("--write", action="store_true", help="store the best in the checkpoint's config.json")
+    fv = sub.add_parser("fit-velocity", help="fit the note-velocity model (key energy, level, head) on validation "
+                                              "audio clips, cross-validated by piece (after tune-decoding)")
+    fv.add_argument("checkpoint")
+    fv.add_argument("--clips", action="append", required=True, metavar="DIR",
+                    help="folder of VALIDATION WAV + MIDI pairs (repeatable; the first is the one scored)")
+    fv.add_argument("--l2", type=float, default=0.1)
+    fv.add_argument("--write", action="store_true", help="store the model in the checkpoint's config.json")
     args = parser.parse_args(argv)
 
     if args.command == "train":
@@ -79,6 +87,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.write:
             write_decode_defaults(args.checkpoint, best, args.clips, merge=True)
             print(f"wrote level_velocity and level_lag_ms into {args.checkpoint}/config.json")
+    elif args.command == "fit-velocity":
+        from training.audio.evaluate import fit_velocity_model, write_decode_defaults
+
+        model, report = fit_velocity_model(args.checkpoint, args.clips, l2=args.l2, log=lambda m: print(m, flush=True))
+        print(json.dumps(report, indent=1))
+        if args.write:
+            write_decode_defaults(args.checkpoint, {"velocity_model": model, **report}, ", ".join(args.clips), merge=True)
+            print(f"wrote velocity_model into {args.checkpoint}/config.json")
     else:
         from training.export import evaluate_checkpoint
 

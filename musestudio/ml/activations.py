@@ -30,6 +30,9 @@ class Activations:
     pedal: np.ndarray
     frame_rate: float
     level: np.ndarray | None = None
+    # [frames, 88] or None: each key's energy in the recording, in dB, before loudness normalisation (the
+    # loudest of the three filterbank bins around the key's pitch); read by DecodeSettings.velocity_model.
+    key_energy: np.ndarray | None = None
 
     @property
     def n_frames(self) -> int:

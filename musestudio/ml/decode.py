@@ -62,6 +62,13 @@ class DecodeSettings:
     # 0 turns it off; it has no effect without a level (checkpoints that do not normalise).
     level_velocity: float = 0.0
     level_lag_ms: float = 250.0
+    # A note-velocity model (``python -m training fit-velocity``, fitted on validation audio): a linear map
+    # from each note's features (velocity_features: the head's velocity, the playing level after the onset,
+    # the key's and its octave's energy in the recording at the onset, register) to its velocity.  The
+    # head alone cannot hear a forte the normaliser flattened, and the level is one number for all keys;
+    # the key's own attack energy tells a loud note in a soft chord from its neighbours.  Used instead of
+    # level_velocity when the activations carry key energies; {"mean", "scale", "weights"}.
+    velocity_model: dict | None = None
 
 
 def subframe_onsets(onset: np.ndarray, frames: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -243,12 +250,64 @@ def with_level_velocity(notes: list[Note], level: np.ndarray, frame_rate: float,
     return out
 
 
+#: Features of velocity_features, in order (a fitted model's weights follow them).
+VELOCITY_FEATURES = ("head", "level_0", "level_4", "level_8", "level_16", "key_db", "key_rise_db", "octave_db",
+                     "register", "register_sq", "chord", "key_db_x_register")
+VELOCITY_LAGS = (0, 4, 8, 16)  # frames after the onset at which the level is read
+KEY_DB_FLOOR = -140.0  # dB; KEY_ENERGY_FLOOR's level: a silent key reads this, not -inf
+
+
+def velocity_features(notes: list[Note], activations: Activations) -> np.ndarray:
+    """[notes, len(VELOCITY_FEATURES)], each column minus its median over the file.
+
+    Centred per file because the recording's gain and the piece's overall dynamic shift every note
+    alike: they carry nothing about which note is louder than which, and a model fitted across files
+    should not have to learn them.  Needs ``activations.level`` and ``activations.key_energy``."""
+    a = activations
+    if not notes or a.key_energy is None or a.level is None or not len(a.level):
+        return np.zeros((len(notes), len(VELOCITY_FEATURES)))
+    n = min(len(a.level), len(a.key_energy))
+    level = np.nan_to_num(np.asarray(a.level[:n], np.float64))
+    energy = np.nan_to_num(np.asarray(a.key_energy[:n], np.float64), nan=KEY_DB_FLOOR, neginf=KEY_DB_FLOOR)
+    starts = np.array([x.start for x in notes])
+    rows = []
+    for x in notes:
+        f = min(max(int(round(x.start * a.frame_rate)), 0), n - 1)
+        k = min(max(x.pitch - PIANO_LOW, 0), 87)
+        key = float(energy[f : f + 3, k].max())
+        before = float(energy[max(f - 4, 0) : max(f - 1, 1), k].mean())
+        octave = float(energy[f : f + 3, min(k + 12, 87)].max())
+        lv = [float(level[min(f + g, n - 1)]) for g in VELOCITY_LAGS]
+        reg = (k - 44) / 44.0
+        chord = float(np.log1p(np.sum(np.abs(starts - x.start) < 0.03) - 1))
+        rows.append([x.velocity / 127.0, *lv, key, key - before, octave, reg, reg * reg, chord])
+    raw = np.asarray(rows)
+    centred = raw - np.median(raw, axis=0)
+    inter = centred[:, 5] * raw[:, 8]  # the centred key energy (free of the recording's gain) x register
+    return np.column_stack([centred, inter - np.median(inter)])
+
+
+def with_velocity_model(notes: list[Note], activations: Activations, model: dict) -> list[Note]:
+    """Velocities from a fitted note-velocity model, around the head's mean velocity over the file."""
+    if not notes:
+        return notes
+    x = velocity_features(notes, activations)
+    mean, scale, w = (np.asarray(model[k], np.float64) for k in ("mean", "scale", "weights"))
+    if not (x.shape[1] == len(mean) == len(scale) == len(w)):
+        raise ValueError(f"velocity model has {len(w)} weights for {x.shape[1]} features")
+    base = float(np.mean([n.velocity for n in notes]))
+    vel = np.clip(np.round(base + ((x - mean) / scale) @ w), 1, 127)
+    return [replace(n, velocity=int(v)) for n, v in zip(notes, vel, strict=True)]
+
+
 def decode(activations: Activations, settings: DecodeSettings | None = None) -> NoteSequence:
     """A NoteSequence from model activations (notes already carry the pedal's sustain)."""
     s = settings or DecodeSettings()
     a = activations
     notes = decode_notes(a.onset, a.frame, a.offset, a.velocity, a.frame_rate, settings=s)
-    if s.level_velocity > 0 and a.level is not None and len(a.level):
+    if s.velocity_model is not None and a.key_energy is not None and a.level is not None and len(a.level):
+        notes = with_velocity_model(notes, a, s.velocity_model)
+    elif s.level_velocity > 0 and a.level is not None and len(a.level):
         notes = with_level_velocity(notes, a.level, a.frame_rate, s.level_velocity, s.level_lag_ms)
     pedals = decode_pedal(a.pedal, a.frame_rate, s) if s.use_pedal and a.pedal is not None else []
     seq = NoteSequence(notes=notes, pedals=pedals, tracks=[TrackInfo("Transcription", 0)])

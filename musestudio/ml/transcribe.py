@@ -27,7 +27,7 @@ from musestudio.core.errors import ModelError
 from musestudio.core.notes import NoteSequence
 from musestudio.core.progress import CancelToken, Progress, Work, run_work
 from musestudio.ml.activations import Activations  # its own module; still importable from here
-from musestudio.ml.decode import DecodeSettings, decode
+from musestudio.ml.decode import KEY_DB_FLOOR, DecodeSettings, decode
 
 CHUNK_FRAMES = 2048  # ~65 s at 31.25 frames/s per model call
 BLOCK_SECONDS = 30.0
@@ -112,7 +112,27 @@ def decode_defaults(checkpoint: str | os.PathLike[str] | None = None) -> DecodeS
         if not ok:
             raise ModelError(f"{folder}: config.json decode.{key} = {value!r} is out of range")
         values[key] = float(value)
+    if block.get("velocity_model") is not None:
+        values["velocity_model"] = _velocity_model(folder, block["velocity_model"])
     return dataclasses.replace(DecodeSettings(), **values)
+
+
+def _velocity_model(folder: Path, model: Any) -> dict[str, list[float]]:
+    """config.json decode.velocity_model, checked: mean, scale (> 0) and weights, one finite number per
+    velocity feature."""
+    from musestudio.ml.decode import VELOCITY_FEATURES
+
+    n = len(VELOCITY_FEATURES)
+    out = {}
+    for key in ("mean", "scale", "weights"):
+        values = model.get(key) if isinstance(model, dict) else None
+        ok = isinstance(values, list) and len(values) == n and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in values)
+        if not ok or (key == "scale" and min(values) <= 0):
+            raise ModelError(f"{folder}: config.json decode.velocity_model.{key} must be {n} finite numbers"
+                             + (" above 0" if key == "scale" else ""))
+        out[key] = [float(v) for v in values]
+    return out
 
 
 AudioSource = str | os.PathLike[str] | np.ndarray | tuple[np.ndarray, int]
@@ -134,6 +154,22 @@ def _blocks(source: AudioSource, sample_rate: int, features: Any) -> tuple[Itera
     x = prepare_samples(np.asarray(samples), int(rate), features)
     step = int(BLOCK_SECONDS * sample_rate)
     return (x[i : i + step] for i in range(0, len(x), step)), len(x) / sample_rate
+
+
+def key_energy_db(features: np.ndarray, removed_db: np.ndarray | None, config: Any) -> np.ndarray | None:
+    """[frames, 88] float16: each piano key's energy in the recording, in dB (the loudest filterbank bin
+    within a bin of the key's pitch), undoing the loudness normaliser's gain (``removed_db`` per frame).
+    None for a front end whose bins do not sit on the keys (mel, or not a whole number of bins a semitone
+    from A0)."""
+    per_key = config.bins_per_octave // 12
+    if config.scale != "log" or config.bins_per_octave % 12 or abs(config.fmin - 27.5) > 1e-6:
+        return None
+    centre = np.arange(88) * per_key
+    bins = np.clip(np.stack([centre - 1, centre, centre + 1], axis=1), 0, features.shape[1] - 1)
+    band = np.expm1(features[:, bins].max(axis=2).astype(np.float64)) / config.log_scale  # [frames, 88]
+    if removed_db is not None:
+        band *= np.power(10.0, np.asarray(removed_db, np.float64)[:, None] / 20.0)
+    return (20.0 * np.log10(np.maximum(band, 10.0 ** (KEY_DB_FLOOR / 20.0)))).astype(np.float16)
 
 
 def run_inference_work(
@@ -163,6 +199,7 @@ def run_inference_work(
     total_samples = 0
     finished = False
     outputs: dict[str, list[np.ndarray]] = {k: [] for k in (*HEADS, "pedal")}
+    energies: list[np.ndarray] = []  # key_energy_db of every feature frame, in order
     yield Progress(0, expected_frames, "transcribing")
 
     def run_model(first: int, last: int) -> None:
@@ -198,7 +235,11 @@ def run_inference_work(
             avail = min(avail, 0 if total_samples == 0 else 1 + total_samples // hop)
         if avail > first_new:
             seg = samples[first_new * hop - sample_base : (avail - 1) * hop + n_fft - sample_base]
-            feats = np.concatenate([feats, frames_from_padded(seg, fc, normalizer)])
+            new = frames_from_padded(seg, fc, normalizer)
+            energy = key_energy_db(new, normalizer.removed_db[-1] if fc.loudness == "running" else None, fc)
+            if energy is not None:
+                energies.append(energy)
+            feats = np.concatenate([feats, new])
             drop = avail * hop - sample_base  # samples before the next frame's window are done with
             samples = samples[drop:]
             sample_base += drop
@@ -221,9 +262,11 @@ def run_inference_work(
 
     pedal = join("pedal", (0,))
     level = normalizer.removed_level() if fc.loudness == "running" else None
+    energy = np.concatenate(energies) if energies else None
     acts = Activations(
         *(join(k, (0, 88)) for k in HEADS), pedal=pedal, frame_rate=fc.frame_rate,
         level=level if level is not None and len(level) == len(pedal) else None,
+        key_energy=energy if energy is not None and len(energy) == len(pedal) else None,
     )
     yield Progress(expected_frames, expected_frames, "done")
     return acts

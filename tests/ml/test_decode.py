@@ -158,3 +158,60 @@ def test_level_velocity_gives_back_the_dynamics_the_normaliser_took() -> None:
     level[250:] = 200.0
     loud = Activations(a["onset"], a["frame"], a["offset"], a["velocity"], a["pedal"], FPS, level=level)
     assert max(n.velocity for n in decode(loud, DecodeSettings(level_velocity=10.0)).notes) == 127
+
+
+def _model(weights: dict[str, float]) -> dict[str, list[float]]:
+    """A velocity model that reads only the named features (unit scale, zero mean)."""
+    from musestudio.ml.decode import VELOCITY_FEATURES
+
+    return {"mean": [0.0] * len(VELOCITY_FEATURES), "scale": [1.0] * len(VELOCITY_FEATURES),
+            "weights": [weights.get(f, 0.0) for f in VELOCITY_FEATURES]}
+
+
+def test_velocity_model_hears_the_louder_key_in_a_chord() -> None:
+    """The head gives a chord's three notes one velocity (the normalised input hid the accent); the key
+    energies say the top note was struck harder, and the model gives it the higher velocity."""
+    a = blank(200)
+    for p in (60, 64, 67):
+        put_note(a, p, 50, 80, 70)
+    level = np.full(200, -30.0, np.float32)
+    energy = np.full((200, 88), -120.0, np.float32)
+    energy[50:80, 60 - 21] = energy[50:80, 64 - 21] = -40.0
+    energy[50:80, 67 - 21] = -28.0  # 12 dB louder
+    acts_ = Activations(a["onset"], a["frame"], a["offset"], a["velocity"], a["pedal"], FPS, level=level,
+                        key_energy=energy)
+    model = _model({"key_db": 1.5})  # 1.5 velocity steps per dB above the file's median key energy
+    vel = {n.pitch: n.velocity for n in decode(acts_, DecodeSettings(use_pedal=False, velocity_model=model)).notes}
+    assert vel[67] - vel[60] == 18 and vel[60] == vel[64] == 70  # around the head's mean velocity (70)
+    # a recording 30 dB quieter: the same velocities (features are relative to the file's own medians)
+    quiet = Activations(a["onset"], a["frame"], a["offset"], a["velocity"], a["pedal"], FPS, level=level - 30,
+                        key_energy=energy - 30)
+    assert {n.pitch: n.velocity for n in decode(quiet, DecodeSettings(velocity_model=model)).notes} == vel
+    # activations without key energies (cached features): the model is not used, level velocity still is
+    plain = Activations(a["onset"], a["frame"], a["offset"], a["velocity"], a["pedal"], FPS, level=level)
+    assert {n.velocity for n in decode(plain, DecodeSettings(velocity_model=model)).notes} == {70}
+    # velocities stay in 1..127 whatever the model says
+    energy[50:80, 60 - 21] = -100.0  # the bass note barely sounds
+    wild = decode(acts_, DecodeSettings(velocity_model=_model({"key_db": 50.0}))).notes
+    assert sorted(n.velocity for n in wild) == [1, 70, 127]
+
+
+def test_velocity_features_follow_the_onset_and_refuse_a_wrong_model() -> None:
+    from musestudio.core.notes import Note
+    from musestudio.ml.decode import VELOCITY_FEATURES, velocity_features, with_velocity_model
+
+    energy = np.full((100, 88), -100.0, np.float32)
+    energy[30:40, 40] = -20.0  # key 40 (MIDI 61) sounds from frame 30
+    level = np.zeros(100, np.float32)
+    level[30:] = 6.0
+    a = Activations(*(np.zeros((100, 88), np.float32) for _ in range(4)), np.zeros(100, np.float32), FPS,
+                    level=level, key_energy=energy)
+    notes = [Note(61, 30 / FPS, 40 / FPS, 64), Note(61, 60 / FPS, 70 / FPS, 64), Note(30, 10 / FPS, 20 / FPS, 64)]
+    x = velocity_features(notes, a)
+    col = {f: x[:, i] for i, f in enumerate(VELOCITY_FEATURES)}
+    assert col["key_db"][0] - col["key_db"][1] == 80.0  # the struck key at its onset, not 30 frames later
+    assert col["key_rise_db"][0] == 80.0 + col["key_rise_db"][1]
+    assert col["level_0"][0] - col["level_0"][2] == 6.0
+    assert np.allclose(np.median(x, axis=0), 0.0)
+    with pytest.raises(ValueError, match="weights"):
+        with_velocity_model(notes, a, {"mean": [0.0], "scale": [1.0], "weights": [1.0]})

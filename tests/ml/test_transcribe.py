@@ -227,6 +227,16 @@ def test_decode_defaults_come_from_the_checkpoint(tiny_checkpoint: Path, tmp_pat
     for key, value in (("level_velocity", -1), ("level_lag_ms", 5000)):
         with pytest.raises(ModelError, match=key):
             decode_defaults(_with_decode(tiny_checkpoint, tmp_path / key, {key: value}))
+    from musestudio.ml.decode import VELOCITY_FEATURES
+
+    n = len(VELOCITY_FEATURES)
+    model = {"mean": [0.0] * n, "scale": [1.0] * n, "weights": [0.5] * n}
+    fitted = _with_decode(tiny_checkpoint, tmp_path / "vmodel", {"velocity_model": model})
+    assert decode_defaults(fitted).velocity_model == model
+    for name, broken in (("weights", {**model, "weights": [0.5] * (n - 1)}), ("scale", {**model, "scale": [0.0] * n}),
+                         ("mean", {**model, "mean": [float("nan")] * n}), ("mean", [1, 2])):
+        with pytest.raises(ModelError, match=rf"velocity_model\.{name}"):
+            decode_defaults(_with_decode(tiny_checkpoint, tmp_path / f"v{name}{len(str(broken))}", {"velocity_model": broken}))
     with pytest.raises(ModelError):
         decode_defaults(tmp_path / "missing")
 

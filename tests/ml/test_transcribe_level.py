@@ -113,3 +113,17 @@ def test_inference_reports_the_level_the_normaliser_removed(normalised_checkpoin
     a = np.array([n.velocity for n in decode(loud, s).notes])
     b = np.array([n.velocity for n in decode(with_quiet_level, s).notes])
     assert np.abs(a - b).max() <= 1 and np.mean(a == b) > 0.9  # 16-bit storage at -20 dBFS: rounding only
+
+
+def test_inference_keeps_each_keys_energy_in_the_recording(normalised_checkpoint: Path, tmp_path: Path) -> None:
+    """Activations.key_energy: per key, dB in the recording (the normaliser's gain undone), so a -20 dBFS copy
+    reads 20 dB lower and the loudest keys at an onset are the ones played."""
+    x = fixture_audio()
+    loud = run_inference(write(tmp_path / "0.wav", x, 0.0), normalised_checkpoint)
+    quiet = run_inference(write(tmp_path / "20.wav", x, -20.0), normalised_checkpoint)
+    assert loud.key_energy is not None and loud.key_energy.shape == (loud.n_frames, 88)
+    for i, t in enumerate(fixture_onsets()[:8]):
+        f = int(round(t * loud.frame_rate)) + 1
+        key = FIXTURE_PITCHES[i % 4] - 21
+        assert int(np.argmax(loud.key_energy[f])) == key
+        assert abs(float(loud.key_energy[f, key]) - float(quiet.key_energy[f, key]) - 20.0) < 0.5

@@ -293,6 +293,87 @@ def tune_level_velocity(checkpoint: str | os.PathLike[str], clips: str | os.Path
             "clips": len(runs)}
 
 
+def velocity_examples(checkpoint: str | os.PathLike[str], folders: list[str], log: Any = None) -> list[dict[str, Any]]:
+    """Per clip of the folders' WAV + MIDI pairs: its piece, the decoded notes (head velocities, no level
+    velocity or model), the activations, the reference, and the velocity features and reference velocities
+    of the notes that match one (onset within 50 ms, same pitch)."""
+    import dataclasses
+
+    import mir_eval
+
+    from musestudio.io.midi import read_midi
+    from musestudio.ml.decode import decode, velocity_features
+    from musestudio.ml.transcribe import decode_defaults, run_inference
+
+    plain = dataclasses.replace(decode_defaults(checkpoint), level_velocity=0.0, velocity_model=None)
+    out = []
+    for folder in folders:
+        meta_file = Path(folder) / "meta.json"
+        pieces = {f["file"]: f["piece"] for f in json.loads(meta_file.read_text())["files"]} if meta_file.is_file() else {}
+        for wav, mid in test_pairs(folder):
+            acts = run_inference(wav, checkpoint)
+            est, ref = decode(acts, plain), read_midi(mid)
+            x = velocity_features(est.notes, acts)
+            pairs = []
+            if est.notes and ref.notes:
+                def arrays(seq: NoteSequence) -> tuple[np.ndarray, np.ndarray]:
+                    iv = np.array([[n.start, max(n.end, n.start + 1e-3)] for n in seq.notes])
+                    return iv, mir_eval.util.midi_to_hz(np.array([n.pitch for n in seq.notes], float))
+                pairs = mir_eval.transcription.match_notes(*arrays(ref), *arrays(est), onset_tolerance=0.05,
+                                                           offset_ratio=None)
+            y = np.array([ref.notes[i].velocity for i, _ in pairs], float)
+            out.append({"folder": str(folder), "clip": wav.stem, "piece": pieces.get(wav.stem, f"{folder}/{wav.stem}"),
+                        "notes": est, "acts": acts, "reference": ref, "x": x[[j for _, j in pairs]] if pairs else x[:0],
+                        "y": y - y.mean() if len(y) else y})
+            if log:
+                log(f"{folder}/{wav.stem}: {len(est.notes)} notes, {len(pairs)} matched")
+    return out
+
+
+def fit_ridge(xs: list[np.ndarray], ys: list[np.ndarray], l2: float) -> dict[str, list[float]]:
+    """Ridge regression on standardised features (no intercept: features and targets are centred per
+    file).  Eleven numbers' least squares; numpy's solve is all it needs."""
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+    z = (x - mean) / scale
+    w = np.linalg.solve(z.T @ z + l2 * len(z) * np.eye(z.shape[1]), z.T @ y)
+    return {"mean": mean.round(6).tolist(), "scale": scale.round(6).tolist(), "weights": w.round(6).tolist()}
+
+
+def fit_velocity_model(checkpoint: str | os.PathLike[str], folders: list[str], *, l2: float = 0.1,
+                       log: Any = None) -> tuple[dict[str, list[float]], dict[str, Any]]:
+    """The note-velocity model (DecodeSettings.velocity_model) fitted on VALIDATION clips, and its report:
+    mean onset+velocity F1 on the first folder's clips with the checkpoint's level velocity, and with the
+    model cross-validated by piece (each clip scored by a model fitted on the other pieces' clips of every
+    folder).  The returned model is fitted on all the clips."""
+    import dataclasses
+
+    from musestudio.ml.decode import with_level_velocity, with_velocity_model
+    from musestudio.ml.transcribe import decode_defaults
+
+    s = decode_defaults(checkpoint)
+    data = velocity_examples(checkpoint, folders, log=log)
+    if not data or not sum(len(d["y"]) for d in data):
+        raise SystemExit("fit-velocity: no matched notes in " + ", ".join(folders))
+    first = [d for d in data if d["folder"] == str(folders[0])]
+    level, fitted = [], []
+    for d in first:
+        acts, est = d["acts"], d["notes"]
+        lv = est.notes
+        if s.level_velocity > 0 and acts.level is not None and len(acts.level):
+            lv = with_level_velocity(est.notes, acts.level, acts.frame_rate, s.level_velocity, s.level_lag_ms)
+        level.append(score(dataclasses.replace(est, notes=lv), d["reference"])["onset_velocity_f1"])
+        others = [o for o in data if o["piece"] != d["piece"]]
+        model = fit_ridge([o["x"] for o in others], [o["y"] for o in others], l2)
+        notes = with_velocity_model(est.notes, acts, model)
+        fitted.append(score(dataclasses.replace(est, notes=notes), d["reference"])["onset_velocity_f1"])
+    model = fit_ridge([d["x"] for d in data], [d["y"] for d in data], l2)
+    report = {"clips": len(data), "scored_clips": len(first), "pieces": len({d["piece"] for d in data}),
+              "matched_notes": int(sum(len(d["y"]) for d in data)), "l2": l2,
+              "level_velocity_f1": float(np.mean(level)), "model_cv_velocity_f1": float(np.mean(fitted))}
+    return model, report
+
+
 def write_decode_defaults(checkpoint: str | os.PathLike[str], best: dict[str, Any], source: str, *,
                           merge: bool = False) -> None:
     """Store tuned thresholds in the checkpoint's config.json ("decode"), where musestudio reads them.
@@ -304,7 +385,11 @@ def write_decode_defaults(checkpoint: str | os.PathLike[str], best: dict[str, An
 
     folder = Path(checkpoint)
     meta = json.loads((folder / CONFIG_FILE).read_text())
-    if merge:
+    if merge and "velocity_model" in best:
+        meta["decode"] = {**meta.get("decode", {}), "velocity_model": best["velocity_model"],
+                          "velocity_model_fitted_on": source,
+                          "validation_model_velocity_f1": round(best["model_cv_velocity_f1"], 4)}
+    elif merge:
         meta["decode"] = {**meta.get("decode", {}), "level_velocity": best["level_velocity"],
                           "level_lag_ms": best["level_lag_ms"], "level_tuned_on": source,
                           "validation_velocity_f1": round(best["onset_velocity_f1"], 4)}

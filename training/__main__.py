@@ -1,4 +1,4 @@
-"""``python -m training {train,export,evaluate,tune-decoding,tune-velocity}`` (also under ``torchrun ... -m training train``)."""
+"""``python -m training {train,export,evaluate,tune-decoding,tune-velocity,fit-velocity}`` (also under ``torchrun ... -m training train``)."""
 
 from __future__ import annotations
 

@@ -31,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--val-clips", type=int, default=0,
                    help="also render N validation WAV+MIDI clips (30 s; half palette v2, half v3) into CACHE/validation_clips, "
                         "to compare checkpoints with different feature configs on audio")
+    p.add_argument("--val-clips-seed", type=int, default=5, help="draw of the validation clips' excerpts and conditions")
+    p.add_argument("--val-clips-palettes", default="v2,v3",
+                   help="palettes the validation clips' conditions cycle through (comma-separated)")
     p.add_argument("--resume", action="store_true", help="keep shards already written (after a crash)")
     p.add_argument("--tag", default="", help="a further training draw into the same cache (shard_<tag>NNNN.npz)")
     p.add_argument("--pairs", type=Path, help="folder of real audio + MIDI pairs (e.g. MAESTRO) to cache instead")
@@ -56,10 +59,11 @@ def main(argv: list[str] | None = None) -> int:
         from training.audio.dataset import render_clip_set
         from training.audio.render import random_train_condition
 
-        rng = random.Random(5)
-        conds = [random_train_condition(rng, "v2" if i % 2 == 0 else "v3") for i in range(args.val_clips)]
-        render_clip_set(args.cache / "validation_clips", "validation", conds, seconds=30.0, seed=5, asap_root=args.asap,
-                        log=log)
+        palettes = [x.strip() for x in args.val_clips_palettes.split(",") if x.strip()]
+        rng = random.Random(args.val_clips_seed)
+        conds = [random_train_condition(rng, palettes[i % len(palettes)]) for i in range(args.val_clips)]
+        render_clip_set(args.cache / "validation_clips", "validation", conds, seconds=30.0, seed=args.val_clips_seed,
+                        asap_root=args.asap, log=log)
     if args.train:
         build_rendered_cache(args.cache / "train", "train", n_excerpts=args.train, seconds=args.seconds,
                              per_group=args.per_group, seed=args.seed, palette=args.palette, asap_root=args.asap, log=log,

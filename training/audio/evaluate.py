@@ -332,7 +332,7 @@ def velocity_examples(checkpoint: str | os.PathLike[str], folders: list[str], lo
 
 def fit_ridge(xs: list[np.ndarray], ys: list[np.ndarray], l2: float) -> dict[str, list[float]]:
     """Ridge regression on standardised features (no intercept: features and targets are centred per
-    file).  Eleven numbers' least squares; numpy's solve is all it needs."""
+    file).  Twelve weights' least squares; numpy's solve is all it needs."""
     x, y = np.concatenate(xs), np.concatenate(ys)
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
     z = (x - mean) / scale

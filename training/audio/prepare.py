@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
                         "(training/audio/piano_model.py).  TimGM6mb and the test room stay held out")
     p.add_argument("--preset", default="desktop", help="transcriber preset whose feature config the cache uses")
     p.add_argument("--val-clips", type=int, default=0,
-                   help="also render N validation WAV+MIDI clips (30 s; half palette v2, half v3) into CACHE/validation_clips, "
+                   help="also render N validation WAV+MIDI clips (30 s; conditions cycle through --val-clips-palettes) into CACHE/validation_clips, "
                         "to compare checkpoints with different feature configs on audio")
     p.add_argument("--val-clips-seed", type=int, default=5, help="draw of the validation clips' excerpts and conditions")
     p.add_argument("--val-clips-palettes", default="v2,v3",
@@ -60,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         from training.audio.render import random_train_condition
 
         palettes = [x.strip() for x in args.val_clips_palettes.split(",") if x.strip()]
+        if not palettes or any(x not in ("v1", "v2", "v3", "v4") for x in palettes):
+            raise SystemExit(f"--val-clips-palettes: a comma-separated list of v1-v4, not {args.val_clips_palettes!r}")
         rng = random.Random(args.val_clips_seed)
         conds = [random_train_condition(rng, palettes[i % len(palettes)]) for i in range(args.val_clips)]
         render_clip_set(args.cache / "validation_clips", "validation", conds, seconds=30.0, seed=args.val_clips_seed,

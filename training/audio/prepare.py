@@ -57,11 +57,12 @@ def main(argv: list[str] | None = None) -> int:
         import random
 
         from training.audio.dataset import render_clip_set
-        from training.audio.render import random_train_condition
+        from training.audio.render import PALETTES, random_train_condition
 
         palettes = [x.strip() for x in args.val_clips_palettes.split(",") if x.strip()]
-        if not palettes or any(x not in ("v1", "v2", "v3", "v4") for x in palettes):
-            raise SystemExit(f"--val-clips-palettes: a comma-separated list of v1-v4, not {args.val_clips_palettes!r}")
+        if not palettes or any(x not in PALETTES for x in palettes):
+            raise SystemExit(f"--val-clips-palettes: a comma-separated list of {', '.join(PALETTES)}, "
+                             f"not {args.val_clips_palettes!r}")
         rng = random.Random(args.val_clips_seed)
         conds = [random_train_condition(rng, palettes[i % len(palettes)]) for i in range(args.val_clips)]
         render_clip_set(args.cache / "validation_clips", "validation", conds, seconds=30.0, seed=args.val_clips_seed,

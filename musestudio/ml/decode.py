@@ -283,8 +283,7 @@ def velocity_features(notes: list[Note], activations: Activations) -> np.ndarray
     order = np.sort(start)
     others = np.searchsorted(order, start + 0.03, "left") - np.searchsorted(order, start - 0.03, "right") - 1
     head = np.array([x.velocity for x in notes]) / 127.0
-    rows = np.column_stack([head, lv, key, key - before, octave, reg, reg * reg, np.log1p(np.maximum(others, 0))])
-    raw = np.asarray(rows)
+    raw = np.column_stack([head, lv, key, key - before, octave, reg, reg * reg, np.log1p(np.maximum(others, 0))])
     centred = raw - np.median(raw, axis=0)
     inter = centred[:, 5] * raw[:, 8]  # the centred key energy (free of the recording's gain) x register
     return np.column_stack([centred, inter - np.median(inter)])

@@ -302,6 +302,7 @@ def velocity_examples(checkpoint: str | os.PathLike[str], folders: list[str], lo
     import mir_eval
 
     from musestudio.io.midi import read_midi
+    from musestudio.metrics.transcription import _arrays as note_arrays  # mir_eval's intervals and Hz
     from musestudio.ml.decode import decode, velocity_features
     from musestudio.ml.transcribe import decode_defaults, run_inference
 
@@ -316,11 +317,8 @@ def velocity_examples(checkpoint: str | os.PathLike[str], folders: list[str], lo
             x = velocity_features(est.notes, acts)
             pairs = []
             if est.notes and ref.notes:
-                def arrays(seq: NoteSequence) -> tuple[np.ndarray, np.ndarray]:
-                    iv = np.array([[n.start, max(n.end, n.start + 1e-3)] for n in seq.notes])
-                    return iv, mir_eval.util.midi_to_hz(np.array([n.pitch for n in seq.notes], float))
-                pairs = mir_eval.transcription.match_notes(*arrays(ref), *arrays(est), onset_tolerance=0.05,
-                                                           offset_ratio=None)
+                (ri, rp, _), (ei, ep, _) = note_arrays(ref), note_arrays(est)
+                pairs = mir_eval.transcription.match_notes(ri, rp, ei, ep, onset_tolerance=0.05, offset_ratio=None)
             y = np.array([ref.notes[i].velocity for i, _ in pairs], float)
             out.append({"folder": str(folder), "clip": wav.stem, "piece": pieces.get(wav.stem, f"{folder}/{wav.stem}"),
                         "notes": est, "acts": acts, "reference": ref, "x": x[[j for _, j in pairs]] if pairs else x[:0],
@@ -348,10 +346,10 @@ def fit_velocity_model(checkpoint: str | os.PathLike[str], folders: list[str], *
     folder).  The returned model is fitted on all the clips."""
     import dataclasses
 
-    from musestudio.ml.decode import with_level_velocity, with_velocity_model
+    from musestudio.ml.decode import decode, with_velocity_model
     from musestudio.ml.transcribe import decode_defaults
 
-    s = decode_defaults(checkpoint)
+    level_only = dataclasses.replace(decode_defaults(checkpoint), velocity_model=None)
     data = velocity_examples(checkpoint, folders, log=log)
     if not data or not sum(len(d["y"]) for d in data):
         raise SystemExit("fit-velocity: no matched notes in " + ", ".join(folders))
@@ -359,10 +357,7 @@ def fit_velocity_model(checkpoint: str | os.PathLike[str], folders: list[str], *
     level, fitted = [], []
     for d in first:
         acts, est = d["acts"], d["notes"]
-        lv = est.notes
-        if s.level_velocity > 0 and acts.level is not None and len(acts.level):
-            lv = with_level_velocity(est.notes, acts.level, acts.frame_rate, s.level_velocity, s.level_lag_ms)
-        level.append(score(dataclasses.replace(est, notes=lv), d["reference"])["onset_velocity_f1"])
+        level.append(score(decode(acts, level_only), d["reference"])["onset_velocity_f1"])  # as shipped before
         others = [o for o in data if o["piece"] != d["piece"]]
         model = fit_ridge([o["x"] for o in others], [o["y"] for o in others], l2)
         notes = with_velocity_model(est.notes, acts, model)

@@ -3,7 +3,7 @@
 Both cases start 200 short jobs, then 20 long ones, and let the interpreter exit while those
 run (what quitting during a render does).  superqt 0.9 + PySide6 6.11 print
 "Signal source has been deleted" tracebacks from QRunnable::run at exit, from inside superqt
-where we cannot guard them; ours cancel and join their threads at exit (worker.py) and exit cleanly.
+where we cannot guard them, and now and then die of a segmentation fault instead (CI, stop 27); ours cancel and join their threads at exit (worker.py) and exit cleanly.
 If the superqt case ever exits cleanly, this test fails on purpose: reconsider superqt there.
 """
 
@@ -71,6 +71,7 @@ def test_job_threads_exit_cleanly_where_superqt_workers_do_not() -> None:
         assert "Traceback" not in ours.stderr and "deleted" not in ours.stderr, ours.stderr[-2000:]
     theirs = _run(SUPERQT)
     assert "finished 200" in theirs.stdout, theirs.stderr[-2000:]
-    assert "Signal source has been deleted" in theirs.stderr, (
+    unclean = theirs.returncode != 0 or "Signal source has been deleted" in theirs.stderr
+    assert unclean, (
         "superqt's thread_worker now exits cleanly with running workers: consider it for gui/controllers/jobs.py"
     )

@@ -260,6 +260,15 @@ def meter_dataset(folder: str, items: list[Annotated],
     return np.asarray(xs), np.asarray(ys), pieces
 
 
+def piece_folds(pieces: list[str], folds: int, seed: int) -> np.ndarray:
+    """Fold index per row, by piece: the sorted piece names are shuffled by ``seed`` and dealt round-robin,
+    so every performance of a piece lands in one fold (the meter and level cross-validations share it)."""
+    names = sorted(set(pieces))
+    np.random.default_rng(seed).shuffle(names)
+    fold_of = {p: i % folds for i, p in enumerate(names)}
+    return np.array([fold_of[p] for p in pieces], dtype=int)
+
+
 def meter_cv(folder: str, *, cache: str = "runs/cache", folds: int = 5, seed: int = 0,
              items: list[Annotated] | None = None) -> dict[str, dict[str, float]]:
     """Cross-validate the meter classifier by piece over train + validation performances: the first 9
@@ -271,10 +280,7 @@ def meter_cv(folder: str, *, cache: str = "runs/cache", folds: int = 5, seed: in
         items = (load_split("train", cache=cache, with_scores=False)
                  + load_split("validation", cache=cache, with_scores=False))
     x, y, pieces = meter_dataset(folder, items, params)
-    names = sorted(set(pieces))
-    np.random.default_rng(seed).shuffle(names)
-    fold_of = {p: i % folds for i, p in enumerate(names)}
-    fold = np.array([fold_of[p] for p in pieces])
+    fold = piece_folds(pieces, folds, seed)
     out = {}
     for n_features in (9, x.shape[1]):
         for l2 in (1e-2, 1e-1):
@@ -440,9 +446,7 @@ def fit_level(folder: str, *, cache: str = "runs/cache", fit_on: str = "train", 
     elif fit_on == "validation":
         data_val = level_dataset(folder, val, params, val_acts)
         data_steady = level_dataset(folder, steady, params, steady_acts)
-        pieces = sorted({it.piece for it in val})
-        fold_of = {pc: k % folds for k, pc in enumerate(np.random.default_rng(seed).permutation(pieces))}
-        fold = np.array([fold_of[it.piece] for it in val])
+        fold = piece_folds([it.piece for it in val], folds, seed)
         per_fold = {}
         for k in range(folds):
             keep = np.flatnonzero(fold != k)

@@ -185,3 +185,14 @@ def test_meter_cv_scores_both_feature_sets_by_piece_on_stand_in_items() -> None:
     kept = sum(it.beats_per_bar in (2, 3, 4) for it in items)
     for row in report.values():
         assert 0.0 <= row["balanced"] <= 1.0 and 0.0 <= row["accuracy"] <= 1.0 and 0 < row["items"] <= kept
+
+
+def test_piece_folds_keep_each_piece_in_one_fold_and_use_every_fold() -> None:
+    from training.beats_eval import piece_folds
+
+    pieces = [f"p{i % 7}" for i in range(40)]
+    fold = piece_folds(pieces, 3, seed=4)
+    for p in set(pieces):
+        assert len({int(f) for f, q in zip(fold, pieces) if q == p}) == 1
+    assert sorted(set(fold.tolist())) == [0, 1, 2]
+    assert np.array_equal(fold, piece_folds(list(reversed(pieces)), 3, seed=4)[::-1])  # order of rows is irrelevant

@@ -369,3 +369,24 @@ def test_key_lock_far_from_the_seed_does_not_silence_the_shipped_model() -> None
     scale = parse_key("F# major").pitch_classes()
     assert all(n.pitch % 12 in scale for n in locked.notes)
     assert len(locked.notes) >= 0.5 * len(free.notes) > 0
+
+
+def test_bar_cache_writer_joins_performances_and_the_dataset_reads_them(tmp_path: Path) -> None:
+    """_write_bar_cache (shared by the ASAP and the token-bundle caches) lays the rolls end to end; a bar of the
+    second performance reads its own notes, and its history stops at that performance's start."""
+    from training.tasks.gan import GANBarDataset, _write_bar_cache
+
+    c = GANConfig()
+    a = np.zeros((c.steps_per_bar, 3, 88), dtype=np.uint8)
+    b = np.zeros((c.steps_per_bar, 3, 88), dtype=np.uint8)
+    a[:, 1, 10] = 1  # performance one holds key 10
+    b[0, 0, 40] = b[0, 2, 40] = 1  # performance two strikes key 40 at its start
+    b[0, 1, 40] = 1
+    bars = [(0, c.steps_per_bar // c.steps_per_beat, 0), (len(a), c.steps_per_bar // c.steps_per_beat, len(a))]
+    (tmp_path / "c").mkdir()
+    out = _write_bar_cache(tmp_path / "c", [a, b], bars, {"split": "x", "bars": 2})
+    assert not (out / "rolls.part.npy").exists() and np.load(out / "rolls.npy").shape == (2 * c.steps_per_bar, 3, 88)
+    ds = GANBarDataset(out, c)
+    second = ds[1]
+    assert second["bar"][1].nonzero()[:, 1].unique().tolist() == [40]
+    assert float(second["prev"].sum()) == 0.0  # performance one is not its history

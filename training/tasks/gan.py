@@ -129,7 +129,14 @@ def build_cache(
         offset += roll.shape[0]
         if i % 50 == 0:
             print(f"[gan cache] {split}: {i + 1}/{len(perfs)} performances, {len(bars)} bars", flush=True)
-    steps = np.lib.format.open_memmap(out / "rolls.part.npy", mode="w+", dtype=np.uint8, shape=(offset, 3, N_KEYS))
+    return _write_bar_cache(out, rolls, bars, {"split": split, "performances": len(perfs), "bars": len(bars)})
+
+
+def _write_bar_cache(out: Path, rolls: list[np.ndarray], bars: list[tuple[int, int, int]], info: dict) -> Path:
+    """Write the rolls end to end as one memory-mappable rolls.npy (renamed into place when whole), bars.npy
+    and info.json; the ASAP and the bundle caches share this layout."""
+    total = sum(len(r) for r in rolls)
+    steps = np.lib.format.open_memmap(out / "rolls.part.npy", mode="w+", dtype=np.uint8, shape=(total, 3, N_KEYS))
     pos = 0
     for r in rolls:
         steps[pos : pos + len(r)] = r
@@ -138,7 +145,7 @@ def build_cache(
     del steps
     os.replace(out / "rolls.part.npy", out / "rolls.npy")
     np.save(out / "bars.npy", np.asarray(bars, dtype=np.int64).reshape(-1, 3))
-    (out / "info.json").write_text(json.dumps({"split": split, "performances": len(perfs), "bars": len(bars)}))
+    (out / "info.json").write_text(json.dumps(info))
     return out
 
 
@@ -194,17 +201,7 @@ def bundle_bars(bundle: str | os.PathLike[str], split: str, config: GANConfig, c
         rolls.append(np.ascontiguousarray(roll.transpose(1, 0, 2)))
         bars.extend((offset + s * spb, nb, offset) for s, nb in piece_bars if 1 <= nb <= config.max_beats)
         offset += rolls[-1].shape[0]
-    steps = np.lib.format.open_memmap(out / "rolls.part.npy", mode="w+", dtype=np.uint8, shape=(offset, 3, N_KEYS))
-    pos = 0
-    for r in rolls:
-        steps[pos : pos + len(r)] = r
-        pos += len(r)
-    steps.flush()
-    del steps
-    os.replace(out / "rolls.part.npy", out / "rolls.npy")
-    np.save(out / "bars.npy", np.asarray(bars, dtype=np.int64).reshape(-1, 3))
-    (out / "info.json").write_text(json.dumps({"split": split, "source": str(bundle), "bars": len(bars)}))
-    return out
+    return _write_bar_cache(out, rolls, bars, {"split": split, "source": str(bundle), "bars": len(bars)})
 
 
 class GANBarDataset(Dataset):

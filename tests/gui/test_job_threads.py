@@ -3,7 +3,8 @@
 Both cases start 200 short jobs, then 20 long ones, and let the interpreter exit while those
 run (what quitting during a render does).  superqt 0.9 + PySide6 6.11 print
 "Signal source has been deleted" tracebacks from QRunnable::run at exit, from inside superqt
-where we cannot guard them, and now and then die of a segmentation fault instead (CI, stop 27); ours cancel and join their threads at exit (worker.py) and exit cleanly.
+where we cannot guard them, and now and then die of a segmentation fault instead (CI, stop 27);
+ours cancel and join their threads at exit (worker.py) and exit cleanly.
 If the superqt case ever exits cleanly, this test fails on purpose: reconsider superqt there.
 """
 

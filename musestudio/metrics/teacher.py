@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from musestudio.core.notes import Note, NoteSequence
-from musestudio.metrics.transcription import _arrays
+from musestudio.metrics.transcription import mir_eval_arrays
 
 PITCH_TOLERANCE_CENTS = 50.0  # mir_eval's default: a quarter tone
 DECIMALS = 4  # mir_eval rounds onset distances to this many decimals before comparing
@@ -56,8 +56,8 @@ def match_notes(estimate: NoteSequence, reference: NoteSequence, onset_tolerance
     if not est or not ref:
         value = 1.0 if not est and not ref else 0.0
         return TeacherMatch(ref, est, value, value, value)
-    ri, rp, _ = _arrays(reference)
-    ei, ep, _ = _arrays(estimate)
+    ri, rp, _ = mir_eval_arrays(reference)
+    ei, ep, _ = mir_eval_arrays(estimate)
     pairs = onset_matching(ri[:, 0], rp, ei[:, 0], ep, onset_tolerance)
     hit_ref = {i for i, _ in pairs}
     hit_est = {j for _, j in pairs}

@@ -39,7 +39,9 @@ NOTE_SCORE_NAMES = tuple(
 )
 
 
-def _arrays(seq: NoteSequence) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def mir_eval_arrays(seq: NoteSequence) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(intervals [n, 2] s, pitches Hz, velocities) as mir_eval.transcription takes them; notes shorter than
+    MIN_NOTE_S are lengthened to it (mir_eval rejects zero-length intervals)."""
     import mir_eval
 
     a = seq.as_arrays()
@@ -91,8 +93,8 @@ def note_scores(
     if not estimate.notes or not reference.notes:
         value = 1.0 if not estimate.notes and not reference.notes else 0.0
         return dict.fromkeys(NOTE_SCORE_NAMES, value)
-    ri, rp, rv = _arrays(reference)
-    ei, ep, ev = _arrays(estimate)
+    ri, rp, rv = mir_eval_arrays(reference)
+    ei, ep, ev = mir_eval_arrays(estimate)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # mir_eval warns on very short notes; the scores stay valid
         for prefix, ratio in (("onset", None), ("onset_offset", offset_ratio)):

@@ -35,9 +35,9 @@ sys.path.insert(0, str(ROOT))
 
 def _intervals(seq):  # type: ignore[no-untyped-def]
     """Intervals and pitches exactly as the scores see them (same arrays as note_scores), plus MIDI keys."""
-    from musestudio.metrics.transcription import _arrays
+    from musestudio.metrics.transcription import mir_eval_arrays
 
-    intervals, hz, _ = _arrays(seq)
+    intervals, hz, _ = mir_eval_arrays(seq)
     return intervals, hz, seq.as_arrays()["pitch"].astype(int)
 
 

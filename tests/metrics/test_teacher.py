@@ -32,7 +32,7 @@ def test_same_matching_as_mir_eval(seed: int) -> None:
     import numpy as np
     from mir_eval.transcription import match_notes as mir_match
 
-    from musestudio.metrics.transcription import _arrays
+    from musestudio.metrics.transcription import mir_eval_arrays
 
     rng = np.random.default_rng(seed)
     n = 1500
@@ -45,8 +45,8 @@ def test_same_matching_as_mir_eval(seed: int) -> None:
         [Note(int(p), max(0.0, float(s + j)), float(s + j) + 0.25) for p, s, j, k in zip(pitch, starts, jitter, keep) if k]
         + [Note(int(p), float(s), float(s) + 0.2) for p, s in zip(rng.integers(40, 52, 200), rng.uniform(0, 120, 200))]
     )
-    ri, rp, _ = _arrays(ref)
-    ei, ep, _ = _arrays(est)
+    ri, rp, _ = mir_eval_arrays(ref)
+    ei, ep, _ = mir_eval_arrays(est)
     expected = mir_match(ri, rp, ei, ep, onset_tolerance=0.05, offset_ratio=None)
     m = match_notes(est, ref)
     assert m.precision == pytest.approx(len(expected) / len(est))

@@ -302,7 +302,7 @@ def velocity_examples(checkpoint: str | os.PathLike[str], folders: list[str], lo
     import mir_eval
 
     from musestudio.io.midi import read_midi
-    from musestudio.metrics.transcription import _arrays as note_arrays  # mir_eval's intervals and Hz
+    from musestudio.metrics.transcription import mir_eval_arrays
     from musestudio.ml.decode import decode, velocity_features
     from musestudio.ml.transcribe import decode_defaults, run_inference
 
@@ -317,7 +317,7 @@ def velocity_examples(checkpoint: str | os.PathLike[str], folders: list[str], lo
             x = velocity_features(est.notes, acts)
             pairs = []
             if est.notes and ref.notes:
-                (ri, rp, _), (ei, ep, _) = note_arrays(ref), note_arrays(est)
+                (ri, rp, _), (ei, ep, _) = mir_eval_arrays(ref), mir_eval_arrays(est)
                 pairs = mir_eval.transcription.match_notes(ri, rp, ei, ep, onset_tolerance=0.05, offset_ratio=None)
             y = np.array([ref.notes[i].velocity for i, _ in pairs], float)
             out.append({"folder": str(folder), "clip": wav.stem, "piece": pieces.get(wav.stem, f"{folder}/{wav.stem}"),

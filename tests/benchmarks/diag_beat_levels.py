@@ -23,15 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from training.beats_eval import activations_for, analysis_from_activations, item_sequence, load_tracker  # noqa: E402
-from training.data.beats import load_split  # noqa: E402
-
-
-def subdivide(beats: np.ndarray, k: int) -> np.ndarray:
-    """Each interval of ``beats`` cut into ``k`` equal parts."""
-    if len(beats) < 2:
-        return beats
-    parts = beats[:-1, None] + np.diff(beats)[:, None] * (np.arange(k) / k)[None, :]
-    return np.concatenate([parts.ravel(), beats[-1:]])
+from training.data.beats import load_split, subdivided  # noqa: E402
 
 
 def level_rows(checkpoint: str, split: str, cache: str) -> list[dict]:
@@ -48,7 +40,7 @@ def level_rows(checkpoint: str, split: str, cache: str) -> list[dict]:
         rows.append({
             "name": it.name, "piece": it.piece, "f": f(ref, est),
             "amlt": mir_eval.beat.continuity(ref, est)[3],
-            "x2": f(subdivide(ref, 2), est), "x3": f(subdivide(ref, 3), est),
+            "x2": f(subdivided(ref, 2), est), "x3": f(subdivided(ref, 3), est),
             "half": max(f(ref[i::2], est) for i in range(2)), "third": max(f(ref[i::3], est) for i in range(3)),
             "ref_bpm": 60.0 / float(np.median(np.diff(ref))),
             "est_bpm": 60.0 / float(np.median(np.diff(est))) if len(est) > 1 else 0.0,

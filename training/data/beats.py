@@ -83,7 +83,7 @@ def half_note_beats(item: Annotated) -> bool:
     return (den == 2 and not item.ternary) or (num == 4 and den == 4 and item.beats_per_bar == 2)
 
 
-def _subdivided(beats: np.ndarray, parts: int) -> np.ndarray:
+def subdivided(beats: np.ndarray, parts: int) -> np.ndarray:
     """The beats with ``parts - 1`` evenly spaced beats added between each annotated pair."""
     a, b = beats[:-1], beats[1:]
     return np.sort(np.concatenate([beats, *(a + (b - a) * k / parts for k in range(1, parts))]))
@@ -93,7 +93,7 @@ def split_half_beats(item: Annotated) -> Annotated:
     """The item with a beat added halfway between each pair of annotated half-note beats."""
     if not half_note_beats(item) or len(item.beats) < 2:
         return item
-    return dataclasses.replace(item, beats=_subdivided(item.beats, 2), beats_per_bar=2 * item.beats_per_bar)
+    return dataclasses.replace(item, beats=subdivided(item.beats, 2), beats_per_bar=2 * item.beats_per_bar)
 
 
 # A compound beat slower than this (s; 50 dotted beats a minute, eighths slower than 150 a minute) is split in
@@ -112,7 +112,7 @@ def split_slow_compound(item: Annotated) -> Annotated:
     """The item with beats added at a third and two thirds between each pair of slow dotted beats."""
     if not slow_compound_beats(item):
         return item
-    return dataclasses.replace(item, beats=_subdivided(item.beats, 3), beats_per_bar=3 * item.beats_per_bar,
+    return dataclasses.replace(item, beats=subdivided(item.beats, 3), beats_per_bar=3 * item.beats_per_bar,
                                ternary=False)
 
 

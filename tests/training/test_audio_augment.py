@@ -159,6 +159,21 @@ def test_v3_palette_keeps_the_held_out_piano_and_room_out_and_spans_the_ranges()
     assert any(c.compress_ratio > 1 for c in conds) and any(c.hum_db for c in conds)
 
 
+def test_v5_palette_puts_more_renders_in_reverberant_distant_rooms_than_v4() -> None:
+    def hall_share(conds: list) -> float:  # a distant microphone in a hall: RT60 > 1.5 s, DRR < -4 dB
+        return float(np.mean([bool(c.room_rt60) and c.room_rt60 > 1.5 and c.room_drr_db < -4 for c in conds]))
+
+    rng4, rng5 = random.Random(1), random.Random(1)
+    v4 = [random_train_condition(rng4, "v4") for _ in range(600)]
+    v5 = [random_train_condition(rng5, "v5") for _ in range(600)]
+    assert hall_share(v4) < 0.08 and hall_share(v5) > 2 * hall_share(v4)
+    assert SF_TIMGM not in {c.soundfont for c in v5}
+    rooms = [c.room_rt60 for c in v5 if c.room_rt60]
+    assert len(rooms) > 0.8 * len(v5) and max(rooms) > 3.0 and min(rooms) < 0.25 and max(rooms) <= 4.5
+    assert all(-14 <= c.room_drr_db <= 12 for c in v5)
+    assert {c.name for c in v5} == {"train v5", "train v5 (modelled piano)"}
+
+
 def test_played_velocity_is_the_velocity_instrument_midi_sends() -> None:
     seq = NoteSequence(notes=[Note(40 + i, 0.1 * i, 0.1 * i + 0.05, v) for i, v in enumerate((1, 20, 64, 100, 127))])
     for gamma in (0.6, 1.0, 1.6):

@@ -137,7 +137,7 @@ def build_rendered_cache(
         if name in done:
             meta["shards"].append(done[name])
             continue
-        if palette in ("v3", "v4"):
+        if palette in ("v3", "v4", "v5"):
             nrng = np.random.default_rng((seed, g // per_group))
         t0 = time.time()
         parts = [_load_excerpt(p, s, seconds) for p, s in group]

@@ -22,11 +22,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=60.0, help="excerpt length")
     p.add_argument("--per-group", type=int, default=20, help="excerpts rendered per FluidSynth call / shard")
     p.add_argument("--seed", type=int, default=3, help="training excerpts/conditions draw (use another for an extra cache)")
-    p.add_argument("--palette", choices=("v1", "v2", "v3", "v4"), default="v1",
+    p.add_argument("--palette", choices=("v1", "v2", "v3", "v4", "v5"), default="v1",
                    help="training conditions: v1 = FluidR3 + MuseScore Lite, FluidSynth rooms; v2 adds FluidR3Mono, "
                         "random peaking EQ and synthetic long-tail rooms; v3 varies the instrument, room and signal chain "
                         "(training/audio/augment.py); v4 plays half the renders on a modelled piano drawn per render "
-                        "(training/audio/piano_model.py).  TimGM6mb and the test room stay held out")
+                        "(training/audio/piano_model.py); v5 is v4 in wider, more often reverberant rooms.  TimGM6mb and the test room stay held out")
     p.add_argument("--preset", default="desktop", help="transcriber preset whose feature config the cache uses")
     p.add_argument("--val-clips", type=int, default=0,
                    help="also render N validation WAV+MIDI clips (30 s; conditions cycle through --val-clips-palettes) into CACHE/validation_clips, "

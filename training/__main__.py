@@ -51,7 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     fv.add_argument("checkpoint")
     fv.add_argument("--clips", action="append", required=True, metavar="DIR",
                     help="folder of VALIDATION WAV + MIDI pairs (repeatable; the first is the one scored)")
-    fv.add_argument("--l2", type=float, default=0.1)
+    fv.add_argument("--l2", type=float, default=0.1, help="ridge penalty (--kind linear)")
+    fv.add_argument("--kind", choices=("linear", "mlp"), default="linear",
+                    help="linear: ridge on 12 features; mlp: an ensemble of small MLPs on 18 features")
+    fv.add_argument("--hidden", type=int, nargs="+", default=[32], help="MLP hidden layer sizes (--kind mlp)")
+    fv.add_argument("--weight-decay", type=float, default=1e-3, help="MLP weight decay (--kind mlp)")
+    fv.add_argument("--members", type=int, default=5, help="MLPs averaged (--kind mlp)")
     fv.add_argument("--write", action="store_true", help="store the model in the checkpoint's config.json")
     args = parser.parse_args(argv)
 
@@ -90,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "fit-velocity":
         from training.audio.evaluate import fit_velocity_model, write_decode_defaults
 
-        model, report = fit_velocity_model(args.checkpoint, args.clips, l2=args.l2, log=lambda m: print(m, flush=True))
+        model, report = fit_velocity_model(args.checkpoint, args.clips, l2=args.l2, kind=args.kind,
+                                           hidden=tuple(args.hidden), weight_decay=args.weight_decay,
+                                           members=args.members, log=lambda m: print(m, flush=True))
         print(json.dumps(report, indent=1))
         if args.write:
             write_decode_defaults(args.checkpoint, {"velocity_model": model, **report}, ", ".join(args.clips), merge=True)

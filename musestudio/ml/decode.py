@@ -289,16 +289,74 @@ def velocity_features(notes: list[Note], activations: Activations) -> np.ndarray
     return np.column_stack([centred, inter - np.median(inter)])
 
 
+#: Features the MLP read-out adds (extended_velocity_features), after VELOCITY_FEATURES.
+EXTRA_VELOCITY_FEATURES = ("fifth_above_octave_db", "two_octaves_db", "third_above_two_octaves_db",
+                           "key_below_loudest_db", "onset_peak", "velocity_head_peak")
+
+
+def extended_velocity_features(notes: list[Note], activations: Activations) -> np.ndarray:
+    """velocity_features plus EXTRA_VELOCITY_FEATURES, each centred on its median over the file:
+    the energy at the keys of the 3rd, 4th and 5th partials (a hard strike is brighter), the key's energy
+    below the loudest key's at its onset (a chord's quiet note), and the onset and velocity heads' peaks
+    over the onset frame and the two after it."""
+    base = velocity_features(notes, activations)
+    a = activations
+    if not notes or a.key_energy is None or a.level is None or not len(a.level):
+        return np.zeros((len(notes), len(VELOCITY_FEATURES) + len(EXTRA_VELOCITY_FEATURES)))
+    n = min(len(a.level), len(a.key_energy), len(a.onset), len(a.velocity))
+    energy = np.nan_to_num(np.asarray(a.key_energy[:n], np.float64), nan=KEY_DB_FLOOR, neginf=KEY_DB_FLOOR)
+    f = np.clip(np.round(np.array([x.start for x in notes]) * a.frame_rate).astype(np.int64), 0, n - 1)
+    k = np.clip(np.array([x.pitch for x in notes]) - PIANO_LOW, 0, 87)
+    ahead = np.minimum(f[:, None] + np.arange(3), n - 1)
+    partials = [energy[ahead, np.minimum(k + h, 87)[:, None]].max(axis=1) for h in (19, 24, 28)]
+    key = energy[ahead, k[:, None]].max(axis=1)
+    loudest = energy[ahead].max(axis=2).max(axis=1)
+    onset_peak = np.asarray(a.onset[:n], np.float64)[ahead, k[:, None]].max(axis=1)
+    head_peak = np.asarray(a.velocity[:n], np.float64)[ahead, k[:, None]].max(axis=1)
+    raw = np.column_stack([*partials, key - loudest, onset_peak, head_peak])
+    return np.column_stack([base, raw - np.median(raw, axis=0)])
+
+
+def velocity_model_output(model: dict, x: np.ndarray) -> np.ndarray:
+    """A fitted read-out's velocity offsets for features ``x`` (standardised by the model's mean and scale).
+
+    ``kind`` "linear" (the default, ``weights``), or "mlp": ``members``, an ensemble whose outputs are
+    averaged, each a list of [weight matrix, bias] layers with ReLU between them.  Written out in numpy
+    rather than loading a torch module: a few hundred weights, run once per file on every re-decode."""
+    mean, scale = np.asarray(model["mean"], np.float64), np.asarray(model["scale"], np.float64)
+    if not (x.shape[1] == len(mean) == len(scale)):
+        raise ValueError(f"velocity model expects {len(mean)} features, got {x.shape[1]}")
+    z = (x - mean) / scale
+    if model.get("kind", "linear") == "linear":
+        w = np.asarray(model["weights"], np.float64)
+        if len(w) != len(mean):
+            raise ValueError(f"velocity model has {len(w)} weights for {len(mean)} features")
+        return z @ w
+    outs = []
+    for layers in model["members"]:
+        h = z
+        for i, (w, b) in enumerate(layers):
+            h = h @ np.asarray(w, np.float64) + np.asarray(b, np.float64)
+            if i < len(layers) - 1:
+                h = np.maximum(h, 0.0)
+        outs.append(h[:, 0])
+    return np.mean(outs, axis=0)
+
+
+def velocity_model_features(notes: list[Note], activations: Activations, model: dict) -> np.ndarray:
+    """The feature set a fitted model was fitted on: 12 (velocity_features) or 18 (extended)."""
+    if len(model["mean"]) == len(VELOCITY_FEATURES):
+        return velocity_features(notes, activations)
+    return extended_velocity_features(notes, activations)
+
+
 def with_velocity_model(notes: list[Note], activations: Activations, model: dict) -> list[Note]:
     """Velocities from a fitted note-velocity model, around the head's mean velocity over the file."""
     if not notes:
         return notes
-    x = velocity_features(notes, activations)
-    mean, scale, w = (np.asarray(model[k], np.float64) for k in ("mean", "scale", "weights"))
-    if not (x.shape[1] == len(mean) == len(scale) == len(w)):
-        raise ValueError(f"velocity model has {len(w)} weights for {x.shape[1]} features")
+    offsets = velocity_model_output(model, velocity_model_features(notes, activations, model))
     base = float(np.mean([n.velocity for n in notes]))
-    vel = np.clip(np.round(base + ((x - mean) / scale) @ w), 1, 127)
+    vel = np.clip(np.round(base + offsets), 1, 127)
     return [replace(n, velocity=int(v)) for n, v in zip(notes, vel, strict=True)]
 
 

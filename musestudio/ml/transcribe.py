@@ -117,21 +117,52 @@ def decode_defaults(checkpoint: str | os.PathLike[str] | None = None) -> DecodeS
     return dataclasses.replace(DecodeSettings(), **values)
 
 
-def _velocity_model(folder: Path, model: Any) -> dict[str, list[float]]:
-    """config.json decode.velocity_model, checked: mean, scale (> 0) and weights, one finite number per
-    velocity feature."""
-    from musestudio.ml.decode import VELOCITY_FEATURES
+def _velocity_model(folder: Path, model: Any) -> dict[str, Any]:
+    """config.json decode.velocity_model, checked: mean and scale (> 0), one finite number per velocity
+    feature (12, or 18 for the extended set), then either ``weights`` (linear, one per feature) or ``kind``
+    "mlp" with ``members``: lists of [matrix, bias] layers whose shapes chain from the features to one output."""
+    from musestudio.ml.decode import EXTRA_VELOCITY_FEATURES, VELOCITY_FEATURES
 
-    n = len(VELOCITY_FEATURES)
-    out = {}
-    for key in ("mean", "scale", "weights"):
-        values = model.get(key) if isinstance(model, dict) else None
-        ok = isinstance(values, list) and len(values) == n and all(
+    def numbers(values: Any, n: int | None = None) -> bool:
+        return isinstance(values, list) and (n is None or len(values) == n) and len(values) > 0 and all(
             isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in values)
-        if not ok or (key == "scale" and min(values) <= 0):
-            raise ModelError(f"{folder}: config.json decode.velocity_model.{key} must be {n} finite numbers"
-                             + (" above 0" if key == "scale" else ""))
+
+    bad = f"{folder}: config.json decode.velocity_model"
+    if not isinstance(model, dict):
+        raise ModelError(f"{bad} must be an object")
+    kind = model.get("kind", "linear")
+    sizes = (len(VELOCITY_FEATURES), len(VELOCITY_FEATURES) + len(EXTRA_VELOCITY_FEATURES))
+    n = len(model.get("mean") or [])
+    if n not in sizes or (kind == "linear" and n != sizes[0]):
+        raise ModelError(f"{bad}.mean must be {sizes[0]} finite numbers" + (f" (or {sizes[1]} for an mlp)" if kind != "linear" else ""))
+    out: dict[str, Any] = {}
+    for key in ("mean", "scale") + (("weights",) if kind == "linear" else ()):
+        values = model.get(key)
+        if not numbers(values, n) or (key == "scale" and min(values) <= 0):
+            raise ModelError(f"{bad}.{key} must be {n} finite numbers" + (" above 0" if key == "scale" else ""))
         out[key] = [float(v) for v in values]
+    if kind == "linear":
+        return out
+    if kind != "mlp":
+        raise ModelError(f"{bad}.kind must be 'linear' or 'mlp', not {kind!r}")
+    members = model.get("members")
+    if not isinstance(members, list) or not members:
+        raise ModelError(f"{bad}.members must be a non-empty list of layer lists")
+    checked = []
+    for layers in members:
+        width, ok, kept = n, isinstance(layers, list) and len(layers) > 0, []
+        for layer in layers if ok else []:
+            w, b = (layer if isinstance(layer, list) and len(layer) == 2 else (None, None))
+            ok = isinstance(w, list) and len(w) == width and all(numbers(row) for row in w)
+            ok = ok and len({len(row) for row in w}) == 1 and numbers(b, len(w[0]))
+            if not ok:
+                break
+            kept.append([[[float(v) for v in row] for row in w], [float(v) for v in b]])
+            width = len(b)
+        if not ok or width != 1:
+            raise ModelError(f"{bad}.members: each member's layers must chain {n} features to 1 output")
+        checked.append(kept)
+    out.update(kind="mlp", members=checked)
     return out
 
 

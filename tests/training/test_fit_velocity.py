@@ -89,3 +89,45 @@ def test_fit_velocity_learns_the_key_energy_and_writes_a_readable_model(
     write_decode_defaults(ckpt, {"velocity_model": model, **report}, "stub clips", merge=True)
     d = transcribe_mod.decode_defaults(ckpt)
     assert d.velocity_model == model and d.level_velocity == 2.0  # merged beside the tuned settings
+
+
+def test_fit_velocity_mlp_learns_the_key_energy_and_round_trips_through_the_config(
+        clips: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from musestudio.core.errors import ModelError
+    from musestudio.dsp.features import FeatureConfig
+    from musestudio.io.midi import read_midi
+    from musestudio.ml import transcribe as transcribe_mod
+    from musestudio.ml.checkpoint import save_checkpoint
+    from musestudio.ml.decode import EXTRA_VELOCITY_FEATURES, velocity_model_output
+    from musestudio.ml.models.transcriber import TranscriberConfig, TranscriberModel
+    from training.audio.evaluate import fit_velocity_model, write_decode_defaults
+
+    config = TranscriberConfig(conv1=4, conv2=4, hidden=16, temporal_layers=2)
+    torch.manual_seed(0)
+    ckpt = tmp_path / "transcriber"
+    save_checkpoint(ckpt, "transcriber", dataclasses.asdict(config), TranscriberModel(config).state_dict(),
+                    extra={"features": FeatureConfig(loudness="running").to_dict(), "decode": {}})
+    rng = np.random.default_rng(5)
+    monkeypatch.setattr(transcribe_mod, "run_inference",
+                        lambda wav, _ck: stub_activations(read_midi(Path(wav).with_suffix(".mid")), rng))
+    model, report = fit_velocity_model(str(ckpt), clips, kind="mlp", hidden=(8,), members=2)
+    assert report["kind"] == "mlp" and report["matched_notes"] == 360
+    assert report["level_velocity_f1"] < 0.4 and report["model_cv_velocity_f1"] > 0.9
+    n = len(VELOCITY_FEATURES) + len(EXTRA_VELOCITY_FEATURES)
+    assert len(model["mean"]) == n and len(model["members"]) == 2
+    # the numpy forward is the MLP: louder key energy (feature 5, centred key dB) gives a louder note
+    x = np.zeros((2, n))
+    x[1, 5] = 10.0
+    lo, hi = velocity_model_output(model, x)
+    assert hi > lo + 5
+    write_decode_defaults(ckpt, {"velocity_model": model, **report}, "stub clips", merge=True)
+    assert transcribe_mod.decode_defaults(ckpt).velocity_model == model
+    # a member whose layers do not chain to one output is refused with a clear error
+    cfg = json.loads((ckpt / "config.json").read_text())
+    cfg["decode"]["velocity_model"]["members"][0][-1][1] = [0.0, 0.0]
+    (ckpt / "config.json").write_text(json.dumps(cfg))
+    transcribe_mod._load.cache_clear() if hasattr(transcribe_mod._load, "cache_clear") else None
+    with pytest.raises(ModelError, match="chain"):
+        transcribe_mod.decode_defaults(ckpt)

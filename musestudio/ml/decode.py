@@ -345,9 +345,13 @@ def velocity_model_output(model: dict, x: np.ndarray) -> np.ndarray:
 
 def velocity_model_features(notes: list[Note], activations: Activations, model: dict) -> np.ndarray:
     """The feature set a fitted model was fitted on: 12 (velocity_features) or 18 (extended)."""
-    if len(model["mean"]) == len(VELOCITY_FEATURES):
+    n = len(model["mean"])
+    if n == len(VELOCITY_FEATURES):
         return velocity_features(notes, activations)
-    return extended_velocity_features(notes, activations)
+    if n == len(VELOCITY_FEATURES) + len(EXTRA_VELOCITY_FEATURES):
+        return extended_velocity_features(notes, activations)
+    raise ValueError(f"velocity model has weights for {n} features; the decoder computes {len(VELOCITY_FEATURES)} "
+                     f"or {len(VELOCITY_FEATURES) + len(EXTRA_VELOCITY_FEATURES)}")
 
 
 def with_velocity_model(notes: list[Note], activations: Activations, model: dict) -> list[Note]:

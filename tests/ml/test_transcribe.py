@@ -234,8 +234,9 @@ def test_decode_defaults_come_from_the_checkpoint(tiny_checkpoint: Path, tmp_pat
     fitted = _with_decode(tiny_checkpoint, tmp_path / "vmodel", {"velocity_model": model})
     assert decode_defaults(fitted).velocity_model == model
     for name, broken in (("weights", {**model, "weights": [0.5] * (n - 1)}), ("scale", {**model, "scale": [0.0] * n}),
-                         ("mean", {**model, "mean": [float("nan")] * n}), ("mean", [1, 2])):
-        with pytest.raises(ModelError, match=rf"velocity_model\.{name}"):
+                         ("mean", {**model, "mean": [float("nan")] * n}), ("kind", {**model, "kind": "tree"}),
+                         ("", [1, 2])):
+        with pytest.raises(ModelError, match=rf"velocity_model\.{name}" if name else "velocity_model must be an object"):
             decode_defaults(_with_decode(tiny_checkpoint, tmp_path / f"v{name}{len(str(broken))}", {"velocity_model": broken}))
     with pytest.raises(ModelError):
         decode_defaults(tmp_path / "missing")

@@ -339,7 +339,7 @@ def fit_ridge(xs: list[np.ndarray], ys: list[np.ndarray], l2: float) -> dict[str
     return {"mean": mean.round(6).tolist(), "scale": scale.round(6).tolist(), "weights": w.round(6).tolist()}
 
 
-def fit_mlp(xs: list[np.ndarray], ys: list[np.ndarray], *, hidden: tuple[int, ...] = (32,), weight_decay: float = 1e-3,
+def fit_mlp(xs: list[np.ndarray], ys: list[np.ndarray], *, hidden: tuple[int, ...] = (32,), weight_decay: float = 1e-2,
             members: int = 5, seed: int = 0) -> dict[str, Any]:
     """An ensemble of small ReLU MLPs (torch, Adam at 3e-3, mini-batches of 256, early stopping on a random tenth
     of the notes after 20 epochs without gain) on standardised features, stored as plain weight lists for
@@ -393,7 +393,7 @@ def fit_mlp(xs: list[np.ndarray], ys: list[np.ndarray], *, hidden: tuple[int, ..
 
 
 def fit_velocity_model(checkpoint: str | os.PathLike[str], folders: list[str], *, l2: float = 0.1,
-                       kind: str = "linear", hidden: tuple[int, ...] = (32,), weight_decay: float = 1e-3,
+                       kind: str = "linear", hidden: tuple[int, ...] = (32,), weight_decay: float = 1e-2,
                        members: int = 5, log: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """The note-velocity model (DecodeSettings.velocity_model) fitted on VALIDATION clips, and its report:
     mean onset+velocity F1 on the first folder's clips with the checkpoint's level velocity, and with the

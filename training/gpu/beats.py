@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-import time
 from pathlib import Path
 
 BUDGET_BYTES = 60 * 2**20
@@ -60,21 +59,15 @@ def train_argv(cache: str, run_dir: str, init_from: str, minutes: float, check: 
 
 
 def run(cache: str, out: str, minutes: float, check: bool, init_from: str) -> Path:
-    from training.__main__ import main as training_main
-    from training.export import export_run
+    from training.gpu import train_then_export
 
     missing = [f for f in CACHE_FILES if not (Path(cache) / f).is_file()]
     if missing:
         raise SystemExit(f"{cache}: no {', '.join(missing)} (run `build` where ../shared/data/asap is)")
     out_dir = Path(out)
     argv = train_argv(cache, str(out_dir / "run"), init_from, minutes, check)
-    t = time.time()
-    print(f"== {' '.join(argv)}", flush=True)
-    training_main(argv)
-    path = export_run(out_dir / "run", out_dir / "models" / "beat_tracker", weights="last")
-    print(f"== done in {time.time() - t:.0f} s -> {path} (tune the decoder and fit the meter on validation here)",
-          flush=True)
-    return path
+    return train_then_export(argv, out_dir / "run", out_dir / "models" / "beat_tracker",
+                             "tune the decoder and fit the meter on validation here")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -116,20 +115,15 @@ def unpack(bundle: str, cache: Path) -> Path:
 
 
 def run(bundle: str, out: str, minutes: float, check: bool, init_from: str) -> Path:
-    from training.__main__ import main as training_main
-    from training.export import export_run
+    from training.gpu import train_then_export
 
     out_dir = Path(out)
     cache = unpack(bundle, out_dir / "cache")
     argv = ["train", "--model", "transcriber", "--data", str(cache), "--out", str(out_dir / "run"),
             "--init-from", init_from]
     argv += CHECK_ARGS if check else [*GPU_ARGS, "--max-minutes", f"{minutes:.2f}"]
-    t = time.time()
-    print(f"== {' '.join(argv)}", flush=True)
-    training_main(argv)
-    path = export_run(out_dir / "run", out_dir / "models" / "transcriber", weights="last")
-    print(f"== done in {time.time() - t:.0f} s -> {path} (choose it on validation before shipping)", flush=True)
-    return path
+    return train_then_export(argv, out_dir / "run", out_dir / "models" / "transcriber",
+                             "choose it on validation before shipping")
 
 
 def main(argv: list[str] | None = None) -> int:

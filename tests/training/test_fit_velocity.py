@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -59,8 +60,10 @@ def clips(tmp_path: Path) -> list[str]:
     return folders
 
 
-def test_fit_velocity_learns_the_key_energy_and_writes_a_readable_model(
-        clips: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture()
+def stub_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[dict], Path]:
+    """A tiny transcriber checkpoint with the given decode block, whose inference is stubbed by
+    stub_activations on each clip's reference MIDI."""
     import torch
 
     from musestudio.dsp.features import FeatureConfig
@@ -68,17 +71,27 @@ def test_fit_velocity_learns_the_key_energy_and_writes_a_readable_model(
     from musestudio.ml import transcribe as transcribe_mod
     from musestudio.ml.checkpoint import save_checkpoint
     from musestudio.ml.models.transcriber import TranscriberConfig, TranscriberModel
+
+    def make(decode: dict) -> Path:
+        config = TranscriberConfig(conv1=4, conv2=4, hidden=16, temporal_layers=2)
+        torch.manual_seed(0)
+        ckpt = tmp_path / "transcriber"
+        save_checkpoint(ckpt, "transcriber", dataclasses.asdict(config), TranscriberModel(config).state_dict(),
+                        extra={"features": FeatureConfig(loudness="running").to_dict(), "decode": decode})
+        rng = np.random.default_rng(5)
+        monkeypatch.setattr(transcribe_mod, "run_inference",
+                            lambda wav, _ck: stub_activations(read_midi(Path(wav).with_suffix(".mid")), rng))
+        return ckpt
+
+    return make
+
+
+def test_fit_velocity_learns_the_key_energy_and_writes_a_readable_model(
+        clips: list[str], stub_checkpoint: Callable[[dict], Path]) -> None:
+    from musestudio.ml import transcribe as transcribe_mod
     from training.audio.evaluate import fit_velocity_model, write_decode_defaults
 
-    config = TranscriberConfig(conv1=4, conv2=4, hidden=16, temporal_layers=2)
-    torch.manual_seed(0)
-    ckpt = tmp_path / "transcriber"
-    save_checkpoint(ckpt, "transcriber", dataclasses.asdict(config), TranscriberModel(config).state_dict(),
-                    extra={"features": FeatureConfig(loudness="running").to_dict(),
-                           "decode": {"level_velocity": 2.0}})
-    rng = np.random.default_rng(5)
-    monkeypatch.setattr(transcribe_mod, "run_inference",
-                        lambda wav, _ck: stub_activations(read_midi(Path(wav).with_suffix(".mid")), rng))
+    ckpt = stub_checkpoint({"level_velocity": 2.0})
     model, report = fit_velocity_model(str(ckpt), clips)
     assert report["clips"] == 6 and report["scored_clips"] == 3 and report["pieces"] == 3
     assert report["matched_notes"] == 360
@@ -92,26 +105,13 @@ def test_fit_velocity_learns_the_key_energy_and_writes_a_readable_model(
 
 
 def test_fit_velocity_mlp_learns_the_key_energy_and_round_trips_through_the_config(
-        clips: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import torch
-
+        clips: list[str], stub_checkpoint: Callable[[dict], Path]) -> None:
     from musestudio.core.errors import ModelError
-    from musestudio.dsp.features import FeatureConfig
-    from musestudio.io.midi import read_midi
     from musestudio.ml import transcribe as transcribe_mod
-    from musestudio.ml.checkpoint import save_checkpoint
     from musestudio.ml.decode import EXTRA_VELOCITY_FEATURES, velocity_model_output
-    from musestudio.ml.models.transcriber import TranscriberConfig, TranscriberModel
     from training.audio.evaluate import fit_velocity_model, write_decode_defaults
 
-    config = TranscriberConfig(conv1=4, conv2=4, hidden=16, temporal_layers=2)
-    torch.manual_seed(0)
-    ckpt = tmp_path / "transcriber"
-    save_checkpoint(ckpt, "transcriber", dataclasses.asdict(config), TranscriberModel(config).state_dict(),
-                    extra={"features": FeatureConfig(loudness="running").to_dict(), "decode": {}})
-    rng = np.random.default_rng(5)
-    monkeypatch.setattr(transcribe_mod, "run_inference",
-                        lambda wav, _ck: stub_activations(read_midi(Path(wav).with_suffix(".mid")), rng))
+    ckpt = stub_checkpoint({})
     model, report = fit_velocity_model(str(ckpt), clips, kind="mlp", hidden=(8,), members=2)
     assert report["kind"] == "mlp" and report["matched_notes"] == 360
     assert report["level_velocity_f1"] < 0.4 and report["model_cv_velocity_f1"] > 0.9
@@ -128,6 +128,5 @@ def test_fit_velocity_mlp_learns_the_key_energy_and_round_trips_through_the_conf
     cfg = json.loads((ckpt / "config.json").read_text())
     cfg["decode"]["velocity_model"]["members"][0][-1][1] = [0.0, 0.0]
     (ckpt / "config.json").write_text(json.dumps(cfg))
-    transcribe_mod._load.cache_clear() if hasattr(transcribe_mod._load, "cache_clear") else None
     with pytest.raises(ModelError, match="chain"):
         transcribe_mod.decode_defaults(ckpt)

@@ -1,4 +1,4 @@
-"""``python -m training {train,export,evaluate,tune-decoding,tune-velocity,fit-velocity}`` (also under ``torchrun ... -m training train``)."""
+"""``python -m training {train,export,evaluate,ensemble,tune-decoding,tune-velocity,fit-velocity}`` (also under ``torchrun ... -m training train``)."""
 
 from __future__ import annotations
 
@@ -58,6 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     fv.add_argument("--weight-decay", type=float, default=1e-2, help="MLP weight decay (--kind mlp; 0.01 chosen on validation)")
     fv.add_argument("--members", type=int, default=5, help="MLPs averaged (--kind mlp)")
     fv.add_argument("--write", action="store_true", help="store the model in the checkpoint's config.json")
+    en = sub.add_parser("ensemble", help="an output ensemble of trained transcriber checkpoints of one shape "
+                                         "(tune its decoding afterwards)")
+    en.add_argument("to", help="new checkpoint folder")
+    en.add_argument("members", nargs="+", help="transcriber checkpoint folders (two or more)")
+    en.add_argument("--name", default=None)
     args = parser.parse_args(argv)
 
     if args.command == "train":
@@ -68,6 +73,14 @@ def main(argv: list[str] | None = None) -> int:
         from training.export import export_run
 
         print(export_run(args.run, args.to, name=args.name, weights=args.weights))
+    elif args.command == "ensemble":
+        from training.export import build_ensemble
+
+        try:
+            print(build_ensemble(args.members, args.to, name=args.name))
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     elif args.command == "tune-decoding":
         from training.audio.evaluate import tune_thresholds, write_decode_defaults
 

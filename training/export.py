@@ -63,6 +63,46 @@ def export_run(run_dir: str | os.PathLike[str], to: str | os.PathLike[str], name
     return folder
 
 
+def build_ensemble(members: list[str | os.PathLike[str]], to: str | os.PathLike[str], name: str | None = None) -> Path:
+    """An output ensemble (``TranscriberConfig.members``) of trained transcriber checkpoints of one shape.
+
+    The new folder takes the first member's feature settings and config.json blocks; its decoding must be
+    tuned again (``tune-decoding``, ``tune-velocity``, ``fit-velocity``), since averaged probabilities are
+    less extreme than one network's.  Raises ValueError for members that cannot be averaged."""
+    from musestudio.ml.checkpoint import load_state_dict, read_info, save_checkpoint
+    from musestudio.ml.models.transcriber import TranscriberConfig, TranscriberModel, count_parameters
+
+    if len(members) < 2:
+        raise ValueError("an ensemble needs at least two checkpoints")
+    infos = [read_info(m) for m in members]
+    first = infos[0]
+    for info in infos:
+        if info.architecture != "transcriber":
+            raise ValueError(f"{info.path}: is a {info.architecture} checkpoint, not a transcriber")
+        if int(info.config.get("members", 1)) != 1:
+            raise ValueError(f"{info.path}: is itself an ensemble")
+        if info.config != first.config or info.meta.get("features") != first.meta.get("features"):
+            raise ValueError(f"{info.path}: network or feature settings differ from {first.path}'s")
+    state = {f"members.{i}.{k}": v for i, info in enumerate(infos) for k, v in load_state_dict(info).items()}
+    config = {**first.config, "members": len(infos)}
+    params = count_parameters(TranscriberModel(TranscriberConfig(**config)))
+    names = [str(info.meta.get("name") or Path(info.path).name) for info in infos]
+    extra = {k: v for k, v in first.meta.items() if k not in ("format_version", "architecture", "config", "sha256")}
+    extra["name"] = name or Path(to).name
+    extra["training"] = {
+        "architecture": "transcriber",
+        "ensemble of": ", ".join(f"{n} ({Path(info.path)})" for n, info in zip(names, infos)),
+        "parameters": f"{params:,}",
+        "members' training": [info.meta.get("training", {}) for info in infos],
+    }
+    extra.pop("metrics", None)
+    card = (f"# {extra['name']}: an output ensemble of {len(infos)} transcribers\n\nMembers: {', '.join(names)}; "
+            f"{params:,} parameters in all.  Each head's probabilities are averaged over the members.\n")
+    folder = save_checkpoint(to, "transcriber", config, state, extra=extra, card=card)
+    _refresh_manifest(Path(folder))
+    return folder
+
+
 def evaluate_checkpoint(folder: str | os.PathLike[str], args: argparse.Namespace) -> dict[str, float]:
     from musestudio.ml.checkpoint import CARD_FILE, CONFIG_FILE
 

@@ -65,6 +65,8 @@ class Task:
                     grown += 1
                 else:
                     raise SystemExit(f"--init-from: {name} has shape {tuple(old.shape)}, the model needs {tuple(target.shape)}")
+        if weights and copied + grown == 0:  # e.g. an output ensemble (members.0.*): training from scratch by mistake
+            raise SystemExit("--init-from: none of its tensors fit this model (an ensemble, or another architecture?)")
         return f"{copied} tensors copied, {grown} grown, {len(fresh)} new"
 
     #: preset defaults for command-line options left unset (seq_len, batch_size, lr, ...)

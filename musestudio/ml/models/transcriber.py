@@ -17,6 +17,13 @@ This gives the network the evidence it needs against octave errors (a note's
 octave above shares most of its partials) at the cost of a wider first layer
 only.  ``harmonics=()`` is the original single-channel model.
 
+``members > 1`` makes an output ensemble of that many networks of the same shape
+(``training ensemble`` builds one from trained checkpoints): every head's
+probabilities are averaged over the members.  Why averaging outputs rather than
+weights: two runs trained on different rooms (v9m and t14 in the card) lose
+what each is good at when their weights are averaged; averaging what they
+predict keeps both, at one network's extra CPU time.
+
 ``forward(batch)`` returns ``(outputs, losses)``; losses are only computed when
 the batch carries labels.  No file I/O here: checkpoints are handled by
 :mod:`musestudio.ml.checkpoint`.
@@ -24,6 +31,7 @@ the batch carries labels.  No file I/O here: checkpoints are handled by
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -54,8 +62,11 @@ class TranscriberConfig:
     offset_weight: float = 0.5
     velocity_weight: float = 0.5
     pedal_weight: float = 0.5
+    members: int = 1  # >1: an output ensemble of this many networks (probabilities averaged)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.members, int) or isinstance(self.members, bool) or not 1 <= self.members <= 8:
+            raise ValueError("members must be a whole number from 1 to 8")
         if self.n_bins % 4:
             raise ValueError("n_bins must be a multiple of 4 (two 2x frequency poolings)")
         self.harmonics = tuple(float(h) for h in self.harmonics)
@@ -83,6 +94,10 @@ class TranscriberModel(nn.Module):
     def __init__(self, config: TranscriberConfig) -> None:
         super().__init__()
         self.config = c = config
+        if c.members > 1:
+            single = dataclasses.replace(c, members=1)
+            self.members = nn.ModuleList([TranscriberModel(single) for _ in range(c.members)])
+            return
         self.input_norm = nn.BatchNorm2d(1)
         # Pool frequency early (2 bins/semitone -> 1 -> 1/2): the convs at full resolution are what
         # costs CPU time, and one bin per semitone already separates the keys.
@@ -119,7 +134,11 @@ class TranscriberModel(nn.Module):
         return 3 + sum((c.temporal_kernel - 1) // 2 * 2**i for i in range(c.temporal_layers))
 
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-        outputs = self._heads(batch["features"], self.conv)
+        if self.config.members > 1:  # the log-odds of the averaged probabilities, so losses score what predict returns
+            probs = self._mean([m(batch)[0] for m in self.members])
+            outputs = {k: torch.logit(v, eps=1e-6) for k, v in probs.items()}
+        else:
+            outputs = self._heads(batch["features"], self.conv)
         losses: dict[str, torch.Tensor] = {}
         if "onset" in batch:
             losses = self.losses(outputs, batch)
@@ -206,9 +225,16 @@ class TranscriberModel(nn.Module):
             object.__setattr__(self, "_fused", nn.Sequential(*layers).eval())
         return self._fused  # type: ignore[no-any-return]
 
+    @staticmethod
+    def _mean(outputs: list[dict[str, torch.Tensor]], logits: bool = True) -> dict[str, torch.Tensor]:
+        """Each head's probability averaged over members' outputs (logits, or probabilities if not ``logits``)."""
+        return {k: torch.stack([torch.sigmoid(o[k]) if logits else o[k] for o in outputs]).mean(0) for k in outputs[0]}
+
     @torch.no_grad()
     def predict(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
         """Probabilities (velocity as a 0..1 fraction of 127) for features [B, T, n_bins]."""
+        if self.config.members > 1:
+            return self._mean([m.predict(features) for m in self.members], logits=False)
         out = self._heads(features, self.conv if self.training else self._fused_conv())
         return {k: torch.sigmoid(v) for k, v in out.items()}
 

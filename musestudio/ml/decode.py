@@ -282,13 +282,22 @@ def velocity_features(notes: list[Note], activations: Activations) -> np.ndarray
     if not notes or a.key_energy is None or a.level is None or not len(a.level):
         return np.zeros((len(notes), len(VELOCITY_FEATURES)))
     n = min(len(a.level), len(a.key_energy))
-    level = np.nan_to_num(np.asarray(a.level[:n], np.float64))
-    energy = _EnergyAt(a.key_energy, n)
-    # Vectorised over notes (re-decoding runs on every slider move; an hour holds ~40,000 notes).
+    return _base_velocity_features(notes, a, *_note_grid(notes, a.frame_rate, n), _EnergyAt(a.key_energy, n))
+
+
+def _note_grid(notes: list[Note], frame_rate: float, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(start times, onset frames, key indices, [notes, 3] onset frame and the two after it) over ``n`` frames."""
     start = np.array([x.start for x in notes])
-    f = np.clip(np.round(start * a.frame_rate).astype(np.int64), 0, n - 1)
+    f = np.clip(np.round(start * frame_rate).astype(np.int64), 0, n - 1)
     k = np.clip(np.array([x.pitch for x in notes]) - PIANO_LOW, 0, 87)
-    ahead = np.minimum(f[:, None] + np.arange(3), n - 1)  # the onset frame and the two after it
+    return start, f, k, np.minimum(f[:, None] + np.arange(3), n - 1)
+
+
+def _base_velocity_features(notes: list[Note], a: Activations, start: np.ndarray, f: np.ndarray, k: np.ndarray,
+                            ahead: np.ndarray, energy: _EnergyAt) -> np.ndarray:
+    n = energy.n
+    level = np.nan_to_num(np.asarray(a.level[:n], np.float64))
+    # Vectorised over notes (re-decoding runs on every slider move; an hour holds ~40,000 notes).
     key = energy[ahead, k[:, None]].max(axis=1)
     behind = np.maximum(f[:, None] - np.arange(4, 1, -1), 0)  # the 4th to 2nd frames before it
     before = energy[behind, k[:, None]].mean(axis=1)
@@ -314,15 +323,13 @@ def extended_velocity_features(notes: list[Note], activations: Activations) -> n
     the energy at the keys of the 3rd, 4th and 5th partials (a hard strike is brighter), the key's energy
     below the loudest key's at its onset (a chord's quiet note), and the onset and velocity heads' peaks
     over the onset frame and the two after it."""
-    base = velocity_features(notes, activations)
     a = activations
     if not notes or a.key_energy is None or a.level is None or not len(a.level):
         return np.zeros((len(notes), len(VELOCITY_FEATURES) + len(EXTRA_VELOCITY_FEATURES)))
     n = min(len(a.level), len(a.key_energy), len(a.onset), len(a.velocity))
     energy = _EnergyAt(a.key_energy, n)
-    f = np.clip(np.round(np.array([x.start for x in notes]) * a.frame_rate).astype(np.int64), 0, n - 1)
-    k = np.clip(np.array([x.pitch for x in notes]) - PIANO_LOW, 0, 87)
-    ahead = np.minimum(f[:, None] + np.arange(3), n - 1)
+    start, f, k, ahead = _note_grid(notes, a.frame_rate, n)  # the onset frames and keys, found once for both sets
+    base = _base_velocity_features(notes, a, start, f, k, ahead, energy)
     partials = [energy[ahead, np.minimum(k + h, 87)[:, None]].max(axis=1) for h in (19, 24, 28)]
     key = energy[ahead, k[:, None]].max(axis=1)
     loudest = energy[ahead].max(axis=2).max(axis=1)

@@ -58,10 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     fv.add_argument("--weight-decay", type=float, default=1e-2, help="MLP weight decay (--kind mlp; 0.01 chosen on validation)")
     fv.add_argument("--members", type=int, default=5, help="MLPs averaged (--kind mlp)")
     fv.add_argument("--write", action="store_true", help="store the model in the checkpoint's config.json")
-    en = sub.add_parser("ensemble", help="an output ensemble of trained transcriber checkpoints of one shape "
-                                         "(tune its decoding afterwards)")
+    en = sub.add_parser("ensemble", help="an output ensemble of trained transcriber or beat-tracker checkpoints of one "
+                                         "shape (tune its decoding afterwards)")
     en.add_argument("to", help="new checkpoint folder")
-    en.add_argument("members", nargs="+", help="transcriber checkpoint folders (two or more)")
+    en.add_argument("members", nargs="+", help="checkpoint folders of one architecture (two or more)")
     en.add_argument("--name", default=None)
     args = parser.parse_args(argv)
 

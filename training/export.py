@@ -63,42 +63,48 @@ def export_run(run_dir: str | os.PathLike[str], to: str | os.PathLike[str], name
     return folder
 
 
-def build_ensemble(members: list[str | os.PathLike[str]], to: str | os.PathLike[str], name: str | None = None) -> Path:
-    """An output ensemble (``TranscriberConfig.members``) of trained transcriber checkpoints of one shape.
+ENSEMBLE_ARCHITECTURES = ("transcriber", "beat_tracker")  # models whose config has ``members``
 
-    The new folder takes the first member's feature settings and config.json blocks; its decoding must be
-    tuned again (``tune-decoding``, ``tune-velocity``, ``fit-velocity``), since averaged probabilities are
-    less extreme than one network's.  Raises ValueError for members that cannot be averaged."""
+
+def build_ensemble(members: list[str | os.PathLike[str]], to: str | os.PathLike[str], name: str | None = None) -> Path:
+    """An output ensemble (config ``members``) of trained checkpoints of one architecture and shape.
+
+    The new folder takes the first member's config.json blocks (feature settings, decoding); its decoding must be
+    tuned again (transcriber: ``tune-decoding``, ``tune-velocity``, ``fit-velocity``; beat tracker: ``beats_eval
+    tune`` and ``fit-meter``), since averaged probabilities are less extreme than one network's.  Raises
+    ValueError for members that cannot be averaged."""
     from musestudio.ml.checkpoint import load_state_dict, read_info, save_checkpoint
-    from musestudio.ml.models.transcriber import TranscriberConfig, TranscriberModel, count_parameters
+    from musestudio.ml.registry import build_model
 
     if len(members) < 2:
         raise ValueError("an ensemble needs at least two checkpoints")
     infos = [read_info(m) for m in members]
     first = infos[0]
     for info in infos:
-        if info.architecture != "transcriber":
-            raise ValueError(f"{info.path}: is a {info.architecture} checkpoint, not a transcriber")
+        if info.architecture not in ENSEMBLE_ARCHITECTURES:
+            raise ValueError(f"{info.path}: a {info.architecture} checkpoint cannot be ensembled "
+                             f"(only {', '.join(ENSEMBLE_ARCHITECTURES)})")
         if int(info.config.get("members", 1)) != 1:
             raise ValueError(f"{info.path}: is itself an ensemble")
-        if info.config != first.config or info.meta.get("features") != first.meta.get("features"):
-            raise ValueError(f"{info.path}: network or feature settings differ from {first.path}'s")
+        if (info.architecture != first.architecture or info.config != first.config
+                or info.meta.get("features") != first.meta.get("features")):
+            raise ValueError(f"{info.path}: architecture, network or feature settings differ from {first.path}'s")
     state = {f"members.{i}.{k}": v for i, info in enumerate(infos) for k, v in load_state_dict(info).items()}
     config = {**first.config, "members": len(infos)}
-    params = count_parameters(TranscriberModel(TranscriberConfig(**config)))
+    params = sum(p.numel() for p in build_model(first.architecture, config).parameters())
     names = [str(info.meta.get("name") or Path(info.path).name) for info in infos]
     extra = {k: v for k, v in first.meta.items() if k not in ("format_version", "architecture", "config", "sha256")}
     extra["name"] = name or Path(to).name
     extra["training"] = {
-        "architecture": "transcriber",
-        "ensemble of": ", ".join(f"{n} ({Path(info.path)})" for n, info in zip(names, infos)),
+        "architecture": first.architecture,
+        "ensemble of": ", ".join(f"{n} ({Path(info.path)})" for n, info in zip(names, infos, strict=True)),
         "parameters": f"{params:,}",
         "members' training": [info.meta.get("training", {}) for info in infos],
     }
     extra.pop("metrics", None)
-    card = (f"# {extra['name']}: an output ensemble of {len(infos)} transcribers\n\nMembers: {', '.join(names)}; "
-            f"{params:,} parameters in all.  Each head's probabilities are averaged over the members.\n")
-    folder = save_checkpoint(to, "transcriber", config, state, extra=extra, card=card)
+    card = (f"# {extra['name']}: an output ensemble of {len(infos)} {first.architecture} networks\n\nMembers: "
+            f"{', '.join(names)}; {params:,} parameters in all.  Their probabilities are averaged.\n")
+    folder = save_checkpoint(to, first.architecture, config, state, extra=extra, card=card)
     _refresh_manifest(Path(folder))
     return folder
 

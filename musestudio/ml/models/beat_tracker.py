@@ -13,12 +13,17 @@ of onsets, accents and bass notes over several bars.  Two heads give, per
 frame, the probability of a beat and of a downbeat.  A third, piece-level
 head is not used: the meter comes from decoding the downbeat activation.
 
+``members > 1`` is an output ensemble of that many networks of one shape: the
+beat and downbeat probabilities are averaged (``training ensemble`` builds one;
+the same design as the transcriber's, see its module).
+
 ``forward(batch)`` returns ``(outputs, losses)``; losses only when the batch
 carries targets.  No file I/O here.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +50,11 @@ class BeatTrackerConfig:
     # tracker); a tracker widened from one keeps the old channels in a group of their own, so that
     # growing it leaves its function unchanged (training/tasks/beats.py, ``--init-from``).
     norm_groups: int = 1
+    members: int = 1  # >1: an output ensemble of this many networks (probabilities averaged)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.members, int) or isinstance(self.members, bool) or not 1 <= self.members <= 8:
+            raise ValueError("members must be a whole number from 1 to 8")
 
 
 class _Block(nn.Module):
@@ -68,6 +78,10 @@ class BeatTrackerModel(nn.Module):
         if config.kernel % 2 != 1:
             raise ValueError("kernel must be odd (centred, non-causal convolutions)")
         self.config = config
+        if config.members > 1:
+            single = dataclasses.replace(config, members=1)
+            self.members = nn.ModuleList([BeatTrackerModel(single) for _ in range(config.members)])
+            return
         self.inp = nn.Conv1d(config.in_channels, config.channels, 1)
         if config.channels % config.norm_groups:
             raise ValueError("channels must be a multiple of norm_groups")
@@ -77,6 +91,9 @@ class BeatTrackerModel(nn.Module):
 
     def logits(self, features: torch.Tensor) -> torch.Tensor:
         """features [B, T, in_channels] -> logits [B, T, 2] (beat, downbeat)."""
+        if self.config.members > 1:  # the log-odds of the members' mean probabilities
+            mean = torch.stack([torch.sigmoid(m.logits(features)) for m in self.members]).mean(0)
+            return torch.logit(mean, eps=1e-6)
         x = self.inp(features.transpose(1, 2))  # [B, C, T]
         for block in self.blocks:
             x = block(x)

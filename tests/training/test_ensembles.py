@@ -1,4 +1,4 @@
-"""Output ensembles of transcribers (TranscriberConfig.members, `python -m training ensemble`)."""
+"""Output ensembles of transcribers and beat trackers (config `members`, `python -m training ensemble`)."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def test_ensemble_transcribes_through_the_app_path(tmp_path: Path) -> None:
 def test_ensemble_refuses_members_that_cannot_be_averaged(tmp_path: Path) -> None:
     a = _member(tmp_path / "a", 1)
     wider = _member(tmp_path / "wide", 2, hidden=24)
-    with pytest.raises(ValueError, match="differ"):
+    with pytest.raises(ValueError, match="settings differ"):
         build_ensemble([a, wider], tmp_path / "bad")
     with pytest.raises(ValueError, match="at least two"):
         build_ensemble([a], tmp_path / "one")
@@ -80,6 +80,8 @@ def test_members_must_be_a_small_whole_number() -> None:
     for bad in (0, 9, 1.5, True):
         with pytest.raises(ModelError):
             build_config("transcriber", {**SMALL, "members": bad})
+        with pytest.raises(ModelError):
+            build_config("beat_tracker", {"channels": 8, "members": bad})
 
 
 def test_warm_start_from_an_ensemble_is_refused(tmp_path: Path) -> None:
@@ -91,3 +93,29 @@ def test_warm_start_from_an_ensemble_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="none of its tensors fit"):
         get_task("transcriber").init_from(model, load_state_dict(read_info(pair)))
     assert "copied" in get_task("transcriber").init_from(model, load_state_dict(read_info(tmp_path / "a")))
+
+
+def test_beat_tracker_ensemble_averages_probabilities_and_tracks(tmp_path: Path) -> None:
+    from musestudio.ml.beats import analyze
+    from musestudio.ml.models.beat_tracker import BeatTrackerConfig, BeatTrackerModel
+    from tests.ml.beat_fixtures import march
+
+    folders = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        cfg = BeatTrackerConfig(channels=8, dilations=(1, 2, 4))
+        folders.append(save_checkpoint(tmp_path / f"b{seed}", "beat_tracker", dataclasses.asdict(cfg),
+                                       BeatTrackerModel(cfg).eval().state_dict()))
+    with pytest.raises(ValueError, match="settings differ"):
+        build_ensemble([folders[0], _member(tmp_path / "t", 1)], tmp_path / "mixed")
+    pair = build_ensemble(folders, tmp_path / "pair")
+    ens = load_model(pair)[0]
+    a, b = load_model(folders[0])[0], load_model(folders[1])[0]
+    x = torch.rand(1, 120, 182)
+    with torch.no_grad():
+        got = torch.sigmoid(ens.logits(x))
+        want = (torch.sigmoid(a.logits(x)) + torch.sigmoid(b.logits(x))) / 2
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
+    seq, _, _ = march(bars=12)
+    result = analyze(seq, checkpoint=pair)
+    assert len(result.beats) > 10  # an ensemble runs through the app's analysis path

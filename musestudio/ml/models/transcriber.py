@@ -19,10 +19,11 @@ only.  ``harmonics=()`` is the original single-channel model.
 
 ``members > 1`` makes an output ensemble of that many networks of the same shape
 (``training ensemble`` builds one from trained checkpoints): every head's
-probabilities are averaged over the members.  Why averaging outputs rather than
-weights: two runs trained on different rooms (v9m and t14 in the card) lose
-what each is good at when their weights are averaged; averaging what they
-predict keeps both, at one network's extra CPU time.
+probabilities are averaged over the members.  Why outputs rather than weights:
+two runs trained in different rooms (v9m and t14 in the card) lose some of what
+each is good at when their weights are averaged.  Averaging their predictions
+costs one network's CPU time per member; on validation it matched or beat v9m
+alone everywhere, by too little to ship (the card's fifteenth-session section).
 
 ``forward(batch)`` returns ``(outputs, losses)``; losses are only computed when
 the batch carries labels.  No file I/O here: checkpoints are handled by
@@ -135,7 +136,7 @@ class TranscriberModel(nn.Module):
 
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         if self.config.members > 1:  # the log-odds of the averaged probabilities, so losses score what predict returns
-            probs = self._mean([m(batch)[0] for m in self.members])
+            probs = self._mean([m({"features": batch["features"]})[0] for m in self.members])  # no member losses
             outputs = {k: torch.logit(v, eps=1e-6) for k, v in probs.items()}
         else:
             outputs = self._heads(batch["features"], self.conv)

@@ -33,7 +33,7 @@ RECIPE = ["--model", "beats", "--preset", "paper", "--synthetic-share", "0.5", "
 GPU_ARGS = ["--batch-size", "64", "--lr", "6e-4", "--warmup", "200", "--max-steps", "3000", "--eval-every", "250",
             "--eval-batches", "16", "--ckpt-every", "250", "--patience", "1000", "--workers", "12"]
 CHECK_ARGS = ["--batch-size", "2", "--stop-after", "1", "--eval-every", "1", "--eval-batches", "1", "--ckpt-every", "1",
-              "--device", "cpu", "--threads", "1"]
+              "--device", "cpu", "--threads", "1", "--seq-len", "200"]
 
 
 def build(source: str, out: str, budget: int = BUDGET_BYTES) -> Path:
@@ -54,8 +54,10 @@ def build(source: str, out: str, budget: int = BUDGET_BYTES) -> Path:
 
 
 def train_argv(cache: str, run_dir: str, init_from: str, minutes: float, check: bool) -> list[str]:
+    from training.gpu import budget_args
+
     argv = ["train", *RECIPE, "--cache", cache, "--out", run_dir, "--init-from", init_from, "--seed", "14"]
-    return argv + ([*CHECK_ARGS, "--seq-len", "200"] if check else [*GPU_ARGS, "--max-minutes", f"{minutes:.2f}"])
+    return argv + budget_args(check, CHECK_ARGS, GPU_ARGS, minutes)
 
 
 def run(cache: str, out: str, minutes: float, check: bool, init_from: str) -> Path:
@@ -71,6 +73,8 @@ def run(cache: str, out: str, minutes: float, check: bool, init_from: str) -> Pa
 
 
 def main(argv: list[str] | None = None) -> int:
+    from training.gpu import TRAIN_SHARE, add_run_options
+
     p = argparse.ArgumentParser(prog="python -m training.gpu.beats", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
@@ -79,15 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--out", default="data_cache/beats_gpu")
     r = sub.add_parser("run", help="fine-tune and export")
     r.add_argument("--cache", default="data_cache/beats_gpu")
-    r.add_argument("--out", default="runs/gpu_beats")
-    r.add_argument("--minutes", type=float, default=8.0)
-    r.add_argument("--init-from", default="models/beat_tracker")
-    r.add_argument("--check", action="store_true", help="one step on the CPU")
+    add_run_options(r, out="runs/gpu_beats", minutes=8.0, init_from="models/beat_tracker")
     args = p.parse_args(argv)
     if args.command == "build":
         build(args.source, args.out)
     else:
-        run(args.cache, args.out, args.minutes * 0.92, args.check, args.init_from)
+        run(args.cache, args.out, args.minutes * TRAIN_SHARE, args.check, args.init_from)
     return 0
 
 

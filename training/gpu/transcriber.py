@@ -115,18 +115,20 @@ def unpack(bundle: str, cache: Path) -> Path:
 
 
 def run(bundle: str, out: str, minutes: float, check: bool, init_from: str) -> Path:
-    from training.gpu import train_then_export
+    from training.gpu import budget_args, train_then_export
 
     out_dir = Path(out)
     cache = unpack(bundle, out_dir / "cache")
     argv = ["train", "--model", "transcriber", "--data", str(cache), "--out", str(out_dir / "run"),
             "--init-from", init_from]
-    argv += CHECK_ARGS if check else [*GPU_ARGS, "--max-minutes", f"{minutes:.2f}"]
+    argv += budget_args(check, CHECK_ARGS, GPU_ARGS, minutes)
     return train_then_export(argv, out_dir / "run", out_dir / "models" / "transcriber",
                              "choose it on validation before shipping")
 
 
 def main(argv: list[str] | None = None) -> int:
+    from training.gpu import TRAIN_SHARE, add_run_options
+
     p = argparse.ArgumentParser(prog="python -m training.gpu.transcriber", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
@@ -135,15 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--bundle", default="data_cache/transcriber_bundle.npz")
     r = sub.add_parser("run", help="unpack, fine-tune, export")
     r.add_argument("--bundle", default="data_cache/transcriber_bundle.npz")
-    r.add_argument("--out", default="runs/gpu_transcriber")
-    r.add_argument("--minutes", type=float, default=10.0)
-    r.add_argument("--init-from", default="models/transcriber")
-    r.add_argument("--check", action="store_true", help="one step on the CPU")
+    add_run_options(r, out="runs/gpu_transcriber", minutes=10.0, init_from="models/transcriber")
     args = p.parse_args(argv)
     if args.command == "build":
         build(args.cache or ["data_cache/transcriber_v3"], args.bundle)
     else:
-        run(args.bundle, args.out, args.minutes * 0.92, args.check, args.init_from)
+        run(args.bundle, args.out, args.minutes * TRAIN_SHARE, args.check, args.init_from)
     return 0
 
 

@@ -279,17 +279,47 @@ def run_activations(model: Any, arrays: tuple[np.ndarray, ...], n_frames: int) -
     return beat, down
 
 
-def _chunks(model: Any, arrays: tuple[np.ndarray, ...], n_frames: int, fps: float,
-            beat: np.ndarray, down: np.ndarray) -> None:
-    """Fill ``beat``/``down`` chunk by chunk, each with ``CONTEXT_FRAMES`` of context thrown away."""
+def trunk_features(model: Any, arrays: tuple[np.ndarray, ...], n_frames: int, fps: float) -> Any:
+    """The TCN's features [C, T] of a whole piece, chunk by chunk as :func:`_chunks` computes them
+    (a context head reads them; training.beats_context extracts them the same way)."""
     import torch
 
+    x = torch.zeros((model.config.channels, n_frames))
+    for lo, hi, feats in _windows(model, arrays, n_frames, fps):
+        x[:, lo:hi] = model.trunk(torch.from_numpy(feats[0])[None])[0, :, feats[1]: feats[1] + hi - lo]
+    return x
+
+
+def _windows(model: Any, arrays: tuple[np.ndarray, ...], n_frames: int, fps: float):
+    """(lo, hi, (features of the padded chunk, offset of lo in it)) for each chunk."""
     for lo in range(0, n_frames, CHUNK_FRAMES):
         hi = min(lo + CHUNK_FRAMES, n_frames)
         a, b = max(0, lo - CONTEXT_FRAMES), min(n_frames, hi + CONTEXT_FRAMES)
         feats = note_features(*arrays, first_frame=a, n_frames=b - a, frame_rate=fps,
                               summary=model.config.in_channels > 2 * N_KEYS)
-        logits = model.logits(torch.from_numpy(feats)[None])[0, lo - a : hi - a]
+        yield lo, hi, (feats, lo - a)
+
+
+def _chunks(model: Any, arrays: tuple[np.ndarray, ...], n_frames: int, fps: float,
+            beat: np.ndarray, down: np.ndarray) -> None:
+    """Fill ``beat``/``down`` chunk by chunk, each with ``CONTEXT_FRAMES`` of context thrown away.
+
+    With a context head (config ``context``): the TCN chunk by chunk, then the head's pooled context over
+    the whole piece once, and its per-frame part chunk by chunk again, so memory stays flat."""
+    import torch
+
+    if getattr(model.config, "context", 0):
+        x = trunk_features(model, arrays, n_frames, fps)[None]  # [1, C, T]
+        c, g = model.context(x)
+        for lo in range(0, n_frames, CHUNK_FRAMES):
+            hi = min(lo + CHUNK_FRAMES, n_frames)
+            part = x[:, :, lo:hi]
+            logits = (model.head(part).transpose(1, 2) + model.context_logits(part, c, g, lo))[0]
+            beat[lo:hi] = torch.sigmoid(logits[:, 0]).numpy()
+            down[lo:hi] = torch.sigmoid(logits[:, 1]).numpy()
+        return
+    for lo, hi, (feats, off) in _windows(model, arrays, n_frames, fps):
+        logits = model.logits(torch.from_numpy(feats)[None])[0, off : off + hi - lo]
         beat[lo:hi] = torch.sigmoid(logits[:, 0]).numpy()
         down[lo:hi] = torch.sigmoid(logits[:, 1]).numpy()
 

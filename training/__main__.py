@@ -1,4 +1,4 @@
-"""``python -m training {train,export,evaluate,ensemble,tune-decoding,tune-velocity,fit-velocity}`` (also under ``torchrun ... -m training train``)."""
+"""``python -m training {train,export,evaluate,ensemble,tune-decoding,tune-velocity,fit-velocity,fit-note-filter}`` (also under ``torchrun ... -m training train``)."""
 
 from __future__ import annotations
 
@@ -58,6 +58,24 @@ def main(argv: list[str] | None = None) -> int:
     fv.add_argument("--weight-decay", type=float, default=1e-2, help="MLP weight decay (--kind mlp; 0.01 chosen on validation)")
     fv.add_argument("--members", type=int, default=5, help="MLPs averaged (--kind mlp)")
     fv.add_argument("--write", action="store_true", help="store the model in the checkpoint's config.json")
+    nf = sub.add_parser("fit-note-filter", help="fit the decoder's note-candidate filter on clips of TRAINING-split "
+                                                 "pieces, choosing its thresholds by cross-validation by piece")
+    nf.add_argument("checkpoint")
+    nf.add_argument("folders", nargs="+", metavar="FOLDER",
+                    help="folders of WAV + MIDI clips of training-split pieces (meta.json split 'train': "
+                         "python -m training.audio.prepare --val-clips N --clips-split train)")
+    nf.add_argument("--onset", type=float, nargs="+", default=[0.4, 0.5],
+                    help="candidate onset thresholds to try (below the decoder's own)")
+    nf.add_argument("--keep", type=float, nargs="+", default=[0.3, 0.4, 0.5, 0.6, 0.7],
+                    help="filter probabilities a candidate must reach to be kept, to try")
+    nf.add_argument("--hidden", type=int, nargs="*", default=[32], help="MLP hidden layer sizes (none: logistic)")
+    nf.add_argument("--weight-decay", type=float, default=1e-2)
+    nf.add_argument("--members", type=int, default=5, help="MLPs averaged")
+    nf.add_argument("--folds", type=int, default=5, help="cross-validation folds (by piece)")
+    nf.add_argument("--no-candidate-tests", action="store_true",
+                    help="look for candidates without the repeat and harmonic tests (the filter judges them)")
+    nf.add_argument("--report", default=None, help="also write the report and the fitted filter as JSON here")
+    nf.add_argument("--write", action="store_true", help="store the filter in the checkpoint's config.json")
     en = sub.add_parser("ensemble", help="an output ensemble of trained transcriber or beat-tracker checkpoints of one "
                                          "shape (tune its decoding afterwards)")
     en.add_argument("to", help="new checkpoint folder")
@@ -115,12 +133,53 @@ def main(argv: list[str] | None = None) -> int:
         if args.write:
             write_decode_defaults(args.checkpoint, {"velocity_model": model, **report}, ", ".join(args.clips), merge=True)
             print(f"wrote velocity_model into {args.checkpoint}/config.json")
+    elif args.command == "fit-note-filter":
+        return _fit_note_filter(args)
     else:
         from training.export import evaluate_checkpoint
 
         metrics = evaluate_checkpoint(args.checkpoint, args)
         for k, v in metrics.items():
             print(f"{k}\t{v:.4f}")
+    return 0
+
+
+def _fit_note_filter(args: argparse.Namespace) -> int:
+    """fit-note-filter: refuses folders that are not renders of training-split pieces (the filter's choices are
+    made on them; validation and test clips judge it), then fits, reports and, with --write, stores it."""
+    from pathlib import Path
+
+    from training.audio.evaluate import fit_note_filter, test_pairs, write_decode_defaults
+
+    for folder in map(Path, args.folders):
+        meta = folder / "meta.json"
+        split = json.loads(meta.read_text()).get("split") if meta.is_file() else None
+        problem = ("is not a folder" if not folder.is_dir() else "holds no WAV + MIDI pairs" if not test_pairs(folder)
+                   else f"is not a render of training-split pieces (meta.json split: {split!r})" if split != "train"
+                   else None)
+        if problem:
+            print(f"error: {folder} {problem}", file=sys.stderr)
+            return 2
+    if args.members < 1 or args.folds < 2:
+        print("error: --members must be at least 1 and --folds at least 2", file=sys.stderr)
+        return 2
+    try:
+        model, report = fit_note_filter(args.checkpoint, args.folders, onset_thresholds=tuple(args.onset),
+                                        keep_thresholds=tuple(args.keep), hidden=tuple(args.hidden),
+                                        weight_decay=args.weight_decay, members=args.members, folds=args.folds,
+                                        candidate_tests=not args.no_candidate_tests, log=lambda m: print(m, flush=True))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    best, shipped = report["best"], report["shipped"]
+    print(f"cross-validated by piece on {report['clips']} clips ({report['pieces']} pieces): without the filter onset "
+          f"F1 {shipped['onset_f1']:.4f}; best {best['candidates']} keep {best['keep_threshold']}: onset F1 "
+          f"{best['onset_f1']:.4f}, on+off {best['onset_offset_f1']:.4f}, velocity {best['onset_velocity_f1']:.4f}")
+    if args.report:
+        Path(args.report).write_text(json.dumps({**report, "note_filter": model}, indent=1) + "\n")
+    if args.write:
+        write_decode_defaults(args.checkpoint, {"note_filter": model, **report}, ", ".join(args.folders), merge=True)
+        print(f"wrote note_filter into {args.checkpoint}/config.json")
     return 0
 
 

@@ -70,9 +70,12 @@ def run(args: argparse.Namespace) -> int:
         raise MusestudioError(f"--min-note-ms must be >= 0, got {min_note_ms}")
     if args.output and len(args.audio) > 1:
         raise MusestudioError("-o takes one input; use --out-dir DIR for several files")
+    # A checkpoint's note filter looks for onsets at its own thresholds: an onset or repeat threshold set on the
+    # command line is decoded as given, without it.
+    note_filter = defaults.note_filter if args.onset_threshold is None and args.repeat_threshold is None else None
     settings = dataclasses.replace(  # the checkpoint's tuned settings, with what the flags change
         defaults, onset_threshold=onset, frame_threshold=frame, min_note_ms=min_note_ms, use_pedal=not args.no_pedal,
-        repeat_threshold=repeat, sustain_offsets=not args.key_release_offsets,
+        repeat_threshold=repeat, sustain_offsets=not args.key_release_offsets, note_filter=note_filter,
     )
     jobs = []
     for audio in args.audio:

@@ -71,6 +71,15 @@ class DecodeSettings:
     # fourteenth session {"kind": "mlp", "mean", "scale", "members"}: an MLP ensemble on 18 features
     # (extended_velocity_features; validation velocity F1 0.622 -> 0.667 cross-validated by piece, model card).
     velocity_model: dict | None = None
+    # A learned note-candidate filter (``python -m training fit-note-filter``, fitted on training-split renders):
+    # onsets are looked for at its own, lower ``onset_threshold`` (and its ``repeat_threshold`` and
+    # ``harmonic_threshold`` where it carries them), and a candidate is kept only where a small classifier
+    # over its features (note_filter_features) gives a probability of at least ``keep_threshold``.  More
+    # candidates buy recall in reverberant rooms; the classifier takes back the partials and resonances that
+    # a lower threshold lets in.  {"onset_threshold", "keep_threshold", "kind": "mlp", "mean", "scale",
+    # "members"} (members as velocity_model's; a logistic filter is a member with one layer).  Used only
+    # where the activations carry key energies and a level; otherwise decoding is as without it.
+    note_filter: dict | None = None
 
 
 def subframe_onsets(onset: np.ndarray, frames: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -146,26 +155,15 @@ def _peaks(onset: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]
     return frames, keys
 
 
-def decode_notes(
-    onset: np.ndarray,
-    frame: np.ndarray,
-    offset: np.ndarray | None,
-    velocity: np.ndarray | None,
-    frame_rate: float,
-    *,
-    settings: DecodeSettings | None = None,
-    key_offset: int = PIANO_LOW,
-) -> list[Note]:
-    """Notes from per-frame probabilities [frames, keys] (key 0 is MIDI ``key_offset``)."""
-    s = settings or DecodeSettings()
-    n_frames = onset.shape[0]
-    if n_frames == 0:
-        return []
-    onset = np.nan_to_num(np.asarray(onset, np.float32))
-    if velocity is not None:
-        # A broken model or cache may hold NaN/Inf: clip to the head's 0..1 range first.
-        velocity = np.clip(np.nan_to_num(np.asarray(velocity, np.float32), nan=0.5, posinf=1.0, neginf=0.0), 0.0, 1.0)
-    frame = np.nan_to_num(np.asarray(frame, np.float32))
+def onset_candidates(onset: np.ndarray, frame: np.ndarray, settings: DecodeSettings | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(frame, key) of the onsets decoding keeps: peaks above ``onset_threshold`` that pass the harmonic and
+    repeat tests, in frame order."""
+    return _onset_candidates(np.nan_to_num(np.asarray(onset, np.float32)), np.nan_to_num(np.asarray(frame, np.float32)),
+                             settings or DecodeSettings())
+
+
+def _onset_candidates(onset: np.ndarray, frame: np.ndarray, s: DecodeSettings) -> tuple[np.ndarray, np.ndarray]:
     # a sounding key never takes a *lower* threshold than a silent one
     repeat = s.onset_threshold if s.repeat_threshold is None else max(s.onset_threshold, s.repeat_threshold)
     frames, keys = _peaks(onset, s.onset_threshold)
@@ -178,10 +176,47 @@ def decode_notes(
         held &= frames >= 2
         keep = onset[frames, keys] >= np.where(held, repeat, s.onset_threshold)
         frames, keys = frames[keep], keys[keep]
+    return frames, keys
+
+
+def decode_notes(
+    onset: np.ndarray,
+    frame: np.ndarray,
+    offset: np.ndarray | None,
+    velocity: np.ndarray | None,
+    frame_rate: float,
+    *,
+    settings: DecodeSettings | None = None,
+    key_offset: int = PIANO_LOW,
+    peaks: tuple[np.ndarray, np.ndarray] | None = None,
+) -> list[Note]:
+    """Notes from per-frame probabilities [frames, keys] (key 0 is MIDI ``key_offset``).
+
+    ``peaks``: the (frame, key) onsets to start notes at, when chosen elsewhere (the note filter);
+    default onset_candidates under ``settings``."""
+    s = settings or DecodeSettings()
+    n_frames = onset.shape[0]
+    if n_frames == 0:
+        return []
+    onset = np.nan_to_num(np.asarray(onset, np.float32))
+    frame = np.nan_to_num(np.asarray(frame, np.float32))
+    frames, keys = _onset_candidates(onset, frame, s) if peaks is None else peaks
+    return _notes_at(onset, frame, offset, velocity, frame_rate, s, key_offset, frames, keys)
+
+
+def _notes_at(onset: np.ndarray, frame: np.ndarray, offset: np.ndarray | None, velocity: np.ndarray | None,
+              frame_rate: float, s: DecodeSettings, key_offset: int, frames: np.ndarray, keys: np.ndarray) -> list[Note]:
+    """decode_notes' notes from onsets (frames, keys), with onset and frame already cleaned (float32, no NaN)."""
+    frames, keys = np.asarray(frames, np.int64), np.asarray(keys, np.int64)
+    n_frames = onset.shape[0]
+    if velocity is not None:
+        # A broken model or cache may hold NaN/Inf: clip to the head's 0..1 range first.
+        velocity = np.clip(np.nan_to_num(np.asarray(velocity, np.float32), nan=0.5, posinf=1.0, neginf=0.0), 0.0, 1.0)
     lo, hi = s.pitch_range
     min_frames = s.min_note_ms / 1000.0 * frame_rate
     sounding = frame >= s.frame_threshold
     sounding |= onset >= s.onset_threshold  # an onset frame always sounds
+    sounding[frames, keys] = True  # and so does a filtered candidate's, below onset_threshold
     if offset is not None and s.offset_threshold < 1.0:
         ends_here = np.nan_to_num(np.asarray(offset, np.float32)) >= s.offset_threshold
     else:
@@ -262,14 +297,15 @@ KEY_DB_FLOOR = -140.0  # dB: a silent key reads this, not -inf
 class _EnergyAt:
     """``key_energy[rows, cols]`` as float64 with silence (NaN, -inf) read as KEY_DB_FLOOR, converted after the
     gather, so no float64 copy of the whole [frames, 88] array is made (about 80 MB for an hour; the same
-    features to the bit, and no slower: 0.63 s against 0.65 s for 40,000 notes with the linear read-out)."""
+    features to the bit, and no slower: 0.63 s against 0.65 s for 40,000 notes with the linear read-out).
+    ``fill`` other than the floor reads a probability head the same way (NaN as 0)."""
 
-    def __init__(self, key_energy: np.ndarray, n: int) -> None:
-        self.e, self.n = key_energy, n
+    def __init__(self, key_energy: np.ndarray, n: int, fill: float = KEY_DB_FLOOR) -> None:
+        self.e, self.n, self.fill = key_energy, n, fill
 
     def __getitem__(self, index: tuple[np.ndarray, ...] | np.ndarray) -> np.ndarray:
         got = np.asarray(self.e[: self.n][index], np.float64)
-        return np.nan_to_num(got, nan=KEY_DB_FLOOR, neginf=KEY_DB_FLOOR)
+        return np.nan_to_num(got, nan=self.fill, neginf=self.fill)
 
 
 def velocity_features(notes: list[Note], activations: Activations) -> np.ndarray:
@@ -290,7 +326,12 @@ def _note_grid(notes: list[Note], frame_rate: float, n: int) -> tuple[np.ndarray
     start = np.array([x.start for x in notes])
     f = np.clip(np.round(start * frame_rate).astype(np.int64), 0, n - 1)
     k = np.clip(np.array([x.pitch for x in notes]) - PIANO_LOW, 0, 87)
-    return start, f, k, np.minimum(f[:, None] + np.arange(3), n - 1)
+    return start, f, k, _ahead(f, n)
+
+
+def _ahead(f: np.ndarray, n: int) -> np.ndarray:
+    """[len(f), 3]: each onset frame and the two after it, within ``n`` frames (an attack's energy peaks there)."""
+    return np.minimum(f[:, None] + np.arange(3), n - 1)
 
 
 def _base_velocity_features(notes: list[Note], a: Activations, start: np.ndarray, f: np.ndarray, k: np.ndarray,
@@ -387,11 +428,129 @@ def with_velocity_model(notes: list[Note], activations: Activations, model: dict
     return [replace(n, velocity=int(v)) for n, v in zip(notes, vel, strict=True)]
 
 
+#: Semitones below a candidate where a fundamental whose partial it could be lies (2nd to 6th harmonics).
+FILTER_INTERVALS = (12, 19, 24, 28, 31)
+FILTER_LOOKAHEAD = 32  # frames (1 s): how far a candidate's duration and mean frame probability are read
+#: Features of note_filter_features, in order (a fitted filter's mean and scale follow them).
+NOTE_FILTER_FEATURES = (
+    "onset_peak", "onset_before", "onset_after", "frame_at_onset", "frame_held_before", "log_duration",
+    "frame_mean", "offset_peak", "key_db", "key_rise_db", "key_below_loudest_db", "level",
+    *(f"lower{iv}_onset" for iv in FILTER_INTERVALS), *(f"lower{iv}_db" for iv in FILTER_INTERVALS),
+    "log_since_same_key", "same_key_prev_onset", "log_simultaneous", "register", "register_sq")
+
+
+def note_filter_features(activations: Activations, frames: np.ndarray, keys: np.ndarray,
+                         frame_threshold: float) -> np.ndarray:
+    """[candidates, len(NOTE_FILTER_FEATURES)] for onset candidates (frames[i], keys[i]).
+
+    What tells a played note from a false alarm: the onset head's peak and its shape; whether the key was
+    already sounding (a swelling partial under the pedal); how long and how surely the frame head holds it;
+    the key's attack energy and rise in the recording, against the loudest key's; whether a key a partial
+    interval below started within two frames, and how much louder it is there (a partial of that note); how
+    long since this key last started (a repeat in the reverb); how many keys start together; the register
+    and the playing level.  Energies and the level are centred on their median over the file (the
+    recording's gain says nothing about which candidate is real).  Needs ``key_energy`` and ``level``."""
+    a = activations
+    frames, keys = np.asarray(frames, np.int64), np.asarray(keys, np.int64)
+    m = len(frames)
+    if not m or a.key_energy is None or a.level is None or not len(a.level):
+        return np.zeros((m, len(NOTE_FILTER_FEATURES)))
+    n = min(len(a.level), len(a.key_energy), len(a.onset), len(a.frame))
+    f, k = np.minimum(frames, n - 1), keys
+    # Gathered in a few blocks, then converted: no float64 copy of a whole [frames, 88] head (the filter runs on
+    # every re-decode, and its cost is held to a fraction of decoding's).
+    energy = _EnergyAt(a.key_energy, n)
+    ahead = _ahead(f, n)
+    # the onset head at this key over frames f-2..f+2, and at the keys a partial interval below it
+    keys6 = k[:, None] - np.array((0, *FILTER_INTERVALS))  # [m, 6]
+    exists = keys6[:, 1:] >= 0
+    near = f[:, None] + np.arange(-2, 3)
+    inside = (near >= 0) & (near < n)
+    onset = _EnergyAt(a.onset, n, 0.0)[np.clip(near, 0, n - 1)[:, None, :], np.maximum(keys6, 0)[:, :, None]]
+    onset[:, 0, :] *= inside  # this key's neighbours beyond the ends read 0
+    lower_onset = np.where(exists, onset[:, 1:, :].max(axis=2), 0.0)
+    # the key energies over the onset frame and the two after it, here and a partial interval below
+    here_below = energy[ahead[:, None, :], np.maximum(keys6, 0)[:, :, None]].max(axis=2)  # [m, 6]
+    key = here_below[:, 0]
+    lower_db = np.where(exists, np.clip(here_below[:, 1:] - key[:, None], -60.0, 60.0), -60.0)
+    # the frame head at this key from two frames before the onset to the end of the lookahead
+    rows = f[:, None] + np.arange(-2, FILTER_LOOKAHEAD + 1)
+    frame = _EnergyAt(a.frame, n, 0.0)[np.clip(rows, 0, n - 1), k[:, None]]
+    held = np.where(f >= 2, frame[:, 0], 0.0)
+    # Candidates by key, then time: the previous and next candidate of the same key.
+    order = np.lexsort((f, k))
+    same_prev = np.zeros(m, bool)
+    same_prev[order[1:]] = k[order[1:]] == k[order[:-1]]
+    prev_f = np.zeros(m, np.int64)
+    prev_f[order[1:]] = f[order[:-1]]
+    next_f = np.full(m, n, np.int64)
+    next_f[order[:-1]] = np.where(k[order[:-1]] == k[order[1:]], f[order[1:]], n)
+    since = np.where(same_prev, f - prev_f, 10 * FILTER_LOOKAHEAD)
+    prev_onset = np.where(same_prev, _EnergyAt(a.onset, n, 0.0)[prev_f, k], 0.0)
+    # Duration: frames after the onset while the frame head holds, up to the next candidate, at most the lookahead.
+    window = np.where(rows[:, 3:] < np.minimum(next_f, n)[:, None], frame[:, 3:], -1.0)
+    below = window < frame_threshold
+    run = np.where(below.any(axis=1), below.argmax(axis=1), FILTER_LOOKAHEAD)
+    held_mass = np.cumsum(np.maximum(window, 0.0), axis=1)
+    frame_mean = (frame[:, 2] + np.where(run > 0, held_mass[np.arange(m), np.maximum(run - 1, 0)], 0.0)) / (run + 1)
+    offset_peak = np.zeros(m) if a.offset is None else _EnergyAt(a.offset, n, 0.0)[ahead, k[:, None]].max(axis=1)
+    rise = key - energy[np.maximum(f[:, None] - np.arange(4, 1, -1), 0), k[:, None]].mean(axis=1)
+    # the loudest key per frame, found once over the frames the candidates read
+    span = slice(int(f.min()), int(ahead.max()) + 1)
+    loudest_frame = np.fmax.reduce(np.asarray(a.key_energy[span]), axis=1).astype(np.float64)
+    loudest_frame = np.nan_to_num(loudest_frame, nan=KEY_DB_FLOOR, neginf=KEY_DB_FLOOR)
+    loudest = loudest_frame[ahead - span.start].max(axis=1)
+    level = _EnergyAt(a.level, n, 0.0)[f]
+    sorted_f = np.sort(f)
+    together = np.searchsorted(sorted_f, f + 1, "right") - np.searchsorted(sorted_f, f - 1, "left") - 1
+    reg = (k - 44) / 44.0
+    return np.column_stack([
+        onset[:, 0, 2], onset[:, 0, 1], onset[:, 0, 3], frame[:, 2:5].max(axis=1), held, np.log1p(run), frame_mean,
+        offset_peak, key - np.median(key), rise, key - loudest, level - np.median(level), lower_onset, lower_db,
+        np.log1p(since), prev_onset, np.log1p(together), reg, reg * reg])
+
+
+def note_filter_probability(model: dict, x: np.ndarray) -> np.ndarray:
+    """The filter's probability that each candidate is a played note: the sigmoid of its read-out's logit
+    (velocity_model_output runs the same MLP ensembles)."""
+    return 1.0 / (1.0 + np.exp(-np.clip(velocity_model_output(model, x), -50.0, 50.0)))
+
+
+def candidate_settings(settings: DecodeSettings, note_filter: dict) -> DecodeSettings:
+    """The settings candidates are looked for under: the filter's thresholds over the decoder's."""
+    keys = ("onset_threshold", "repeat_threshold", "harmonic_threshold")
+    return replace(settings, **{key: note_filter[key] for key in keys if key in note_filter})
+
+
+def filtered_onsets(activations: Activations, settings: DecodeSettings, onset: np.ndarray | None = None,
+                    frame: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """The (frame, key) onsets the note filter keeps, or None where it does not apply (no filter, or
+    activations without key energies or level).  ``onset`` and ``frame``: the heads already cleaned of NaN as
+    float32, when the caller has them."""
+    a, model = activations, settings.note_filter
+    if model is None or a.key_energy is None or a.level is None or not len(a.level) or a.n_frames == 0:
+        return None
+    clean = [np.nan_to_num(np.asarray(x, np.float32)) if y is None else y for x, y in ((a.onset, onset), (a.frame, frame))]
+    frames, keys = _onset_candidates(*clean, candidate_settings(settings, model))
+    if not len(frames):
+        return frames, keys
+    x = note_filter_features(a, frames, keys, settings.frame_threshold)
+    keep = note_filter_probability(model, x) >= float(model["keep_threshold"])
+    return frames[keep], keys[keep]
+
+
 def decode(activations: Activations, settings: DecodeSettings | None = None) -> NoteSequence:
     """A NoteSequence from model activations (notes already carry the pedal's sustain)."""
     s = settings or DecodeSettings()
     a = activations
-    notes = decode_notes(a.onset, a.frame, a.offset, a.velocity, a.frame_rate, settings=s)
+    peaks = None
+    if s.note_filter is not None and a.n_frames:  # the heads are cleaned once, for the filter and the notes
+        onset, frame = (np.nan_to_num(np.asarray(x, np.float32)) for x in (a.onset, a.frame))
+        peaks = filtered_onsets(a, s, onset, frame)
+    if peaks is not None:
+        notes = _notes_at(onset, frame, a.offset, a.velocity, a.frame_rate, s, PIANO_LOW, *peaks)
+    else:
+        notes = decode_notes(a.onset, a.frame, a.offset, a.velocity, a.frame_rate, settings=s)
     if s.velocity_model is not None and a.key_energy is not None and a.level is not None and len(a.level):
         notes = with_velocity_model(notes, a, s.velocity_model)
     elif s.level_velocity > 0 and a.level is not None and len(a.level):

@@ -114,7 +114,76 @@ def decode_defaults(checkpoint: str | os.PathLike[str] | None = None) -> DecodeS
         values[key] = float(value)
     if block.get("velocity_model") is not None:
         values["velocity_model"] = _velocity_model(folder, block["velocity_model"])
+    if block.get("note_filter") is not None:
+        values["note_filter"] = _note_filter(folder, block["note_filter"])
     return dataclasses.replace(DecodeSettings(), **values)
+
+
+def _numbers(values: Any, n: int | None = None) -> bool:
+    """A non-empty list of finite numbers (of length ``n`` when given)."""
+    return isinstance(values, list) and (n is None or len(values) == n) and len(values) > 0 and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in values)
+
+
+def _standardiser(bad: str, model: dict[str, Any], n: int) -> dict[str, list[float]]:
+    """A read-out's ``mean`` and ``scale`` (> 0): n finite numbers each."""
+    out = {}
+    for key in ("mean", "scale"):
+        values = model.get(key)
+        if not _numbers(values, n) or (key == "scale" and min(values) <= 0):
+            raise ModelError(f"{bad}.{key} must be {n} finite numbers" + (" above 0" if key == "scale" else ""))
+        out[key] = [float(v) for v in values]
+    return out
+
+
+def _mlp_members(bad: str, members: Any, n: int) -> list[Any]:
+    """An MLP ensemble's ``members``: lists of [matrix, bias] layers whose shapes chain n features to 1 output."""
+    if not isinstance(members, list) or not members:
+        raise ModelError(f"{bad}.members must be a non-empty list of layer lists")
+    checked = []
+    for layers in members:
+        width, ok, kept = n, isinstance(layers, list) and len(layers) > 0, []
+        for layer in layers if ok else []:
+            w, b = (layer if isinstance(layer, list) and len(layer) == 2 else (None, None))
+            ok = isinstance(w, list) and len(w) == width and all(_numbers(row) for row in w)
+            ok = ok and len({len(row) for row in w}) == 1 and _numbers(b, len(w[0]))
+            if not ok:
+                break
+            kept.append([[[float(v) for v in row] for row in w], [float(v) for v in b]])
+            width = len(b)
+        if not ok or width != 1:
+            raise ModelError(f"{bad}.members: each member's layers must chain {n} features to 1 output")
+        checked.append(kept)
+    return checked
+
+
+def _note_filter(folder: Path, model: Any) -> dict[str, Any]:
+    """config.json decode.note_filter, checked: ``onset_threshold`` and ``keep_threshold`` in (0, 1),
+    optional ``repeat_threshold`` / ``harmonic_threshold`` (in (0, 1] or null), kind "mlp", and mean, scale and
+    members over the NOTE_FILTER_FEATURES."""
+    from musestudio.ml.decode import NOTE_FILTER_FEATURES
+
+    bad = f"{folder}: config.json decode.note_filter"
+    if not isinstance(model, dict):
+        raise ModelError(f"{bad} must be an object")
+    out: dict[str, Any] = {}
+    for key in ("onset_threshold", "keep_threshold", "repeat_threshold", "harmonic_threshold"):
+        optional = key in ("repeat_threshold", "harmonic_threshold")
+        if optional and key not in model:
+            continue
+        value = model.get(key)
+        if optional and value is None:
+            out[key] = None
+            continue
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+        if not (ok and (0 < value < 1 or (optional and value == 1))):
+            raise ModelError(f"{bad}.{key} must be a probability in (0, 1), not {value!r}")
+        out[key] = float(value)
+    if model.get("kind") != "mlp":
+        raise ModelError(f"{bad}.kind must be 'mlp', not {model.get('kind')!r}")
+    n = len(NOTE_FILTER_FEATURES)
+    out.update(_standardiser(bad, model, n), kind="mlp", members=_mlp_members(bad, model.get("members"), n))
+    return out
 
 
 def _velocity_model(folder: Path, model: Any) -> dict[str, Any]:
@@ -122,10 +191,6 @@ def _velocity_model(folder: Path, model: Any) -> dict[str, Any]:
     feature (12, or 18 for the extended set), then either ``weights`` (linear, one per feature) or ``kind``
     "mlp" with ``members``: lists of [matrix, bias] layers whose shapes chain from the features to one output."""
     from musestudio.ml.decode import EXTRA_VELOCITY_FEATURES, VELOCITY_FEATURES
-
-    def numbers(values: Any, n: int | None = None) -> bool:
-        return isinstance(values, list) and (n is None or len(values) == n) and len(values) > 0 and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in values)
 
     bad = f"{folder}: config.json decode.velocity_model"
     if not isinstance(model, dict):
@@ -135,34 +200,15 @@ def _velocity_model(folder: Path, model: Any) -> dict[str, Any]:
     n = len(model.get("mean") or [])
     if n not in sizes or (kind == "linear" and n != sizes[0]):
         raise ModelError(f"{bad}.mean must be {sizes[0]} finite numbers" + (f" (or {sizes[1]} for an mlp)" if kind != "linear" else ""))
-    out: dict[str, Any] = {}
-    for key in ("mean", "scale") + (("weights",) if kind == "linear" else ()):
-        values = model.get(key)
-        if not numbers(values, n) or (key == "scale" and min(values) <= 0):
-            raise ModelError(f"{bad}.{key} must be {n} finite numbers" + (" above 0" if key == "scale" else ""))
-        out[key] = [float(v) for v in values]
+    out: dict[str, Any] = _standardiser(bad, model, n)
     if kind == "linear":
+        if not _numbers(model.get("weights"), n):
+            raise ModelError(f"{bad}.weights must be {n} finite numbers")
+        out["weights"] = [float(v) for v in model["weights"]]
         return out
     if kind != "mlp":
         raise ModelError(f"{bad}.kind must be 'linear' or 'mlp', not {kind!r}")
-    members = model.get("members")
-    if not isinstance(members, list) or not members:
-        raise ModelError(f"{bad}.members must be a non-empty list of layer lists")
-    checked = []
-    for layers in members:
-        width, ok, kept = n, isinstance(layers, list) and len(layers) > 0, []
-        for layer in layers if ok else []:
-            w, b = (layer if isinstance(layer, list) and len(layer) == 2 else (None, None))
-            ok = isinstance(w, list) and len(w) == width and all(numbers(row) for row in w)
-            ok = ok and len({len(row) for row in w}) == 1 and numbers(b, len(w[0]))
-            if not ok:
-                break
-            kept.append([[[float(v) for v in row] for row in w], [float(v) for v in b]])
-            width = len(b)
-        if not ok or width != 1:
-            raise ModelError(f"{bad}.members: each member's layers must chain {n} features to 1 output")
-        checked.append(kept)
-    out.update(kind="mlp", members=checked)
+    out.update(kind="mlp", members=_mlp_members(bad, model.get("members"), n))
     return out
 
 

@@ -217,3 +217,18 @@ def test_hold_under_pedal_follows_the_pedal_box_and_redecodes(panel) -> None:  #
     assert [(n.pitch, n.end) for n in layer.sequence.notes] == [(n.pitch, n.end) for n in expected.notes]
     widget.pedal.setChecked(False)
     assert not widget.sustain.isEnabled()  # no pedal read, nothing to hold notes with
+
+
+def test_the_note_filter_applies_while_the_onset_thresholds_are_the_tuned_ones(panel) -> None:  # type: ignore[no-untyped-def]
+    """A checkpoint's note filter looks for onsets at its own thresholds; moving the onset or repeat threshold
+    decodes at what the box says, without it."""
+    import dataclasses
+
+    widget, _window = panel
+    widget._tuned = dataclasses.replace(widget._tuned, note_filter={"onset_threshold": 0.4, "keep_threshold": 0.5})
+    widget.onset.setValue(widget._tuned.onset_threshold)
+    tuned_repeat = widget._tuned.repeat_threshold
+    widget.repeat.setValue(widget._tuned.onset_threshold if tuned_repeat is None else tuned_repeat)
+    assert widget.settings().note_filter is not None
+    widget.onset.setValue(widget._tuned.onset_threshold + 0.1)
+    assert widget.settings().note_filter is None

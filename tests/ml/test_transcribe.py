@@ -288,3 +288,30 @@ def test_cli_key_release_offsets_reach_the_decoder(tiny_checkpoint: Path, tmp_pa
     assert main(["transcribe", str(a), "-o", str(tmp_path / "a.mid"), *ck]) == 0
     assert main(["transcribe", str(a), "-o", str(tmp_path / "b.mid"), "--key-release-offsets", *ck]) == 0
     assert [s.sustain_offsets for s in seen] == [True, False]
+
+
+def test_cli_keeps_the_note_filter_unless_an_onset_threshold_is_given(tiny_checkpoint: Path, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The note filter looks for onsets at its own thresholds, so an onset or repeat threshold given on the
+    command line decodes without it (the flag means what it says)."""
+    import musestudio.ml.transcribe as tr
+    from musestudio.cli import main
+    from musestudio.ml.decode import NOTE_FILTER_FEATURES
+
+    n = len(NOTE_FILTER_FEATURES)
+    note_filter = {"onset_threshold": 0.4, "keep_threshold": 0.5, "kind": "mlp", "mean": [0.0] * n,
+                   "scale": [1.0] * n, "members": [[[[[0.0]] * n, [1.0]]]]}
+    ck = ["--checkpoint", str(_with_decode(tiny_checkpoint, tmp_path / "filtered", {"note_filter": note_filter}))]
+    seen = []
+    real = tr.transcribe_to_file
+
+    def spy(*args, **kw):  # type: ignore[no-untyped-def]
+        seen.append(kw.get("settings", args[2] if len(args) > 2 else None))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(tr, "transcribe_to_file", spy)
+    a = write(tmp_path / "a.wav", noise(1.0), SR)
+    assert main(["transcribe", str(a), "-o", str(tmp_path / "a.mid"), *ck]) == 0
+    assert main(["transcribe", str(a), "-o", str(tmp_path / "b.mid"), "--onset-threshold", "0.5", *ck]) == 0
+    assert main(["transcribe", str(a), "-o", str(tmp_path / "c.mid"), "--repeat-threshold", "0.9", *ck]) == 0
+    assert [s.note_filter is not None for s in seen] == [True, False, False]

@@ -82,3 +82,22 @@ def test_old_caches_get_played_velocity_labels_when_loaded(tmp_path: Path, label
         np.testing.assert_array_equal(got[0], vel)
     np.testing.assert_array_equal(got[1], vel)
     assert got[0].sum() > 0 and (got[0] > 0).sum() == 2
+
+
+@pytest.mark.parametrize("split", ["train", "validation"])
+def test_prepare_renders_clips_of_either_split_and_nothing_else(split: str, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--clips-split train`` renders a fit set of training-split clips (for the decoder's read-outs) into
+    CACHE/train_clips, without the test clips, validation shards or training shards."""
+    from training.audio import prepare
+
+    calls = []
+    monkeypatch.setattr(dataset, "render_clip_set", lambda out, which, conds, **kw: calls.append((out, which, conds, kw)))
+    for name in ("build_test_files", "build_rendered_cache"):
+        monkeypatch.setattr(prepare, name, lambda *a, **kw: pytest.fail("only the clips are rendered"))
+    args = ["--cache", str(tmp_path), "--train", "0", "--validation", "0", "--test", "0", "--val-clips", "3",
+            "--val-clips-seed", "161", "--val-clips-palettes", "v3,v5"]
+    assert prepare.main(args + (["--clips-split", split] if split == "train" else [])) == 0
+    (out, which, conds, kw), = calls
+    assert out == tmp_path / f"{split}_clips" and which == split and kw["seed"] == 161
+    assert [c.name.split()[1] for c in conds] == ["v3", "v5", "v3"]

@@ -340,13 +340,20 @@ def fit_ridge(xs: list[np.ndarray], ys: list[np.ndarray], l2: float) -> dict[str
 
 
 def fit_mlp(xs: list[np.ndarray], ys: list[np.ndarray], *, hidden: tuple[int, ...] = (32,), weight_decay: float = 1e-2,
-            members: int = 5, seed: int = 0) -> dict[str, Any]:
+            members: int = 5, seed: int = 0, loss: str = "mse") -> dict[str, Any]:
     """An ensemble of small ReLU MLPs (torch, Adam at 3e-3, mini-batches of 256, early stopping on a random tenth
     of the notes after 20 epochs without gain) on standardised features, stored as plain weight lists for
     musestudio.ml.decode.velocity_model_output.  Why an MLP: on v9m's 40 validation clips, cross-validated by
     piece, the shipped ridge on 12 features scores velocity F1 0.622, a ridge on these 18 features 0.640 (a
-    scikit-learn probe, ignored runs/s14/vel_probe2.py) and this ensemble 0.663-0.667 (`fit-velocity --kind mlp`)."""
+    scikit-learn probe, ignored runs/s14/vel_probe2.py) and this ensemble 0.663-0.667 (`fit-velocity --kind mlp`).
+
+    ``loss`` "bce": targets are 0/1 labels and the output is a logit (the note filter); ``hidden`` () is then a
+    logistic regression."""
     import torch
+
+    if loss not in ("mse", "bce"):
+        raise ValueError(f"fit_mlp loss {loss!r}: mse or bce")
+    criterion = torch.nn.functional.mse_loss if loss == "mse" else torch.nn.functional.binary_cross_entropy_with_logits
 
     x, y = np.concatenate(xs), np.concatenate(ys)
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
@@ -373,12 +380,12 @@ def fit_mlp(xs: list[np.ndarray], ys: list[np.ndarray], *, hidden: tuple[int, ..
             for i in range(0, len(perm), 256):
                 b = perm[i : i + 256]
                 opt.zero_grad()
-                torch.nn.functional.mse_loss(net(z[b]), t[b]).backward()
+                criterion(net(z[b]), t[b]).backward()
                 opt.step()
             with torch.no_grad():
-                loss = float(torch.nn.functional.mse_loss(net(z[val]), t[val]))
-            if loss < best - 1e-4:
-                best, bad = loss, 0
+                val_loss = float(criterion(net(z[val]), t[val]))
+            if val_loss < best - 1e-4:
+                best, bad = val_loss, 0
                 best_state = {k: v.clone() for k, v in net.state_dict().items()}
             else:
                 bad += 1
@@ -433,6 +440,124 @@ def fit_velocity_model(checkpoint: str | os.PathLike[str], folders: list[str], *
     return model, report
 
 
+def note_filter_examples(acts: Any, reference: NoteSequence, settings: Any, thresholds: dict[str, Any]
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """(features, labels) of one clip's onset candidates under ``settings`` with the filter's candidate
+    ``thresholds`` (onset, and optionally repeat and harmonic): label 1 where the candidate matches a
+    reference note (same pitch, onset within 50 ms, one-to-one as mir_eval scores), else 0."""
+    import mir_eval
+
+    from musestudio.core.notes import PIANO_LOW
+    from musestudio.metrics.transcription import mir_eval_arrays
+    from musestudio.ml.decode import candidate_settings, note_filter_features, onset_candidates, subframe_onsets
+
+    cand = candidate_settings(settings, thresholds)
+    frames, keys = onset_candidates(acts.onset, acts.frame, cand)
+    x = note_filter_features(acts, frames, keys, settings.frame_threshold)
+    y = np.zeros(len(frames))
+    if len(frames) and reference.notes:
+        onset = np.nan_to_num(np.asarray(acts.onset, np.float32))
+        start = (subframe_onsets(onset, frames, keys) if settings.subframe else frames.astype(float)) / acts.frame_rate
+        est = np.stack([start, start + 0.1], axis=1)
+        ri, rp, _ = mir_eval_arrays(reference)
+        pairs = mir_eval.transcription.match_notes(ri, rp, est, mir_eval.util.midi_to_hz(keys + float(PIANO_LOW)),
+                                                   onset_tolerance=0.05, offset_ratio=None)
+        y[[j for _, j in pairs]] = 1.0
+    return x, y
+
+
+def piece_folds(pieces: list[str], folds: int, seed: int = 0) -> dict[str, int]:
+    """Each piece's fold (pieces shuffled, then dealt round-robin), so no piece is on both sides of a split."""
+    names = sorted(set(pieces))
+    np.random.default_rng(seed).shuffle(names)
+    return {name: i % folds for i, name in enumerate(names)}
+
+
+def cross_validate_note_filter(data: list[dict[str, Any]], settings: Any, *, candidates: list[dict[str, Any]],
+                               keep_thresholds: tuple[float, ...], hidden: tuple[int, ...] = (32,),
+                               weight_decay: float = 1e-2, members: int = 5, folds: int = 5,
+                               log: Any = None) -> list[dict[str, Any]]:
+    """Mean scores over ``data``'s clips (velocity_examples' dicts: acts, reference, piece) of the decoder with
+    a note filter fitted on the other folds' pieces, for each candidate thresholds dict x keep threshold, and
+    (first row, ``candidates`` None) of ``settings`` as they are; each row also lists every clip's onset F1."""
+    import dataclasses
+
+    from musestudio.ml.decode import decode
+
+    fold_of = piece_folds([d["piece"] for d in data], folds)
+
+    def mean_scores(ests: list[NoteSequence]) -> dict[str, Any]:
+        rows = [score(e, d["reference"]) for e, d in zip(ests, data, strict=True)]
+        return {**{k: float(np.mean([r[k] for r in rows])) for k in KEYS if k != "frame_f1"},
+                "clip_onset_f1": [round(r["onset_f1"], 4) for r in rows]}
+
+    plain = dataclasses.replace(settings, note_filter=None)
+    table = [{"candidates": None, "keep_threshold": None, **mean_scores([decode(d["acts"], plain) for d in data])}]
+    if log:
+        log(f"without a filter: onset F1 {table[0]['onset_f1']:.4f}")
+    for thresholds in candidates:
+        examples = [note_filter_examples(d["acts"], d["reference"], settings, thresholds) for d in data]
+        ests: dict[float, list[Any]] = {t: [None] * len(data) for t in keep_thresholds}
+        for fold in range(folds):
+            inside = [i for i, d in enumerate(data) if fold_of[d["piece"]] == fold]
+            if not inside:
+                continue
+            train = [examples[i] for i, d in enumerate(data) if fold_of[d["piece"]] != fold]
+            model = fit_mlp([x for x, _ in train], [y for _, y in train], hidden=hidden, weight_decay=weight_decay,
+                            members=members, loss="bce")
+            for keep in keep_thresholds:
+                filt = dataclasses.replace(settings, note_filter={**model, **thresholds, "keep_threshold": keep})
+                for i in inside:
+                    ests[keep][i] = decode(data[i]["acts"], filt)
+        n_cand = sum(len(y) for _, y in examples)
+        n_pos = sum(float(y.sum()) for _, y in examples)
+        for keep in keep_thresholds:
+            row = {"candidates": thresholds, "keep_threshold": keep, "candidate_notes": n_cand,
+                   "candidate_true": n_pos, **mean_scores(ests[keep])}
+            table.append(row)
+            if log:
+                log(f"candidates {thresholds} keep {keep}: onset P/R/F1 {row['onset_precision']:.4f}/"
+                    f"{row['onset_recall']:.4f}/{row['onset_f1']:.4f} on+off {row['onset_offset_f1']:.4f} "
+                    f"vel {row['onset_velocity_f1']:.4f}")
+    return table
+
+
+def fit_note_filter(checkpoint: str | os.PathLike[str], folders: list[str], *, onset_thresholds: tuple[float, ...],
+                    keep_thresholds: tuple[float, ...], hidden: tuple[int, ...] = (32,), weight_decay: float = 1e-2,
+                    members: int = 5, folds: int = 5, candidate_tests: bool = True,
+                    log: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The note-candidate filter (DecodeSettings.note_filter) fitted on clips of TRAINING-split pieces, and its
+    report: the checkpoint's decoding and, for each candidate onset threshold x keep threshold, the filter
+    cross-validated by piece (``folds`` folds).  The best cell (mean onset F1 to 3 places, then onset+offset
+    F1) is refitted on all the clips.  ``candidate_tests`` False looks for candidates without the repeat and
+    harmonic tests (the filter's features then judge repeats and partials)."""
+    from musestudio.ml.transcribe import decode_defaults
+
+    if not onset_thresholds or not keep_thresholds:
+        raise ValueError("fit-note-filter: give at least one onset and one keep threshold")
+    for t in (*onset_thresholds, *keep_thresholds):
+        if not 0 < t < 1:
+            raise ValueError(f"fit-note-filter: thresholds are probabilities in (0, 1), not {t}")
+    settings = decode_defaults(checkpoint)
+    data = velocity_examples(checkpoint, folders, log=log)
+    if not data or not any(d["reference"].notes for d in data):
+        raise ValueError("fit-note-filter: no reference notes in " + ", ".join(map(str, folders)))
+    if len({d["piece"] for d in data}) < folds:
+        raise ValueError(f"fit-note-filter: {len({d['piece'] for d in data})} pieces; cross-validation needs {folds}")
+    extra = {} if candidate_tests else {"repeat_threshold": None, "harmonic_threshold": None}
+    candidates = [{"onset_threshold": t, **extra} for t in onset_thresholds]
+    table = cross_validate_note_filter(data, settings, candidates=candidates, keep_thresholds=keep_thresholds,
+                                       hidden=hidden, weight_decay=weight_decay, members=members, folds=folds, log=log)
+    best = max(table[1:], key=lambda r: (round(r["onset_f1"], 3), r["onset_offset_f1"]))
+    examples = [note_filter_examples(d["acts"], d["reference"], settings, best["candidates"]) for d in data]
+    model = fit_mlp([x for x, _ in examples], [y for _, y in examples], hidden=hidden, weight_decay=weight_decay,
+                    members=members, loss="bce")
+    model = {**best["candidates"], "keep_threshold": best["keep_threshold"], **model}
+    report = {"clips": len(data), "pieces": len({d["piece"] for d in data}), "folds": folds, "hidden": list(hidden),
+              "weight_decay": weight_decay, "members": members, "shipped": table[0], "best": best, "table": table}
+    return model, report
+
+
 def write_decode_defaults(checkpoint: str | os.PathLike[str], best: dict[str, Any], source: str, *,
                           merge: bool = False) -> None:
     """Store tuned thresholds in the checkpoint's config.json ("decode"), where musestudio reads them.
@@ -444,7 +569,10 @@ def write_decode_defaults(checkpoint: str | os.PathLike[str], best: dict[str, An
 
     folder = Path(checkpoint)
     meta = json.loads((folder / CONFIG_FILE).read_text())
-    if merge and "velocity_model" in best:
+    if merge and "note_filter" in best:
+        meta["decode"] = {**meta.get("decode", {}), "note_filter": best["note_filter"], "note_filter_fitted_on": source,
+                          "fit_set_cv_onset_f1": round(best["best"]["onset_f1"], 4)}
+    elif merge and "velocity_model" in best:
         meta["decode"] = {**meta.get("decode", {}), "velocity_model": best["velocity_model"],
                           "velocity_model_fitted_on": source,
                           "validation_model_velocity_f1": round(best["model_cv_velocity_f1"], 4)}

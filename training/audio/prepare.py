@@ -34,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--val-clips-seed", type=int, default=5, help="draw of the validation clips' excerpts and conditions")
     p.add_argument("--val-clips-palettes", default="v2,v3",
                    help="palettes the validation clips' conditions cycle through (comma-separated)")
+    p.add_argument("--clips-split", choices=("validation", "train"), default="validation",
+                   help="split the --val-clips clips are drawn from: validation writes CACHE/validation_clips; train writes "
+                        "CACHE/train_clips (a fit set for the decoder's read-outs, e.g. fit-note-filter; with --train 0 "
+                        "--validation 0 --test 0 nothing else is rendered)")
     p.add_argument("--resume", action="store_true", help="keep shards already written (after a crash)")
     p.add_argument("--tag", default="", help="a further training draw into the same cache (shard_<tag>NNNN.npz)")
     p.add_argument("--pairs", type=Path, help="folder of real audio + MIDI pairs (e.g. MAESTRO) to cache instead")
@@ -65,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                              f"not {args.val_clips_palettes!r}")
         rng = random.Random(args.val_clips_seed)
         conds = [random_train_condition(rng, palettes[i % len(palettes)]) for i in range(args.val_clips)]
-        render_clip_set(args.cache / "validation_clips", "validation", conds, seconds=30.0, seed=args.val_clips_seed,
+        render_clip_set(args.cache / f"{args.clips_split}_clips", args.clips_split, conds, seconds=30.0, seed=args.val_clips_seed,
                         asap_root=args.asap, log=log)
     if args.train:
         build_rendered_cache(args.cache / "train", "train", n_excerpts=args.train, seconds=args.seconds,

@@ -259,8 +259,14 @@ class TranscribePanel(Panel):
     # --- settings ------------------------------------------------------------------
     def settings(self) -> Any:
         low, high = sorted((self.low.value(), self.high.value()))
+        t = self._tuned
+        # The checkpoint's note filter looks for onsets at its own thresholds; it applies while the onset and repeat
+        # thresholds are the tuned ones, so that moving either decodes at what it says.
+        tuned = abs(self.onset.value() - t.onset_threshold) < 1e-6 and abs(
+            self.repeat.value() - (t.onset_threshold if t.repeat_threshold is None else t.repeat_threshold)) < 1e-6
         return dataclasses.replace(
-            self._tuned,
+            t,
+            note_filter=t.note_filter if tuned else None,
             onset_threshold=self.onset.value(),
             frame_threshold=self.frame.value(),
             repeat_threshold=self.repeat.value(),

@@ -1,0 +1,159 @@
+"""The decoder's note-candidate filter: its features on hand-built activations, that a filter keeping every
+candidate is plain decoding, that one taught to distrust partials drops a harmonic false alarm, and that a
+bad filter in config.json is refused with a clear error."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from musestudio.ml.activations import Activations
+from musestudio.ml.decode import NOTE_FILTER_FEATURES, DecodeSettings, decode, note_filter_features, onset_candidates
+
+FPS = 31.25
+N = len(NOTE_FILTER_FEATURES)
+COL = {name: i for i, name in enumerate(NOTE_FILTER_FEATURES)}
+
+
+def grid(frames: int = 200) -> dict[str, np.ndarray]:
+    z = np.zeros((frames, 88), np.float32)
+    return {"onset": z.copy(), "frame": z.copy(), "offset": z.copy(), "velocity": z.copy(),
+            "energy": np.full((frames, 88), -110.0, np.float32)}
+
+
+def put(a: dict[str, np.ndarray], pitch: int, start: int, end: int, peak: float, db: float) -> None:
+    k = pitch - 21
+    a["onset"][start, k] = peak
+    a["frame"][start:end, k] = 0.8
+    a["offset"][end, k] = 0.95
+    a["velocity"][start, k] = 0.6
+    a["energy"][start:end, k] = db
+
+
+def acts(a: dict[str, np.ndarray], *, energy: bool = True) -> Activations:
+    n = len(a["onset"])
+    return Activations(a["onset"], a["frame"], a["offset"], a["velocity"], np.zeros(n, np.float32), FPS,
+                       level=np.full(n, -30.0, np.float32), key_energy=a["energy"] if energy else None)
+
+
+def one_layer(weights: dict[str, float], bias: float) -> dict:
+    """A filter whose logit is bias + sum(weights[f] * feature f) (mean 0, scale 1: a logistic member)."""
+    w = [[weights.get(name, 0.0)] for name in NOTE_FILTER_FEATURES]
+    return {"kind": "mlp", "mean": [0.0] * N, "scale": [1.0] * N, "members": [[[w, [bias]]]]}
+
+
+def scene() -> dict[str, np.ndarray]:
+    """C3 struck loud at frame 20 with its octave C4 lighting up weakly a frame later (a partial), E4 played
+    softly at frame 60 (a weak but real onset), and C3 again at frame 100 and 104 (a repeat, then a double)."""
+    a = grid()
+    put(a, 48, 20, 50, 0.95, -40.0)
+    put(a, 60, 21, 45, 0.5, -62.0)
+    put(a, 64, 60, 80, 0.5, -55.0)
+    put(a, 48, 100, 130, 0.9, -42.0)
+    a["onset"][104, 48 - 21] = 0.45
+    return a
+
+
+def test_features_read_the_partial_the_repeat_and_the_duration() -> None:
+    a = scene()
+    frames, keys = onset_candidates(a["onset"], a["frame"], DecodeSettings(onset_threshold=0.4, repeat_threshold=None,
+                                                                            harmonic_threshold=None))
+    assert sorted(zip(frames.tolist(), (keys + 21).tolist())) == [(20, 48), (21, 60), (60, 64), (100, 48), (104, 48)]
+    x = note_filter_features(acts(a), frames, keys, frame_threshold=0.5)
+    assert x.shape == (5, N)
+    row = {(int(f), int(k) + 21): x[i] for i, (f, k) in enumerate(zip(frames, keys, strict=True))}
+    c4, e4, c3, again, double = row[(21, 60)], row[(60, 64)], row[(20, 48)], row[(100, 48)], row[(104, 48)]
+    assert c4[COL["onset_peak"]] == pytest.approx(0.5) and c3[COL["onset_peak"]] == pytest.approx(0.95)
+    # the octave below started within two frames, 22 dB louder: what a partial looks like
+    assert c4[COL["lower12_onset"]] == pytest.approx(0.95) and c4[COL["lower12_db"]] == pytest.approx(22.0)
+    assert e4[COL["lower12_onset"]] == 0.0 and e4[COL["lower12_db"]] == pytest.approx(-55.0)  # silent key below
+    assert c3[COL["key_below_loudest_db"]] == 0.0 and c4[COL["key_below_loudest_db"]] == pytest.approx(-22.0)
+    assert c3[COL["key_rise_db"]] == pytest.approx(70.0)  # from the -110 dB floor
+    assert c3[COL["log_simultaneous"]] == pytest.approx(np.log1p(1)) and e4[COL["log_simultaneous"]] == 0.0
+    # duration: frames after the onset the frame head holds, cut by the key's next candidate
+    assert c3[COL["log_duration"]] == pytest.approx(np.log1p(29))
+    assert again[COL["log_duration"]] == pytest.approx(np.log1p(3))
+    assert again[COL["log_since_same_key"]] == pytest.approx(np.log1p(80))
+    assert again[COL["same_key_prev_onset"]] == pytest.approx(0.95)
+    assert double[COL["frame_held_before"]] == pytest.approx(0.8) and c3[COL["frame_held_before"]] == 0.0
+    assert c3[COL["register"]] == pytest.approx((48 - 21 - 44) / 44)
+    # energies are relative to the file: a recording 30 dB quieter gives the same features
+    quiet = acts(a)
+    quiet.key_energy = a["energy"] - 30.0
+    quiet.level = quiet.level - 30.0
+    assert np.allclose(note_filter_features(quiet, frames, keys, 0.5), x)
+    assert note_filter_features(acts(a, energy=False), frames, keys, 0.5).shape == (5, N)
+
+
+def test_a_filter_that_keeps_everything_is_plain_decoding() -> None:
+    a = scene()
+    keep_all = {**one_layer({}, 20.0), "onset_threshold": 0.6, "keep_threshold": 0.5}
+    for s in (DecodeSettings(), DecodeSettings(harmonic_threshold=0.8, repeat_threshold=0.8, onset_threshold=0.6)):
+        plain = decode(acts(a), s)
+        assert decode(acts(a), dataclasses.replace(s, note_filter=keep_all)) == plain
+    # at a lower candidate threshold it is plain decoding at that threshold
+    low = DecodeSettings(onset_threshold=0.4)
+    filt = dataclasses.replace(DecodeSettings(), note_filter={**keep_all, "onset_threshold": 0.4})
+    assert [(n.pitch, n.start) for n in decode(acts(a), filt).notes] == [
+        (n.pitch, n.start) for n in decode(acts(a), low).notes]
+
+
+def test_a_filter_that_distrusts_partials_drops_the_harmonic_and_keeps_the_soft_note() -> None:
+    a = scene()
+    plain = {(n.pitch, round(n.start * FPS)) for n in decode(acts(a), DecodeSettings()).notes}
+    assert (60, 21) not in plain and (64, 60) not in plain  # at 0.6 both weak onsets are missed
+    # a candidate at 0.4 is kept unless the octave below started with it, louder
+    model = {**one_layer({"lower12_onset": -20.0}, 5.0), "onset_threshold": 0.4, "keep_threshold": 0.5,
+             "repeat_threshold": 0.8}
+    got = {(n.pitch, round(n.start * FPS)) for n in decode(acts(a), DecodeSettings(note_filter=model)).notes}
+    assert (64, 60) in got and (60, 21) not in got  # the soft note found, the partial dropped
+    assert (48, 100) in got and (48, 104) not in got  # the held key's weak double still needs the repeat threshold
+    # without key energies (cached features) the filter does not apply: plain decoding
+    assert decode(acts(a, energy=False), DecodeSettings(note_filter=model)) == decode(acts(a, energy=False))
+
+
+def _checkpoint(tmp_path: Path, note_filter: object) -> Path:
+    import torch
+
+    from musestudio.dsp.features import FeatureConfig
+    from musestudio.ml.checkpoint import save_checkpoint
+    from musestudio.ml.models.transcriber import TranscriberConfig, TranscriberModel
+
+    config = TranscriberConfig(conv1=4, conv2=4, hidden=16, temporal_layers=2)
+    torch.manual_seed(0)
+    folder = tmp_path / f"ck{len(list(tmp_path.iterdir()))}"
+    save_checkpoint(folder, "transcriber", dataclasses.asdict(config), TranscriberModel(config).state_dict(),
+                    extra={"features": FeatureConfig().to_dict(), "decode": {"note_filter": note_filter}})
+    return folder
+
+
+def test_config_validation(tmp_path: Path) -> None:
+    from musestudio.core.errors import ModelError
+    from musestudio.ml.transcribe import decode_defaults
+
+    good = {**one_layer({"onset_peak": 2.0}, 0.5), "onset_threshold": 0.45, "keep_threshold": 0.5,
+            "harmonic_threshold": None}
+    assert decode_defaults(_checkpoint(tmp_path, good)).note_filter == good
+    assert decode_defaults(_checkpoint(tmp_path, None)).note_filter is None  # today's decoding
+    broken = {
+        "keep_threshold": {**good, "keep_threshold": 1.5},
+        "onset_threshold": {k: v for k, v in good.items() if k != "onset_threshold"},
+        "repeat_threshold": {**good, "repeat_threshold": "high"},
+        "kind": {**good, "kind": "tree"},
+        "mean": {**good, "mean": [0.0] * (N - 1)},
+        "scale": {**good, "scale": [0.0] * N},
+        "members": {**good, "members": [[[[[1.0]] * N, [0.0, 0.0]]]]},  # a layer of 1 column with 2 biases
+        "object": [1, 2],
+    }
+    for name, bad in broken.items():
+        folder = _checkpoint(tmp_path, bad)
+        with pytest.raises(ModelError, match=r"decode\.note_filter") as err:
+            decode_defaults(folder)
+        assert name in str(err.value) or (name == "members" and "chain" in str(err.value))
+        assert "\n" not in str(err.value)
+    meta = json.loads((_checkpoint(tmp_path, good) / "config.json").read_text())
+    assert meta["decode"]["note_filter"]["keep_threshold"] == 0.5

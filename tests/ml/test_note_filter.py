@@ -157,3 +157,30 @@ def test_config_validation(tmp_path: Path) -> None:
         assert "\n" not in str(err.value)
     meta = json.loads((_checkpoint(tmp_path, good) / "config.json").read_text())
     assert meta["decode"]["note_filter"]["keep_threshold"] == 0.5
+
+
+def test_the_vectorised_partial_test_answers_as_a_loop_over_peaks() -> None:
+    """partial_of_stronger_onset is vectorised for speed; this loop is its specification."""
+    from musestudio.ml.decode import PARTIAL_INTERVALS, _peaks, partial_of_stronger_onset
+
+    def by_loop(onset: np.ndarray, frames: np.ndarray, keys: np.ndarray, threshold: float) -> np.ndarray:
+        out = np.zeros(len(frames), dtype=bool)
+        peak = np.zeros(onset.shape, dtype=bool)
+        peak[frames, keys] = True
+        for i, (f, k) in enumerate(zip(frames, keys, strict=True)):
+            if onset[f, k] >= threshold:
+                continue
+            lo, hi = max(f - 1, 0), min(f + 2, onset.shape[0])
+            out[i] = any(k - iv >= 0 and (peak[lo:hi, k - iv] & (onset[lo:hi, k - iv] > onset[f, k])).any()
+                         for iv in PARTIAL_INTERVALS)
+        return out
+
+    rng = np.random.default_rng(7)
+    onset = (rng.random((400, 88)) ** 3).astype(np.float32)
+    onset[0, 40], onset[0, 28] = 0.5, 0.9  # at the first frame, a partial of a stronger peak an octave below
+    onset[399, 60], onset[398, 41] = 0.45, 0.95  # at the last frame
+    for threshold in (0.3, 0.5):
+        frames, keys = _peaks(onset, threshold)
+        got = partial_of_stronger_onset(onset, frames, keys, 0.8)
+        np.testing.assert_array_equal(got, by_loop(onset, frames, keys, 0.8))
+        assert got.sum() > 10 and not got.all()

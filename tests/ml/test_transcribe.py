@@ -270,10 +270,9 @@ def test_cli_defaults_are_the_checkpoint_thresholds(tiny_checkpoint: Path, tmp_p
     assert {(n.pitch, round(n.start, 2)) for n in by_flags} <= {(n.pitch, round(n.start, 2)) for n in by_default}
 
 
-def test_cli_key_release_offsets_reach_the_decoder(tiny_checkpoint: Path, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def _settings_spy(monkeypatch: pytest.MonkeyPatch) -> list:
+    """The DecodeSettings each transcribe_to_file call gets, in order (the call still runs)."""
     import musestudio.ml.transcribe as tr
-    from musestudio.cli import main
 
     seen = []
     real = tr.transcribe_to_file
@@ -283,6 +282,14 @@ def test_cli_key_release_offsets_reach_the_decoder(tiny_checkpoint: Path, tmp_pa
         return real(*args, **kw)
 
     monkeypatch.setattr(tr, "transcribe_to_file", spy)
+    return seen
+
+
+def test_cli_key_release_offsets_reach_the_decoder(tiny_checkpoint: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from musestudio.cli import main
+
+    seen = _settings_spy(monkeypatch)
     a = write(tmp_path / "a.wav", noise(1.0), SR)
     ck = ["--checkpoint", str(tiny_checkpoint)]
     assert main(["transcribe", str(a), "-o", str(tmp_path / "a.mid"), *ck]) == 0
@@ -294,7 +301,6 @@ def test_cli_keeps_the_note_filter_unless_an_onset_threshold_is_given(tiny_check
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """The note filter looks for onsets at its own thresholds, so an onset or repeat threshold given on the
     command line decodes without it (the flag means what it says)."""
-    import musestudio.ml.transcribe as tr
     from musestudio.cli import main
     from musestudio.ml.decode import NOTE_FILTER_FEATURES
 
@@ -302,14 +308,7 @@ def test_cli_keeps_the_note_filter_unless_an_onset_threshold_is_given(tiny_check
     note_filter = {"onset_threshold": 0.4, "keep_threshold": 0.5, "kind": "mlp", "mean": [0.0] * n,
                    "scale": [1.0] * n, "members": [[[[[0.0]] * n, [1.0]]]]}
     ck = ["--checkpoint", str(_with_decode(tiny_checkpoint, tmp_path / "filtered", {"note_filter": note_filter}))]
-    seen = []
-    real = tr.transcribe_to_file
-
-    def spy(*args, **kw):  # type: ignore[no-untyped-def]
-        seen.append(kw.get("settings", args[2] if len(args) > 2 else None))
-        return real(*args, **kw)
-
-    monkeypatch.setattr(tr, "transcribe_to_file", spy)
+    seen = _settings_spy(monkeypatch)
     a = write(tmp_path / "a.wav", noise(1.0), SR)
     assert main(["transcribe", str(a), "-o", str(tmp_path / "a.mid"), *ck]) == 0
     assert main(["transcribe", str(a), "-o", str(tmp_path / "b.mid"), "--onset-threshold", "0.5", *ck]) == 0

@@ -20,11 +20,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     out.add_argument("-o", "--output", metavar="OUT.mid", help="output MIDI file (one input only)")
     out.add_argument("--out-dir", metavar="DIR", help="write DIR/<stem>.mid for each input")
     parser.add_argument("--onset-threshold", type=float, metavar="X",
-                        help="onset probability above which a key is struck (default: tuned on validation data)")
+                        help="onset probability above which a key is struck (default: tuned on validation data; "
+                             "setting it decodes without the model's note filter)")
     parser.add_argument("--frame-threshold", type=float, metavar="X",
                         help="probability above which a key keeps sounding (default: tuned on validation data)")
     parser.add_argument("--repeat-threshold", type=float, metavar="X",
-                        help="stricter onset threshold for a key that is already sounding (default: the model's)")
+                        help="stricter onset threshold for a key that is already sounding (default: the model's; "
+                             "setting it decodes without the model's note filter)")
     parser.add_argument("--min-note-ms", type=float, metavar="N", help="shortest note kept, in ms (default: the model's, 30)")
     parser.add_argument("--no-pedal", action="store_true",
                         help="write no sustain-pedal (CC64) events (notes then end where their sound stops)")

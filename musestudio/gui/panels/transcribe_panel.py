@@ -134,11 +134,14 @@ class TranscribePanel(Panel):
             d = decode_defaults(self._checkpoint())
         except ModelError:  # a missing or broken model is reported when Transcribe is pressed
             d = DecodeSettings()
-        self.onset = self._spin(d.onset_threshold, "Probability above which a key is struck")
+        # The model's note filter looks for onsets at its own thresholds, so moving either box turns it off.
+        filtered = " (away from the tuned value, the model's note filter is off)" if d.note_filter is not None else ""
+        self.onset = self._spin(d.onset_threshold, "Probability above which a key is struck" + filtered)
         self.frame = self._spin(d.frame_threshold, "Probability above which a key keeps sounding")
         self.repeat = self._spin(
             d.repeat_threshold if d.repeat_threshold is not None else d.onset_threshold,
-            "Onset threshold for a key that is already sounding (raise it against false repeated notes in reverb)",
+            "Onset threshold for a key that is already sounding (raise it against false repeated notes in reverb)"
+            + filtered,
         )
         self.min_note = QSpinBox(self)
         self.min_note.setRange(0, 1000)

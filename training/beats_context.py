@@ -48,7 +48,7 @@ def extract(checkpoint: str, out: Path, draws: int, seed: int, cache: str, synth
     from musestudio.ml.beats import load_tracker, trunk_features
     from training.data.beats import load_split, split_half_beats, split_slow_compound
     from training.data.patterns import patterns
-    from training.tasks.beats import targets
+    from training.tasks.beats import label_mask, targets
 
     torch.set_num_threads(1)
     model, _ = load_tracker(checkpoint)
@@ -75,8 +75,7 @@ def extract(checkpoint: str, out: Path, draws: int, seed: int, cache: str, synth
                 base.append(model.head(x[None])[0].T.numpy())
                 b, d = targets(beats, downs, 0, n, fps)
                 tgt.append(np.stack([b, d], 1).astype(np.float16))
-                t = np.arange(n) / fps
-                mask.append((t >= beats[0] - 0.1) & (t <= beats[-1] + 0.1))
+                mask.append(label_mask(beats, 0, n, fps))
                 lengths.append(n)
                 synthetic.append(item.piece == "synthetic")
         np.savez(out / f"{name}.npz", x=np.concatenate(xs), base=np.concatenate(base).astype(np.float32),
@@ -139,14 +138,13 @@ def train(checkpoint: str, features: Path, to: Path, *, width: int, steps: int, 
           seed: int, synthetic_share: float, name: str) -> None:
     import torch
 
-    from musestudio.ml.checkpoint import read_info, save_checkpoint
+    from musestudio.ml.checkpoint import load_state_dict, read_info, save_checkpoint
     from musestudio.ml.models.beat_tracker import BeatTrackerConfig, BeatTrackerModel
+    from training.tasks.beats import draw_weights
 
     torch.set_num_threads(1)
     torch.manual_seed(seed)
     info = read_info(checkpoint)
-    from musestudio.ml.checkpoint import load_state_dict
-
     config = BeatTrackerConfig(**{**info.config, "context": width})
     model = BeatTrackerModel(config)
     missing = model.load_state_dict(load_state_dict(info), strict=False).missing_keys
@@ -161,16 +159,15 @@ def train(checkpoint: str, features: Path, to: Path, *, width: int, steps: int, 
     val = _Draw(features / "validation.npz")
     opt = torch.optim.AdamW(head, lr=lr, weight_decay=0.01)
     rng = np.random.default_rng(seed)
-    weights = []
-    for d in draws:  # items in proportion to their length; synthetic patterns get synthetic_share of the draws
-        w = d.lengths.astype(np.float64)
-        syn = d.synthetic
-        w = np.where(syn, w / max(w[syn].sum(), 1.0) * synthetic_share, w / w[~syn].sum() * (1 - synthetic_share))
-        weights.append(w / w.sum())
+    weights = [draw_weights(d.lengths, d.synthetic, synthetic_share) for d in draws]
+
+    def head_training() -> None:  # the head learns; the frozen TCN keeps its dropout off
+        model.train()
+        for m in (model.inp, model.blocks, model.head):
+            m.eval()
+
     t0 = time.time()
-    model.train()
-    for m in (model.inp, model.blocks, model.head):  # the frozen TCN: no dropout
-        m.eval()
+    head_training()
     for step in range(1, steps + 1):
         frac = step / steps
         for group in opt.param_groups:
@@ -189,9 +186,7 @@ def train(checkpoint: str, features: Path, to: Path, *, width: int, steps: int, 
                 for i in range(0, len(val.lengths), 4):
                     picks = np.arange(i, min(i + 4, len(val.lengths)))
                     vl.append(float(_loss(model, *_batch(val, picks, 10**9, rng))))
-            model.train()
-            for m in (model.inp, model.blocks, model.head):
-                m.eval()
+            head_training()
             print(f"step {step} loss {loss.item():.4f} val {np.mean(vl):.4f} {time.time() - t0:.0f} s", flush=True)
     model.eval()
     minutes = (time.time() - t0) / 60

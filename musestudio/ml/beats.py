@@ -285,19 +285,19 @@ def trunk_features(model: Any, arrays: tuple[np.ndarray, ...], n_frames: int, fp
     import torch
 
     x = torch.zeros((model.config.channels, n_frames))
-    for lo, hi, feats in _windows(model, arrays, n_frames, fps):
-        x[:, lo:hi] = model.trunk(torch.from_numpy(feats[0])[None])[0, :, feats[1]: feats[1] + hi - lo]
+    for lo, hi, feats, off in _windows(model, arrays, n_frames, fps):
+        x[:, lo:hi] = model.trunk(torch.from_numpy(feats)[None])[0, :, off : off + hi - lo]
     return x
 
 
 def _windows(model: Any, arrays: tuple[np.ndarray, ...], n_frames: int, fps: float):
-    """(lo, hi, (features of the padded chunk, offset of lo in it)) for each chunk."""
+    """(lo, hi, features of the chunk with its context, offset of lo in them) for each chunk."""
     for lo in range(0, n_frames, CHUNK_FRAMES):
         hi = min(lo + CHUNK_FRAMES, n_frames)
         a, b = max(0, lo - CONTEXT_FRAMES), min(n_frames, hi + CONTEXT_FRAMES)
         feats = note_features(*arrays, first_frame=a, n_frames=b - a, frame_rate=fps,
                               summary=model.config.in_channels > 2 * N_KEYS)
-        yield lo, hi, (feats, lo - a)
+        yield lo, hi, feats, lo - a
 
 
 def _chunks(model: Any, arrays: tuple[np.ndarray, ...], n_frames: int, fps: float,
@@ -318,7 +318,7 @@ def _chunks(model: Any, arrays: tuple[np.ndarray, ...], n_frames: int, fps: floa
             beat[lo:hi] = torch.sigmoid(logits[:, 0]).numpy()
             down[lo:hi] = torch.sigmoid(logits[:, 1]).numpy()
         return
-    for lo, hi, (feats, off) in _windows(model, arrays, n_frames, fps):
+    for lo, hi, feats, off in _windows(model, arrays, n_frames, fps):
         logits = model.logits(torch.from_numpy(feats)[None])[0, off : off + hi - lo]
         beat[lo:hi] = torch.sigmoid(logits[:, 0]).numpy()
         down[lo:hi] = torch.sigmoid(logits[:, 1]).numpy()

@@ -127,6 +127,22 @@ def augment(item: Annotated, rng: np.random.Generator) -> tuple[np.ndarray, ...]
     return pitch, start, end, vel, beats * scale, downbeats * scale
 
 
+def draw_weights(durations: np.ndarray, synthetic: np.ndarray, synthetic_share: float) -> np.ndarray:
+    """Items drawn in proportion to their length, synthetic patterns given ``synthetic_share`` of the draws
+    (when there are both kinds); sums to 1.  Also the context head's sampler (training.beats_context)."""
+    dur = np.asarray(durations, np.float64)
+    if synthetic.any() and not synthetic.all():
+        dur = np.where(synthetic, dur / dur[synthetic].sum() * synthetic_share,
+                       dur / dur[~synthetic].sum() * (1.0 - synthetic_share))
+    return dur / dur.sum()
+
+
+def label_mask(beats: np.ndarray, first_frame: int, n_frames: int, frame_rate: float = FRAME_RATE) -> np.ndarray:
+    """Frames that carry labels: from 0.1 s before the first annotated beat to 0.1 s after the last."""
+    t = (first_frame + np.arange(n_frames)) / frame_rate
+    return (t >= beats[0] - 0.1) & (t <= beats[-1] + 0.1)
+
+
 class BeatWindows(Dataset):
     """Random windows of ``window`` frames, items drawn in proportion to their length."""
 
@@ -139,10 +155,7 @@ class BeatWindows(Dataset):
         self.train = train
         dur = np.array([max(float(it.end.max()), 1.0) for it in items])
         synthetic = np.array([it.piece == "synthetic" for it in items])
-        if train and synthetic.any() and not synthetic.all():  # synthetic patterns get synthetic_share of draws
-            dur = np.where(synthetic, dur / dur[synthetic].sum() * synthetic_share,
-                           dur / dur[~synthetic].sum() * (1.0 - synthetic_share))
-        self.weights = dur / dur.sum()
+        self.weights = draw_weights(dur, synthetic, synthetic_share) if train else dur / dur.sum()
         self.epoch = 0
         if not train:  # fixed validation windows: evenly spaced through each item
             self.fixed = []
@@ -173,8 +186,7 @@ class BeatWindows(Dataset):
         feats = note_features(pitch, start, end, vel, first_frame=first, n_frames=self.window)
         beat, down = targets(beats, downs, first, self.window)
         # Frames before the music or after the last annotated beat carry no labels.
-        t = (first + np.arange(self.window)) / FRAME_RATE
-        mask = ((t >= beats[0] - 0.1) & (t <= beats[-1] + 0.1)).astype(np.float32)
+        mask = label_mask(beats, first, self.window).astype(np.float32)
         return {"features": feats, "beat": beat, "downbeat": down, "mask": mask}
 
 

@@ -8,7 +8,6 @@ lower onset threshold must find the soft notes and drop the partials."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -16,8 +15,8 @@ import numpy as np
 import pytest
 
 from musestudio.core.notes import Note, NoteSequence
-from musestudio.io.midi import write_midi
 from musestudio.ml.activations import Activations
+from tests.training.stub_transcriber import stub_checkpoint, write_clip_folder
 
 FPS = 31.25
 
@@ -48,35 +47,12 @@ def stub_activations(ref: NoteSequence) -> Activations:
 
 
 def clip_folder(root: Path, name: str, split: str, rng: np.random.Generator) -> str:
-    folder = root / name
-    folder.mkdir()
-    files = []
-    for i in range(3):
-        write_midi(clip(rng), folder / f"clip_{i}.mid")
-        (folder / f"clip_{i}.wav").write_bytes(b"")  # a pair needs the file; the stub never reads it
-        files.append({"file": f"clip_{i}", "piece": f"piece{i}"})  # the same 3 pieces in every folder
-    (folder / "meta.json").write_text(json.dumps({"split": split, "files": files}))
-    return str(folder)
+    return write_clip_folder(root / name, [clip(rng) for _ in range(3)], split)  # the same 3 pieces in each
 
 
 @pytest.fixture()
 def checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    import torch
-
-    from musestudio.dsp.features import FeatureConfig
-    from musestudio.io.midi import read_midi
-    from musestudio.ml import transcribe as transcribe_mod
-    from musestudio.ml.checkpoint import save_checkpoint
-    from musestudio.ml.models.transcriber import TranscriberConfig, TranscriberModel
-
-    config = TranscriberConfig(conv1=4, conv2=4, hidden=16, temporal_layers=2)
-    torch.manual_seed(0)
-    ckpt = tmp_path / "transcriber"
-    save_checkpoint(ckpt, "transcriber", dataclasses.asdict(config), TranscriberModel(config).state_dict(),
-                    extra={"features": FeatureConfig(loudness="running").to_dict(), "decode": {"onset_threshold": 0.6}})
-    monkeypatch.setattr(transcribe_mod, "run_inference",
-                        lambda wav, _ck: stub_activations(read_midi(Path(wav).with_suffix(".mid"))))
-    return ckpt
+    return stub_checkpoint(tmp_path / "transcriber", {"onset_threshold": 0.6}, monkeypatch, stub_activations)
 
 
 def test_fit_note_filter_finds_the_soft_notes_drops_the_partials_and_writes_a_readable_filter(

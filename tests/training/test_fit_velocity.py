@@ -7,7 +7,6 @@ the head alone when cross-validated by piece, and write a model decode_defaults 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -16,9 +15,10 @@ import numpy as np
 import pytest
 
 from musestudio.core.notes import Note, NoteSequence
-from musestudio.io.midi import write_midi
 from musestudio.ml.activations import Activations
 from musestudio.ml.decode import VELOCITY_FEATURES
+from tests.training.stub_transcriber import stub_checkpoint as tiny_checkpoint
+from tests.training.stub_transcriber import write_clip_folder
 
 FPS = 31.25
 
@@ -46,42 +46,18 @@ def stub_activations(ref: NoteSequence, rng: np.random.Generator) -> Activations
 @pytest.fixture()
 def clips(tmp_path: Path) -> list[str]:
     rng = np.random.default_rng(3)
-    folders = []
-    for f in range(2):
-        folder = tmp_path / f"clips{f}"
-        folder.mkdir()
-        files = []
-        for i in range(3):
-            write_midi(clip(rng), folder / f"clip_{i}.mid")
-            (folder / f"clip_{i}.wav").write_bytes(b"")  # a pair needs the file; the stub never reads it
-            files.append({"file": f"clip_{i}", "piece": f"piece{i}"})  # the same 3 pieces in both folders
-        (folder / "meta.json").write_text(json.dumps({"files": files}))
-        folders.append(str(folder))
-    return folders
+    # the same 3 pieces in both folders
+    return [write_clip_folder(tmp_path / f"clips{f}", [clip(rng) for _ in range(3)]) for f in range(2)]
 
 
 @pytest.fixture()
 def stub_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[dict], Path]:
     """A tiny transcriber checkpoint with the given decode block, whose inference is stubbed by
     stub_activations on each clip's reference MIDI."""
-    import torch
-
-    from musestudio.dsp.features import FeatureConfig
-    from musestudio.io.midi import read_midi
-    from musestudio.ml import transcribe as transcribe_mod
-    from musestudio.ml.checkpoint import save_checkpoint
-    from musestudio.ml.models.transcriber import TranscriberConfig, TranscriberModel
 
     def make(decode: dict) -> Path:
-        config = TranscriberConfig(conv1=4, conv2=4, hidden=16, temporal_layers=2)
-        torch.manual_seed(0)
-        ckpt = tmp_path / "transcriber"
-        save_checkpoint(ckpt, "transcriber", dataclasses.asdict(config), TranscriberModel(config).state_dict(),
-                        extra={"features": FeatureConfig(loudness="running").to_dict(), "decode": decode})
         rng = np.random.default_rng(5)
-        monkeypatch.setattr(transcribe_mod, "run_inference",
-                            lambda wav, _ck: stub_activations(read_midi(Path(wav).with_suffix(".mid")), rng))
-        return ckpt
+        return tiny_checkpoint(tmp_path / "transcriber", decode, monkeypatch, lambda seq: stub_activations(seq, rng))
 
     return make
 

@@ -1,4 +1,4 @@
-"""``python -m training {train,export,evaluate,ensemble,tune-decoding,tune-velocity,fit-velocity,fit-note-filter}`` (also under ``torchrun ... -m training train``)."""
+"""``python -m training {train,export,evaluate,ensemble,tune-decoding,tune-velocity,fit-velocity,fit-note-filter,fit-note-ends}`` (also under ``torchrun ... -m training train``)."""
 
 from __future__ import annotations
 
@@ -76,6 +76,16 @@ def main(argv: list[str] | None = None) -> int:
                     help="look for candidates without the repeat and harmonic tests (the filter judges them)")
     nf.add_argument("--report", default=None, help="also write the report and the fitted filter as JSON here")
     nf.add_argument("--write", action="store_true", help="store the filter in the checkpoint's config.json")
+    ne = sub.add_parser("fit-note-ends", help="fit the decoder's note-end read-out on clips of TRAINING-split pieces, "
+                                               "reporting it cross-validated by piece")
+    ne.add_argument("checkpoint")
+    ne.add_argument("folders", nargs="+", metavar="FOLDER",
+                    help="folders of WAV + MIDI clips of training-split pieces (meta.json split 'train')")
+    ne.add_argument("--hidden", type=int, nargs="*", default=[64], help="MLP hidden layer sizes (none: logistic)")
+    ne.add_argument("--members", type=int, default=3, help="MLPs averaged")
+    ne.add_argument("--folds", type=int, default=5, help="cross-validation folds (by piece)")
+    ne.add_argument("--report", default=None, help="also write the report and the fitted model as JSON here")
+    ne.add_argument("--write", action="store_true", help="store the model in the checkpoint's config.json")
     en = sub.add_parser("ensemble", help="an output ensemble of trained transcriber or beat-tracker checkpoints of one "
                                          "shape (tune its decoding afterwards)")
     en.add_argument("to", help="new checkpoint folder")
@@ -135,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote velocity_model into {args.checkpoint}/config.json")
     elif args.command == "fit-note-filter":
         return _fit_note_filter(args)
+    elif args.command == "fit-note-ends":
+        return _fit_note_ends(args)
     else:
         from training.export import evaluate_checkpoint
 
@@ -144,22 +156,65 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _fit_note_filter(args: argparse.Namespace) -> int:
-    """fit-note-filter: refuses folders that are not renders of training-split pieces (the filter's choices are
-    made on them; validation and test clips judge it), then fits, reports and, with --write, stores it."""
+def _training_clip_folders_problem(folders: list[str]) -> str | None:
+    """The first of ``folders`` that is not a folder of WAV + MIDI renders of training-split pieces, and why, as
+    one line (a decoder read-out's choices are made on such clips; validation and test clips judge it)."""
     from pathlib import Path
 
-    from training.audio.evaluate import fit_note_filter, test_pairs, write_decode_defaults
+    from training.audio.evaluate import test_pairs
 
-    for folder in map(Path, args.folders):
+    for folder in map(Path, folders):
         meta = folder / "meta.json"
         split = json.loads(meta.read_text()).get("split") if meta.is_file() else None
         problem = ("is not a folder" if not folder.is_dir() else "holds no WAV + MIDI pairs" if not test_pairs(folder)
                    else f"is not a render of training-split pieces (meta.json split: {split!r})" if split != "train"
                    else None)
         if problem:
-            print(f"error: {folder} {problem}", file=sys.stderr)
-            return 2
+            return f"{folder} {problem}"
+    return None
+
+
+def _fit_note_ends(args: argparse.Namespace) -> int:
+    """fit-note-ends: as fit-note-filter, on training-split clips only; fits, reports and, with --write, stores."""
+    from pathlib import Path
+
+    from training.audio.evaluate import fit_note_ends, write_decode_defaults
+
+    problem = _training_clip_folders_problem(args.folders)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    if args.members < 1 or args.folds < 2:
+        print("error: --members must be at least 1 and --folds at least 2", file=sys.stderr)
+        return 2
+    try:
+        model, report = fit_note_ends(args.checkpoint, args.folders, hidden=tuple(args.hidden), members=args.members,
+                                      folds=args.folds, log=lambda m: print(m, flush=True))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    shipped, fitted = report["shipped"], report["fitted"]
+    print(f"cross-validated by piece on {report['clips']} clips ({report['pieces']} pieces): onset+offset F1 "
+          f"{shipped['onset_offset_f1']:.4f} as shipped, {fitted['onset_offset_f1']:.4f} with the note-end model")
+    if args.report:
+        Path(args.report).write_text(json.dumps({**report, "note_end_model": model}, indent=1) + "\n")
+    if args.write:
+        write_decode_defaults(args.checkpoint, {"note_end_model": model, **report}, ", ".join(args.folders), merge=True)
+        print(f"wrote note_end_model into {args.checkpoint}/config.json")
+    return 0
+
+
+def _fit_note_filter(args: argparse.Namespace) -> int:
+    """fit-note-filter: refuses folders that are not renders of training-split pieces (the filter's choices are
+    made on them; validation and test clips judge it), then fits, reports and, with --write, stores it."""
+    from pathlib import Path
+
+    from training.audio.evaluate import fit_note_filter, write_decode_defaults
+
+    problem = _training_clip_folders_problem(args.folders)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     if args.members < 1 or args.folds < 2:
         print("error: --members must be at least 1 and --folds at least 2", file=sys.stderr)
         return 2

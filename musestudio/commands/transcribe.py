@@ -23,7 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="onset probability above which a key is struck (default: tuned on validation data; "
                              "setting it decodes without the model's note filter)")
     parser.add_argument("--frame-threshold", type=float, metavar="X",
-                        help="probability above which a key keeps sounding (default: tuned on validation data)")
+                        help="probability above which a key keeps sounding (default: tuned on validation data; "
+                             "setting it ends notes without the model's note-end read-out)")
     parser.add_argument("--repeat-threshold", type=float, metavar="X",
                         help="stricter onset threshold for a key that is already sounding (default: the model's; "
                              "setting it decodes without the model's note filter)")
@@ -75,9 +76,13 @@ def run(args: argparse.Namespace) -> int:
     # A checkpoint's note filter looks for onsets at its own thresholds: an onset or repeat threshold set on the
     # command line is decoded as given, without it.
     note_filter = defaults.note_filter if args.onset_threshold is None and args.repeat_threshold is None else None
+    # Its note-end read-out chooses among ends the tuned frame threshold gives: a frame threshold set here ends notes
+    # as it says, without it.
+    note_end_model = defaults.note_end_model if args.frame_threshold is None else None
     settings = dataclasses.replace(  # the checkpoint's tuned settings, with what the flags change
         defaults, onset_threshold=onset, frame_threshold=frame, min_note_ms=min_note_ms, use_pedal=not args.no_pedal,
         repeat_threshold=repeat, sustain_offsets=not args.key_release_offsets, note_filter=note_filter,
+        note_end_model=note_end_model,
     )
     jobs = []
     for audio in args.audio:

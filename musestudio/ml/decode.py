@@ -80,6 +80,15 @@ class DecodeSettings:
     # "members"} (members as velocity_model's; a logistic filter is a member with one layer).  Used only
     # where the activations carry key energies and a level; otherwise decoding is as without it.
     note_filter: dict | None = None
+    # A learned note-end read-out (``python -m training fit-note-ends``, fitted on training-split renders): each
+    # note's end is chosen among NOTE_END_CANDIDATES (the key release, the pedal's release, the next onset of the
+    # key, where the frame head falls and the offset head rises through a few thresholds, and these held on by the
+    # pedal) by a small MLP ensemble scoring each candidate (note_end_features).  The frame head alone ends a
+    # note where its sound decays into the room, and the pedal rule extends every note the pedal head holds: in
+    # a reverberant room or a quiet recording neither is where the heard note ends.  It models the heard end, key
+    # and pedal together, so it applies only with ``sustain_offsets`` (and where the activations carry key
+    # energies and a level); {"kind": "mlp", "mean", "scale", "members"}, as velocity_model's MLP.
+    note_end_model: dict | None = None
 
 
 def subframe_onsets(onset: np.ndarray, frames: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -559,12 +568,132 @@ def decode(activations: Activations, settings: DecodeSettings | None = None) -> 
         notes = _notes_at(onset, frame, a.offset, a.velocity, a.frame_rate, s, PIANO_LOW, *peaks)
     else:
         notes = decode_notes(a.onset, a.frame, a.offset, a.velocity, a.frame_rate, settings=s)
-    if s.velocity_model is not None and a.key_energy is not None and a.level is not None and len(a.level):
+    pedals = decode_pedal(a.pedal, a.frame_rate, s) if s.use_pedal and a.pedal is not None else []
+    # The end model reads the decoded pedal; without it (or without sustained offsets) notes end at the key release.
+    ends_chosen = s.sustain_offsets and s.use_pedal and s.note_end_model is not None and _has_energies(a)
+    if ends_chosen:  # before the velocity read-out: the end model was fitted on the head's velocities
+        notes = with_note_end_model(notes, a, pedals, s.note_end_model)
+    if s.velocity_model is not None and _has_energies(a):
         notes = with_velocity_model(notes, a, s.velocity_model)
     elif s.level_velocity > 0 and a.level is not None and len(a.level):
         notes = with_level_velocity(notes, a.level, a.frame_rate, s.level_velocity, s.level_lag_ms)
-    pedals = decode_pedal(a.pedal, a.frame_rate, s) if s.use_pedal and a.pedal is not None else []
     seq = NoteSequence(notes=notes, pedals=pedals, tracks=[TrackInfo("Transcription", 0)])
-    if s.sustain_offsets and pedals:
+    if s.sustain_offsets and pedals and not ends_chosen:
         seq = seq.with_sustain_applied()  # a re-struck key still cuts the note before it
     return seq
+
+
+def _has_energies(a: Activations) -> bool:
+    """Whether the activations carry what the read-outs need: key energies and a level."""
+    return a.key_energy is not None and a.level is not None and len(a.level) > 0
+
+
+END_FRAME_THRESHOLDS = (0.1, 0.2, 0.5, 0.7)  # the frame head falling through these ends a candidate
+END_OFFSET_THRESHOLDS = (0.2, 0.5)  # and so does the offset head rising through these
+_HEAD_ENDS = (*(f"frame_below_{t}" for t in END_FRAME_THRESHOLDS), *(f"offset_above_{t}" for t in END_OFFSET_THRESHOLDS))
+#: The candidate ends the note-end model chooses among, in order.
+NOTE_END_CANDIDATES = ("released", "pedalled", "next_onset", *_HEAD_ENDS, *(f"{e}_pedalled" for e in _HEAD_ENDS))
+#: Per-note features of note_end_features (each candidate's row starts with them).
+NOTE_END_NOTE_FEATURES = (
+    "log_released", "log_pedalled", "log_to_next_onset", *(f"log_{e}" for e in _HEAD_ENDS), "offset_at_release",
+    "pedal_at_release", "pedal_mean", "pedal_down_at_release", "key_drop_at_release_db", "key_drop_at_pedalled_db",
+    "key_db", "register", "velocity_head", "level", "pedal_share", "frame_at_release", "frame_at_onset")
+#: Per-candidate features, after the note's, then a one-hot of the candidate's kind.
+NOTE_END_CANDIDATE_FEATURES = ("log_duration", "log_over_pedalled", "frame", "offset", "pedal", "key_drop_db")
+NOTE_END_FEATURES = (*NOTE_END_NOTE_FEATURES, *NOTE_END_CANDIDATE_FEATURES, *(f"is_{c}" for c in NOTE_END_CANDIDATES))
+_MIN_END = 0.03  # s: no candidate ends a note sooner than this after its onset
+
+
+def note_end_candidates(notes: list[Note], activations: Activations, pedals: list[PedalEvent]
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """(candidate end times [notes, len(NOTE_END_CANDIDATES)], features [notes, candidates, len(NOTE_END_FEATURES)]).
+
+    ``notes`` end where the frame head lets the key go (decode without sustain); ``pedals`` are decode_pedal's
+    events.  Every candidate lies between the onset (plus 30 ms) and the key's next onset.  Vectorised over notes,
+    with one pass per key that has notes over its frame and offset columns (the read-out runs on every re-decode).
+    Needs ``key_energy`` and ``level``."""
+    a = activations
+    m, c = len(notes), len(NOTE_END_CANDIDATES)
+    if not m:
+        return np.zeros((0, c)), np.zeros((0, c, len(NOTE_END_FEATURES)))
+    n = min(a.n_frames, len(a.level), len(a.key_energy))
+    fr = a.frame_rate
+    start = np.array([x.start for x in notes])
+    released = np.array([x.end for x in notes])
+    k = np.clip(np.array([x.pitch for x in notes]) - PIANO_LOW, 0, 87)
+    f = np.clip(np.round(start * fr).astype(np.int64), 0, n - 1)
+    # the key's next onset (or the end of the file): no candidate runs past it
+    order = np.lexsort((start, k))
+    nxt = np.full(m, n / fr)
+    same = k[order[1:]] == k[order[:-1]]
+    nxt[order[:-1]] = np.where(same, start[order[1:]], n / fr)
+    nxt = np.maximum(nxt, start + _MIN_END)
+    nxt_f = np.clip(np.ceil(nxt * fr).astype(np.int64), 0, n)
+    # where each head column crosses each threshold first after the onset frame, per key that has notes
+    frame = np.asarray(a.frame[:n], np.float32)
+    offset = np.zeros_like(frame) if a.offset is None else np.asarray(a.offset[:n], np.float32)
+    heads = [(frame, t, True) for t in END_FRAME_THRESHOLDS] + [(offset, t, False) for t in END_OFFSET_THRESHOLDS]
+    cross = np.empty((m, len(heads)))
+    for key in np.unique(k):
+        at = np.flatnonzero(k == key)
+        for j, (head, t, below) in enumerate(heads):
+            col = np.nan_to_num(head[:, key])
+            hits = np.append(np.flatnonzero(col < t if below else col >= t), n)  # n: never crosses
+            cross[at, j] = hits[np.searchsorted(hits, f[at] + 1)]
+    cross = np.minimum(cross, nxt_f[:, None]) / fr
+    pedal = np.zeros(n) if a.pedal is None else np.nan_to_num(np.asarray(a.pedal[:n], np.float64))
+    p_start = np.array([e.time for e in pedals if e.value >= 64])
+    p_end = np.array([e.time for e in pedals if e.value < 64])
+
+    def pedalled(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """t held on to the pedal's release where the decoded pedal is down at t (never past the next onset)."""
+        if not len(p_start) or len(p_start) != len(p_end):
+            return t, np.zeros(t.shape, bool)
+        j = np.searchsorted(p_start, t, side="right") - 1
+        down = (j >= 0) & (t < p_end[np.maximum(j, 0)])
+        return np.where(down, np.minimum(p_end[np.maximum(j, 0)], nxt if t.ndim == 1 else nxt[:, None]), t), down
+
+    held, down = pedalled(released)
+    held = np.maximum(held, released)
+    held_cross, _ = pedalled(cross)
+    ends = np.column_stack([released, held, nxt, cross, np.maximum(held_cross, cross)])
+    ends = np.clip(ends, (start + _MIN_END)[:, None], nxt[:, None])
+    # per-note features
+    energy = _EnergyAt(a.key_energy, n)
+    ahead = _ahead(f, n)
+    key = energy[ahead, k[:, None]].max(axis=1)
+    b = np.clip(np.round(released * fr).astype(np.int64), 0, n - 1)
+    bh = np.clip(np.round(held * fr).astype(np.int64), 0, n - 1)
+    cum = np.concatenate([[0.0], np.cumsum(pedal)])
+    pedal_mean = (cum[np.maximum(b, f) + 1] - cum[f]) / (np.maximum(b, f) - f + 1)
+    level = np.nan_to_num(np.asarray(a.level[:n], np.float64))
+    frame_at = _EnergyAt(frame, n, 0.0)
+    offset_at = _EnergyAt(offset, n, 0.0)
+
+    def log_dur(t: np.ndarray) -> np.ndarray:
+        return np.log(np.maximum(t - (start if t.ndim == 1 else start[:, None]), 1e-3))
+
+    note_x = np.column_stack([
+        log_dur(released), log_dur(held), log_dur(nxt), log_dur(cross), offset_at[b, k], pedal[b], pedal_mean,
+        down.astype(float), key - energy[b, k], key - energy[bh, k], key - np.median(key), (k - 44) / 44.0,
+        np.array([x.velocity for x in notes]) / 127.0, level[f] - np.median(level), np.full(m, np.mean(pedal >= 0.5)),
+        frame_at[b, k], frame_at[f, k]])
+    e = np.clip(np.round(ends * fr).astype(np.int64), 0, n - 1)
+    kk = np.broadcast_to(k[:, None], e.shape)
+    cand_x = np.stack([log_dur(ends), log_dur(ends) - log_dur(held)[:, None], frame_at[e, kk], offset_at[e, kk],
+                       pedal[e], key[:, None] - energy[e, kk]], axis=2)
+    x = np.concatenate([np.broadcast_to(note_x[:, None, :], (m, c, note_x.shape[1])), cand_x,
+                        np.broadcast_to(np.eye(c), (m, c, c))], axis=2)
+    return ends, x
+
+
+def with_note_end_model(notes: list[Note], activations: Activations, pedals: list[PedalEvent],
+                        model: dict) -> list[Note]:
+    """``notes`` (key-release ends) ending at the candidate the note-end model scores highest."""
+    if not notes:
+        return notes
+    ends, x = note_end_candidates(notes, activations, pedals)
+    m, c, g = x.shape
+    choice = velocity_model_output(model, x.reshape(m * c, g)).reshape(m, c).argmax(axis=1)
+    chosen = ends[np.arange(m), choice]
+    return [replace(nt, end=float(t)) for nt, t in zip(notes, chosen, strict=True)]

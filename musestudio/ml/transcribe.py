@@ -116,6 +116,8 @@ def decode_defaults(checkpoint: str | os.PathLike[str] | None = None) -> DecodeS
         values["velocity_model"] = _velocity_model(folder, block["velocity_model"])
     if block.get("note_filter") is not None:
         values["note_filter"] = _note_filter(folder, block["note_filter"])
+    if block.get("note_end_model") is not None:
+        values["note_end_model"] = _note_end_model(folder, block["note_end_model"])
     return dataclasses.replace(DecodeSettings(), **values)
 
 
@@ -184,6 +186,19 @@ def _note_filter(folder: Path, model: Any) -> dict[str, Any]:
     n = len(NOTE_FILTER_FEATURES)
     out.update(_standardiser(bad, model, n), kind="mlp", members=_mlp_members(bad, model.get("members"), n))
     return out
+
+
+def _note_end_model(folder: Path, model: Any) -> dict[str, Any]:
+    """config.json decode.note_end_model, checked: kind "mlp", and mean, scale and members over NOTE_END_FEATURES."""
+    from musestudio.ml.decode import NOTE_END_FEATURES
+
+    bad = f"{folder}: config.json decode.note_end_model"
+    if not isinstance(model, dict):
+        raise ModelError(f"{bad} must be an object")
+    if model.get("kind") != "mlp":
+        raise ModelError(f"{bad}.kind must be 'mlp', not {model.get('kind')!r}")
+    n = len(NOTE_END_FEATURES)
+    return {**_standardiser(bad, model, n), "kind": "mlp", "members": _mlp_members(bad, model.get("members"), n)}
 
 
 def _velocity_model(folder: Path, model: Any) -> dict[str, Any]:

@@ -232,3 +232,18 @@ def test_the_note_filter_applies_while_the_onset_thresholds_are_the_tuned_ones(p
     assert widget.settings().note_filter is not None
     widget.onset.setValue(widget._tuned.onset_threshold + 0.1)
     assert widget.settings().note_filter is None
+
+
+def test_the_note_end_model_applies_while_the_frame_threshold_is_the_tuned_one(panel) -> None:  # type: ignore[no-untyped-def]
+    """The note-end read-out chooses among ends the tuned frame threshold gives; moving the frame threshold ends
+    notes where the box says, without it."""
+    import dataclasses
+
+    widget, _window = panel
+    widget._tuned = dataclasses.replace(widget._tuned, note_end_model={"kind": "mlp"})
+    widget.frame.setValue(widget._tuned.frame_threshold)
+    assert widget.settings().note_end_model is not None
+    widget.frame.setValue(widget._tuned.frame_threshold + 0.1)
+    assert widget.settings().note_end_model is None
+    widget.frame.setValue(widget._tuned.frame_threshold)
+    assert widget.settings().note_end_model is not None

@@ -314,3 +314,21 @@ def test_cli_keeps_the_note_filter_unless_an_onset_threshold_is_given(tiny_check
     assert main(["transcribe", str(a), "-o", str(tmp_path / "b.mid"), "--onset-threshold", "0.5", *ck]) == 0
     assert main(["transcribe", str(a), "-o", str(tmp_path / "c.mid"), "--repeat-threshold", "0.9", *ck]) == 0
     assert [s.note_filter is not None for s in seen] == [True, False, False]
+
+
+def test_cli_keeps_the_note_end_model_unless_a_frame_threshold_is_given(tiny_checkpoint: Path, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The note-end read-out chooses among ends the tuned frame threshold gives, so a frame threshold given on the
+    command line ends notes without it; --key-release-offsets keeps it in the settings, where decode() skips it."""
+    from musestudio.cli import main
+    from musestudio.ml.decode import NOTE_END_FEATURES
+
+    n = len(NOTE_END_FEATURES)
+    model = {"kind": "mlp", "mean": [0.0] * n, "scale": [1.0] * n, "members": [[[[[0.0]] * n, [1.0]]]]}
+    ck = ["--checkpoint", str(_with_decode(tiny_checkpoint, tmp_path / "ended", {"note_end_model": model}))]
+    seen = _settings_spy(monkeypatch)
+    a = write(tmp_path / "a.wav", noise(1.0), SR)
+    assert main(["transcribe", str(a), "-o", str(tmp_path / "a.mid"), *ck]) == 0
+    assert main(["transcribe", str(a), "-o", str(tmp_path / "b.mid"), "--frame-threshold", "0.4", *ck]) == 0
+    assert main(["transcribe", str(a), "-o", str(tmp_path / "c.mid"), "--onset-threshold", "0.5", *ck]) == 0
+    assert [s.note_end_model is not None for s in seen] == [True, False, True]

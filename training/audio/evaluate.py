@@ -340,7 +340,7 @@ def fit_ridge(xs: list[np.ndarray], ys: list[np.ndarray], l2: float) -> dict[str
 
 
 def fit_mlp(xs: list[np.ndarray], ys: list[np.ndarray], *, hidden: tuple[int, ...] = (32,), weight_decay: float = 1e-2,
-            members: int = 5, seed: int = 0, loss: str = "mse") -> dict[str, Any]:
+            members: int = 5, seed: int = 0, loss: str = "mse", batch: int = 256, patience: int = 20) -> dict[str, Any]:
     """An ensemble of small ReLU MLPs (torch, Adam at 3e-3, mini-batches of 256, early stopping on a random tenth
     of the notes after 20 epochs without gain) on standardised features, stored as plain weight lists for
     musestudio.ml.decode.velocity_model_output.  Why an MLP: on v9m's 40 validation clips, cross-validated by
@@ -348,7 +348,8 @@ def fit_mlp(xs: list[np.ndarray], ys: list[np.ndarray], *, hidden: tuple[int, ..
     scikit-learn probe, ignored runs/s14/vel_probe2.py) and this ensemble 0.663-0.667 (`fit-velocity --kind mlp`).
 
     ``loss`` "bce": targets are 0/1 labels and the output is a logit (the note filter); ``hidden`` () is then a
-    logistic regression."""
+    logistic regression.  ``batch`` and ``patience`` (epochs without gain before stopping): the note-end model's
+    ~15 rows a note are fitted in larger batches with less patience."""
     import torch
 
     if loss not in ("mse", "bce"):
@@ -377,8 +378,8 @@ def fit_mlp(xs: list[np.ndarray], ys: list[np.ndarray], *, hidden: tuple[int, ..
         best, best_state, bad = float("inf"), None, 0
         for _ in range(1000):
             perm = train[torch.randperm(len(train), generator=gen)]
-            for i in range(0, len(perm), 256):
-                b = perm[i : i + 256]
+            for i in range(0, len(perm), batch):
+                b = perm[i : i + batch]
                 opt.zero_grad()
                 criterion(net(z[b]), t[b]).backward()
                 opt.step()
@@ -389,7 +390,7 @@ def fit_mlp(xs: list[np.ndarray], ys: list[np.ndarray], *, hidden: tuple[int, ..
                 best_state = {k: v.clone() for k, v in net.state_dict().items()}
             else:
                 bad += 1
-                if bad >= 20:
+                if bad >= patience:
                     break
         if best_state is not None:
             net.load_state_dict(best_state)
@@ -558,6 +559,101 @@ def fit_note_filter(checkpoint: str | os.PathLike[str], folders: list[str], *, o
     return model, report
 
 
+def note_end_examples(acts: Any, reference: NoteSequence, settings: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(features [rows, len(NOTE_END_FEATURES)], labels [rows]) of one clip's note-end candidates, for the notes
+    decoded under ``settings`` (onsets as shipped, key-release ends) that match a reference note (same pitch, onset
+    within 50 ms, one-to-one as mir_eval scores): label 1 where the candidate end lies within mir_eval's offset
+    tolerance (50 ms or a fifth of the note, whichever is longer) of the reference note's end with the sustain
+    pedal applied, which is what a listener hears and what the scores compare against."""
+    import dataclasses
+
+    import mir_eval
+
+    from musestudio.metrics.transcription import mir_eval_arrays
+    from musestudio.ml.decode import NOTE_END_FEATURES, decode, decode_pedal, note_end_candidates
+
+    released = dataclasses.replace(settings, sustain_offsets=False, note_end_model=None, velocity_model=None,
+                                   level_velocity=0.0)
+    notes = decode(acts, released).notes
+    heard = reference.with_sustain_applied()
+    empty = np.zeros((0, len(NOTE_END_FEATURES))), np.zeros(0)
+    if not notes or not heard.notes or acts.key_energy is None or acts.level is None:
+        return empty
+    pedals = decode_pedal(acts.pedal, acts.frame_rate, settings) if acts.pedal is not None else []
+    ends, x = note_end_candidates(notes, acts, pedals)
+    ri, rp, _ = mir_eval_arrays(heard)
+    est = np.array([[nt.start, nt.end] for nt in notes])
+    pitch = mir_eval.util.midi_to_hz(np.array([nt.pitch for nt in notes], float))
+    pairs = mir_eval.transcription.match_notes(ri, rp, est, pitch, onset_tolerance=0.05, offset_ratio=None)
+    if not pairs:
+        return empty
+    r, j = (np.array(v) for v in zip(*pairs, strict=True))
+    tolerance = np.maximum(0.05, 0.2 * (ri[r, 1] - ri[r, 0]))
+    labels = np.abs(ends[j] - ri[r, 1][:, None]) <= tolerance[:, None]
+    return x[j].reshape(-1, x.shape[2]), labels.reshape(-1).astype(float)
+
+
+NOTE_END_FIT = {"batch": 1024, "patience": 8, "weight_decay": 1e-3}  # the sixteenth-session probe's training
+
+
+def cross_validate_note_ends(data: list[dict[str, Any]], settings: Any, *, hidden: tuple[int, ...] = (64,),
+                             members: int = 3, folds: int = 5, log: Any = None) -> dict[str, Any]:
+    """Mean scores over ``data``'s clips (velocity_examples' dicts) of ``settings`` as they are (``shipped``) and
+    with a note-end model fitted on the other folds' pieces (``fitted``), with every clip's onset+offset F1."""
+    import dataclasses
+
+    from musestudio.ml.decode import NOTE_END_CANDIDATES, decode
+
+    fold_of = piece_folds([d["piece"] for d in data], folds)
+    examples = [note_end_examples(d["acts"], d["reference"], settings) for d in data]
+    plain = dataclasses.replace(settings, note_end_model=None)
+    ests: list[Any] = [None] * len(data)
+    for fold in range(folds):
+        inside = [i for i, d in enumerate(data) if fold_of[d["piece"]] == fold]
+        if not inside:
+            continue
+        train = [examples[i] for i, d in enumerate(data) if fold_of[d["piece"]] != fold]
+        model = fit_mlp([x for x, _ in train], [y for _, y in train], hidden=hidden, members=members, loss="bce",
+                        **NOTE_END_FIT)
+        for i in inside:
+            ests[i] = decode(data[i]["acts"], dataclasses.replace(settings, note_end_model=model))
+        if log:
+            log(f"note ends: fold {fold + 1} of {folds} scored")
+
+    def mean_scores(seqs: list[Any]) -> dict[str, Any]:
+        rows = [score(e, d["reference"]) for e, d in zip(seqs, data, strict=True)]
+        return {**{k: float(np.mean([r[k] for r in rows])) for k in KEYS if k != "frame_f1"},
+                "clip_onset_offset_f1": [round(r["onset_offset_f1"], 4) for r in rows]}
+
+    rows = int(sum(len(y) for _, y in examples))
+    return {"shipped": mean_scores([decode(d["acts"], plain) for d in data]), "fitted": mean_scores(ests),
+            "rows": rows, "notes_matched": rows // len(NOTE_END_CANDIDATES)}
+
+
+def fit_note_ends(checkpoint: str | os.PathLike[str], folders: list[str], *, hidden: tuple[int, ...] = (64,),
+                  members: int = 3, folds: int = 5, log: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The note-end model (DecodeSettings.note_end_model) fitted on clips of TRAINING-split pieces, and its report:
+    the checkpoint's decoding against the model cross-validated by piece (``folds`` folds).  The returned model is
+    fitted on all the clips."""
+    from musestudio.ml.transcribe import decode_defaults
+
+    settings = decode_defaults(checkpoint)
+    data = velocity_examples(checkpoint, folders, log=log)
+    if not data or not any(d["reference"].notes for d in data):
+        raise ValueError("fit-note-ends: no reference notes in " + ", ".join(map(str, folders)))
+    if len({d["piece"] for d in data}) < folds:
+        raise ValueError(f"fit-note-ends: {len({d['piece'] for d in data})} pieces; cross-validation needs {folds}")
+    cv = cross_validate_note_ends(data, settings, hidden=hidden, members=members, folds=folds, log=log)
+    examples = [note_end_examples(d["acts"], d["reference"], settings) for d in data]
+    if not sum(len(y) for _, y in examples):
+        raise ValueError("fit-note-ends: no decoded note matches a reference note in " + ", ".join(map(str, folders)))
+    model = fit_mlp([x for x, _ in examples], [y for _, y in examples], hidden=hidden, members=members, loss="bce",
+                    **NOTE_END_FIT)
+    report = {"clips": len(data), "pieces": len({d["piece"] for d in data}), "folds": folds, "hidden": list(hidden),
+              "members": members, **NOTE_END_FIT, **cv}
+    return model, report
+
+
 def write_decode_defaults(checkpoint: str | os.PathLike[str], best: dict[str, Any], source: str, *,
                           merge: bool = False) -> None:
     """Store tuned thresholds in the checkpoint's config.json ("decode"), where musestudio reads them.
@@ -569,7 +665,11 @@ def write_decode_defaults(checkpoint: str | os.PathLike[str], best: dict[str, An
 
     folder = Path(checkpoint)
     meta = json.loads((folder / CONFIG_FILE).read_text())
-    if merge and "note_filter" in best:
+    if merge and "note_end_model" in best:
+        meta["decode"] = {**meta.get("decode", {}), "note_end_model": best["note_end_model"],
+                          "note_end_model_fitted_on": source,
+                          "fit_set_cv_onset_offset_f1": round(best["fitted"]["onset_offset_f1"], 4)}
+    elif merge and "note_filter" in best:
         meta["decode"] = {**meta.get("decode", {}), "note_filter": best["note_filter"], "note_filter_fitted_on": source,
                           "fit_set_cv_onset_f1": round(best["best"]["onset_f1"], 4)}
     elif merge and "velocity_model" in best:

@@ -137,7 +137,8 @@ class TranscribePanel(Panel):
         # The model's note filter looks for onsets at its own thresholds, so moving either box turns it off.
         filtered = " (away from the tuned value, the model's note filter is off)" if d.note_filter is not None else ""
         self.onset = self._spin(d.onset_threshold, "Probability above which a key is struck" + filtered)
-        self.frame = self._spin(d.frame_threshold, "Probability above which a key keeps sounding")
+        ended = " (away from the tuned value, the model's note-end read-out is off)" if d.note_end_model is not None else ""
+        self.frame = self._spin(d.frame_threshold, "Probability above which a key keeps sounding" + ended)
         self.repeat = self._spin(
             d.repeat_threshold if d.repeat_threshold is not None else d.onset_threshold,
             "Onset threshold for a key that is already sounding (raise it against false repeated notes in reverb)"
@@ -267,9 +268,11 @@ class TranscribePanel(Panel):
         # thresholds are the tuned ones, so that moving either decodes at what it says.
         tuned = abs(self.onset.value() - t.onset_threshold) < 1e-6 and abs(
             self.repeat.value() - (t.onset_threshold if t.repeat_threshold is None else t.repeat_threshold)) < 1e-6
+        frame_tuned = abs(self.frame.value() - t.frame_threshold) < 1e-6  # the end read-out's candidates assume it
         return dataclasses.replace(
             t,
             note_filter=t.note_filter if tuned else None,
+            note_end_model=t.note_end_model if frame_tuned else None,
             onset_threshold=self.onset.value(),
             frame_threshold=self.frame.value(),
             repeat_threshold=self.repeat.value(),

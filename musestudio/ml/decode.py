@@ -20,6 +20,13 @@ peak), and the end by interpolating where the frame probability crosses
 ``frame_threshold`` between the last sounding frame and the next.  This is
 interpolation of the existing heads; regression targets for onset/offset
 times (Kong et al. 2021) would need a retrained model.
+
+Two learned read-outs, fitted on renders of training-split pieces, can follow:
+a note filter (``DecodeSettings.note_filter``) that judges onset candidates
+found at a lower threshold, and a note-end model
+(``DecodeSettings.note_end_model``) that picks where each note ends among a
+few candidate ends (the key release, the pedal's release, the heads crossing
+thresholds), in place of the fixed rule "hold until the pedal lifts".
 """
 
 from __future__ import annotations
@@ -597,9 +604,11 @@ NOTE_END_CANDIDATES = ("released", "pedalled", "next_onset", *_HEAD_ENDS, *(f"{e
 NOTE_END_NOTE_FEATURES = (
     "log_released", "log_pedalled", "log_to_next_onset", *(f"log_{e}" for e in _HEAD_ENDS), "offset_at_release",
     "pedal_at_release", "pedal_mean", "pedal_down_at_release", "key_drop_at_release_db", "key_drop_at_pedalled_db",
-    "key_db", "register", "velocity_head", "level", "pedal_share", "frame_at_release", "frame_at_onset")
+    "key_db", "register", "velocity_head", "level", "pedal_share", "frame_at_release", "frame_at_onset",
+    "log_to_next_any_onset", "room_tail", "log_to_next_neighbour_onset")
 #: Per-candidate features, after the note's, then a one-hot of the candidate's kind.
-NOTE_END_CANDIDATE_FEATURES = ("log_duration", "log_over_pedalled", "frame", "offset", "pedal", "key_drop_db")
+NOTE_END_CANDIDATE_FEATURES = ("log_duration", "log_over_pedalled", "frame", "offset", "pedal", "key_drop_db",
+                               "to_nearest_onset", "frame_fall", "to_next_neighbour_onset")
 NOTE_END_FEATURES = (*NOTE_END_NOTE_FEATURES, *NOTE_END_CANDIDATE_FEATURES, *(f"is_{c}" for c in NOTE_END_CANDIDATES))
 _MIN_END = 0.03  # s: no candidate ends a note sooner than this after its onset
 
@@ -609,13 +618,26 @@ def note_end_candidates(notes: list[Note], activations: Activations, pedals: lis
     """(candidate end times [notes, len(NOTE_END_CANDIDATES)], features [notes, candidates, len(NOTE_END_FEATURES)]).
 
     ``notes`` end where the frame head lets the key go (decode without sustain); ``pedals`` are decode_pedal's
-    events.  Every candidate lies between the onset (plus 30 ms) and the key's next onset.  Vectorised over notes,
-    with one pass per key that has notes over its frame and offset columns (the read-out runs on every re-decode).
-    Needs ``key_energy`` and ``level``."""
+    events.  Every candidate lies between the onset (plus 30 ms) and the key's next onset.  A candidate's row is
+    its note's features, its own, and the one-hot of its kind.  Needs ``key_energy`` and ``level``."""
+    ends, note_x, cand_x = _note_end_parts(notes, activations, pedals)
+    m, c = ends.shape
+    x = np.concatenate([np.broadcast_to(note_x[:, None, :], (m, c, note_x.shape[1])), cand_x,
+                        np.broadcast_to(np.eye(c), (m, c, c))], axis=2)
+    return ends, x
+
+
+def _note_end_parts(notes: list[Note], activations: Activations, pedals: list[PedalEvent]
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """note_end_candidates' (ends, per-note features [m, F], per-candidate features [m, c, G]), not yet joined.
+
+    Vectorised over notes, with one pass per key that has notes over its frame and offset columns (the read-out
+    runs on every re-decode)."""
     a = activations
     m, c = len(notes), len(NOTE_END_CANDIDATES)
     if not m:
-        return np.zeros((0, c)), np.zeros((0, c, len(NOTE_END_FEATURES)))
+        return (np.zeros((0, c)), np.zeros((0, len(NOTE_END_NOTE_FEATURES))),
+                np.zeros((0, c, len(NOTE_END_CANDIDATE_FEATURES))))
     n = min(a.n_frames, len(a.level), len(a.key_energy))
     fr = a.frame_rate
     start = np.array([x.start for x in notes])
@@ -630,14 +652,19 @@ def note_end_candidates(notes: list[Note], activations: Activations, pedals: lis
     nxt = np.maximum(nxt, start + _MIN_END)
     nxt_f = np.clip(np.ceil(nxt * fr).astype(np.int64), 0, n)
     # where each head column crosses each threshold first after the onset frame, per key that has notes
-    frame = np.asarray(a.frame[:n], np.float32)
-    offset = np.zeros_like(frame) if a.offset is None else np.asarray(a.offset[:n], np.float32)
-    heads = [(frame, t, True) for t in END_FRAME_THRESHOLDS] + [(offset, t, False) for t in END_OFFSET_THRESHOLDS]
-    cross = np.empty((m, len(heads)))
-    for key in np.unique(k):
-        at = np.flatnonzero(k == key)
-        for j, (head, t, below) in enumerate(heads):
-            col = np.nan_to_num(head[:, key])
+    # (the heads stay in their stored precision, float16 from the model: only what is read is converted)
+    frame = a.frame[:n]
+    offset = np.zeros((n, 88), np.float16) if a.offset is None else a.offset[:n]
+    cross = np.empty((m, len(END_FRAME_THRESHOLDS) + len(END_OFFSET_THRESHOLDS)))
+    present, which = np.unique(k, return_inverse=True)
+    # the columns of the keys that have notes, contiguous and cleaned once (a column of a [frames, 88] array is strided)
+    frame_cols, offset_cols = (np.nan_to_num(np.asarray(h[:, present].T, np.float32, order="C"), copy=False)
+                               for h in (frame, offset))
+    heads = [(frame_cols, t, True) for t in END_FRAME_THRESHOLDS] + [(offset_cols, t, False) for t in END_OFFSET_THRESHOLDS]
+    for i in range(len(present)):
+        at = np.flatnonzero(which == i)
+        for j, (cols, t, below) in enumerate(heads):
+            col = cols[i]
             hits = np.append(np.flatnonzero(col < t if below else col >= t), n)  # n: never crosses
             cross[at, j] = hits[np.searchsorted(hits, f[at] + 1)]
     cross = np.minimum(cross, nxt_f[:, None]) / fr
@@ -670,6 +697,19 @@ def note_end_candidates(notes: list[Note], activations: Activations, pedals: lis
     frame_at = _EnergyAt(frame, n, 0.0)
     offset_at = _EnergyAt(offset, n, 0.0)
 
+    onsets = np.sort(start)  # every note's onset, any key
+    after = onsets[np.minimum(np.searchsorted(onsets, start + _MIN_END), m - 1)]  # the next onset of any key
+    after = np.where(after > start, after, n / fr)
+
+    # the next onset of a neighbouring key (within 4 semitones, not this one): the next note of a legato line
+    span = n / fr + 1.0
+    by_key = np.sort(k * span + start)
+    neighbour = np.full(m, n / fr)
+    for d in (-4, -3, -2, -1, 1, 2, 3, 4):
+        i = np.minimum(np.searchsorted(by_key, (k + d) * span + start + _MIN_END), m - 1)
+        hit = (by_key[i] >= (k + d) * span + start + _MIN_END) & (by_key[i] < (k + d + 1) * span)
+        neighbour = np.where(hit, np.minimum(neighbour, by_key[i] - (k + d) * span), neighbour)
+
     def log_dur(t: np.ndarray) -> np.ndarray:
         return np.log(np.maximum(t - (start if t.ndim == 1 else start[:, None]), 1e-3))
 
@@ -677,14 +717,44 @@ def note_end_candidates(notes: list[Note], activations: Activations, pedals: lis
         log_dur(released), log_dur(held), log_dur(nxt), log_dur(cross), offset_at[b, k], pedal[b], pedal_mean,
         down.astype(float), key - energy[b, k], key - energy[bh, k], key - np.median(key), (k - 44) / 44.0,
         np.array([x.velocity for x in notes]) / 127.0, level[f] - np.median(level), np.full(m, np.mean(pedal >= 0.5)),
-        frame_at[b, k], frame_at[f, k]])
+        frame_at[b, k], frame_at[f, k], log_dur(np.maximum(after, start + _MIN_END)),
+        np.full(m, np.median(log_dur(cross[:, 0]) - log_dur(released))), log_dur(neighbour)])
     e = np.clip(np.round(ends * fr).astype(np.int64), 0, n - 1)
     kk = np.broadcast_to(k[:, None], e.shape)
+    # Players let a key go as they play the next one: the signed time from each candidate to the nearest onset.
+    j = np.clip(np.searchsorted(onsets, ends), 1, len(onsets) - 1) if len(onsets) > 1 else np.zeros(ends.shape, int)
+    lo, hi = onsets[np.maximum(j - 1, 0)] - ends, onsets[j] - ends
+    nearest = np.clip(np.where(np.abs(lo) < np.abs(hi), lo, hi), -1.0, 1.0)
+    fall = frame_at[np.maximum(e - 1, 0), kk] - frame_at[np.minimum(e + 1, n - 1), kk]
     cand_x = np.stack([log_dur(ends), log_dur(ends) - log_dur(held)[:, None], frame_at[e, kk], offset_at[e, kk],
-                       pedal[e], key[:, None] - energy[e, kk]], axis=2)
-    x = np.concatenate([np.broadcast_to(note_x[:, None, :], (m, c, note_x.shape[1])), cand_x,
-                        np.broadcast_to(np.eye(c), (m, c, c))], axis=2)
-    return ends, x
+                       pedal[e], key[:, None] - energy[e, kk], nearest, fall,
+                       np.clip(neighbour[:, None] - ends, -1.0, 1.0)], axis=2)
+    return ends, note_x, cand_x
+
+
+def note_end_scores(model: dict, note_x: np.ndarray, cand_x: np.ndarray) -> np.ndarray:
+    """[notes, candidates]: the model's score of each candidate end, as velocity_model_output on the joined rows
+    (note_end_candidates) would give it, computed without joining them.  The first layer's product is split: the
+    note's features once per note, the candidate's six per candidate, and the one-hot's rows as a [candidates, H]
+    table, in float32.  Why: on joined float64 rows the read-out cost +100 % of decode() on a 10-minute file
+    (runs/s17/time_probe.py), where the ship rules allow +15 %."""
+    m, c, g = cand_x.shape
+    f = note_x.shape[1]
+    mean, scale = np.asarray(model["mean"], np.float64), np.asarray(model["scale"], np.float64)
+    if len(mean) != f + g + c:
+        raise ValueError(f"note-end model expects {len(mean)} features, the decoder computes {f + g + c}")
+    zn = ((note_x - mean[:f]) / scale[:f]).astype(np.float32)
+    zc = ((cand_x - mean[f : f + g]) / scale[f : f + g]).astype(np.float32)
+    zh = ((np.eye(c) - mean[f + g :]) / scale[f + g :]).astype(np.float32)
+    outs = []
+    for layers in model["members"]:
+        (w, b), rest = layers[0], layers[1:]
+        w = np.asarray(w, np.float32)
+        h = (zn @ w[:f])[:, None, :] + zc @ w[f : f + g] + (zh @ w[f + g :] + np.asarray(b, np.float32))[None]
+        for w2, b2 in rest:
+            h = np.maximum(h, 0.0) @ np.asarray(w2, np.float32) + np.asarray(b2, np.float32)
+        outs.append(h[..., 0])
+    return np.mean(outs, axis=0)
 
 
 def with_note_end_model(notes: list[Note], activations: Activations, pedals: list[PedalEvent],
@@ -692,8 +762,6 @@ def with_note_end_model(notes: list[Note], activations: Activations, pedals: lis
     """``notes`` (key-release ends) ending at the candidate the note-end model scores highest."""
     if not notes:
         return notes
-    ends, x = note_end_candidates(notes, activations, pedals)
-    m, c, g = x.shape
-    choice = velocity_model_output(model, x.reshape(m * c, g)).reshape(m, c).argmax(axis=1)
-    chosen = ends[np.arange(m), choice]
-    return [replace(nt, end=float(t)) for nt, t in zip(notes, chosen, strict=True)]
+    ends, note_x, cand_x = _note_end_parts(notes, activations, pedals)
+    chosen = ends[np.arange(len(notes)), note_end_scores(model, note_x, cand_x).argmax(axis=1)]
+    return [Note(nt.pitch, nt.start, float(t), nt.velocity, nt.track) for nt, t in zip(notes, chosen.tolist(), strict=True)]

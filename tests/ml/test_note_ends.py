@@ -81,6 +81,15 @@ def test_candidates_lie_where_the_heads_cross_and_the_pedal_lifts() -> None:
     assert x[0, 0, COL["pedal_down_at_release"]] == 1.0 and x[2, 0, COL["pedal_down_at_release"]] == 0.0
     assert x[0, CAND["next_onset"], COL["log_duration"]] == pytest.approx(np.log(70 / FPS))
     assert x[0, 0, COL["key_drop_at_release_db"]] > 0  # the key has decayed by the release
+    # legato cues: the next onset of any key, of a neighbouring key (E4 is 4 semitones above C4), and each candidate's
+    # signed distance to the nearest onset
+    assert x[1, 0, COL["log_to_next_any_onset"]] == pytest.approx(np.log(20 / FPS))
+    assert x[1, 0, COL["log_to_next_neighbour_onset"]] == pytest.approx(np.log(20 / FPS))
+    assert x[0, 0, COL["log_to_next_neighbour_onset"]] == pytest.approx(np.log(90 / FPS))  # E4, not the C4 again
+    assert x[2, 0, COL["log_to_next_neighbour_onset"]] == pytest.approx(np.log(60 / FPS))  # none: the end of the file
+    assert x[0, CAND["next_onset"], COL["to_nearest_onset"]] == pytest.approx(0.0)
+    assert x[1, CAND["released"], COL["to_next_neighbour_onset"]] == pytest.approx(100 / FPS - ends[1, 0])
+    assert x[0, CAND["frame_below_0.5"], COL["frame_fall"]] == pytest.approx(0.6 - 0.3)  # frames 24 -> 26
     assert np.isfinite(x).all()
     assert x[1, CAND["pedalled"], COL["is_pedalled"]] == 1.0 and x[1, CAND["pedalled"], COL["is_released"]] == 0.0
 
@@ -148,3 +157,25 @@ def test_config_validation(tmp_path: Path) -> None:
         assert "\n" not in str(err.value)
     meta = json.loads((_checkpoint(tmp_path, good) / "config.json").read_text())
     assert meta["decode"]["note_end_model"]["kind"] == "mlp"
+
+
+def test_the_split_scoring_is_the_read_out_on_joined_rows() -> None:
+    """note_end_scores computes the first layer in parts, in float32, for speed; velocity_model_output on the joined
+    rows (what fit_mlp was trained on) is its specification."""
+    from musestudio.ml.decode import _note_end_parts, note_end_scores, velocity_model_output
+
+    a, s = scene(), DecodeSettings(offset_threshold=1.0)
+    notes = released(a, s)
+    pedals = decode_pedal(a.pedal, FPS, s)
+    ends, x = note_end_candidates(notes, a, pedals)
+    _, note_x, cand_x = _note_end_parts(notes, a, pedals)
+    rng = np.random.default_rng(5)
+    model = {"kind": "mlp", "mean": rng.normal(size=N).tolist(), "scale": rng.uniform(0.5, 2, N).tolist(),
+             "members": [[[rng.normal(size=(N, 16)).tolist(), rng.normal(size=16).tolist()],
+                          [rng.normal(size=(16, 8)).tolist(), rng.normal(size=8).tolist()],
+                          [rng.normal(size=(8, 1)).tolist(), [0.3]]] for _ in range(2)]}
+    m, c, g = x.shape
+    expected = velocity_model_output(model, x.reshape(m * c, g)).reshape(m, c)
+    np.testing.assert_allclose(note_end_scores(model, note_x, cand_x), expected, rtol=1e-4, atol=1e-3)
+    with pytest.raises(ValueError, match="features"):
+        note_end_scores({**model, "mean": model["mean"][:-1]}, note_x, cand_x)

@@ -738,7 +738,7 @@ def note_end_scores(model: dict, note_x: np.ndarray, cand_x: np.ndarray) -> np.n
     note's features once per note, the candidate's six per candidate, and the one-hot's rows as a [candidates, H]
     table, in float32.  Why: on joined float64 rows the read-out cost +100 % of decode() on a 10-minute file
     (runs/s17/time_probe.py), where the ship rules allow +15 %."""
-    m, c, g = cand_x.shape
+    _, c, g = cand_x.shape
     f = note_x.shape[1]
     mean, scale = np.asarray(model["mean"], np.float64), np.asarray(model["scale"], np.float64)
     if len(mean) != f + g + c:

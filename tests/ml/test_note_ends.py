@@ -167,7 +167,7 @@ def test_the_split_scoring_is_the_read_out_on_joined_rows() -> None:
     a, s = scene(), DecodeSettings(offset_threshold=1.0)
     notes = released(a, s)
     pedals = decode_pedal(a.pedal, FPS, s)
-    ends, x = note_end_candidates(notes, a, pedals)
+    _, x = note_end_candidates(notes, a, pedals)
     _, note_x, cand_x = _note_end_parts(notes, a, pedals)
     rng = np.random.default_rng(5)
     model = {"kind": "mlp", "mean": rng.normal(size=N).tolist(), "scale": rng.uniform(0.5, 2, N).tolist(),

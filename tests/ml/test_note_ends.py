@@ -179,3 +179,20 @@ def test_the_split_scoring_is_the_read_out_on_joined_rows() -> None:
     np.testing.assert_allclose(note_end_scores(model, note_x, cand_x), expected, rtol=1e-4, atol=1e-3)
     with pytest.raises(ValueError, match="features"):
         note_end_scores({**model, "mean": model["mean"][:-1]}, note_x, cand_x)
+
+
+def test_float16_heads_are_compared_as_their_float32_values() -> None:
+    """_at_or_above compares float16 heads by their bits, for speed; converting to float32 first is its
+    specification (NaN reads as 0, negative values are below every threshold)."""
+    from musestudio.ml.decode import END_FRAME_THRESHOLDS, END_OFFSET_THRESHOLDS, _at_or_above
+
+    rng = np.random.default_rng(11)
+    head = rng.random(5000).astype(np.float16)
+    special = [np.nan, -np.nan, np.inf, -np.inf, -0.0, 0.0, -0.3, 1.0]
+    exact = [np.float16(t) for t in (*END_FRAME_THRESHOLDS, *END_OFFSET_THRESHOLDS)]
+    near = [np.nextafter(e, np.float16(1)) for e in exact] + [np.nextafter(e, np.float16(0)) for e in exact]
+    head[: len(special) + 2 * len(exact) + len(near)] = np.array(special + exact + exact + near, np.float16)
+    for t in (*END_FRAME_THRESHOLDS, *END_OFFSET_THRESHOLDS, 0.3, 1.0):
+        expected = np.nan_to_num(head.astype(np.float32), nan=0.0) >= t
+        np.testing.assert_array_equal(_at_or_above(head, t), expected)
+        np.testing.assert_array_equal(_at_or_above(head.astype(np.float32), t), expected)

@@ -174,18 +174,23 @@ def _training_clip_folders_problem(folders: list[str]) -> str | None:
     return None
 
 
+def _read_out_args_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with a decoder read-out fit's folders, --members or --folds, as one line, or None."""
+    problem = _training_clip_folders_problem(args.folders)
+    if problem is None and (args.members < 1 or args.folds < 2):
+        problem = "--members must be at least 1 and --folds at least 2"
+    return problem
+
+
 def _fit_note_ends(args: argparse.Namespace) -> int:
     """fit-note-ends: as fit-note-filter, on training-split clips only; fits, reports and, with --write, stores."""
     from pathlib import Path
 
     from training.audio.evaluate import fit_note_ends, write_decode_defaults
 
-    problem = _training_clip_folders_problem(args.folders)
+    problem = _read_out_args_problem(args)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
-        return 2
-    if args.members < 1 or args.folds < 2:
-        print("error: --members must be at least 1 and --folds at least 2", file=sys.stderr)
         return 2
     try:
         model, report = fit_note_ends(args.checkpoint, args.folders, hidden=tuple(args.hidden), members=args.members,
@@ -211,12 +216,9 @@ def _fit_note_filter(args: argparse.Namespace) -> int:
 
     from training.audio.evaluate import fit_note_filter, write_decode_defaults
 
-    problem = _training_clip_folders_problem(args.folders)
+    problem = _read_out_args_problem(args)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
-        return 2
-    if args.members < 1 or args.folds < 2:
-        print("error: --members must be at least 1 and --folds at least 2", file=sys.stderr)
         return 2
     try:
         model, report = fit_note_filter(args.checkpoint, args.folders, onset_thresholds=tuple(args.onset),

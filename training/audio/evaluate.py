@@ -523,6 +523,18 @@ def cross_validate_note_filter(data: list[dict[str, Any]], settings: Any, *, can
     return table
 
 
+def fit_set(checkpoint: str | os.PathLike[str], folders: list[str], folds: int, command: str,
+            log: Any = None) -> list[dict[str, Any]]:
+    """A decoder read-out's fit set (velocity_examples' dicts), refused with a ValueError naming ``command`` when it
+    has no reference notes or fewer pieces than cross-validation folds."""
+    data = velocity_examples(checkpoint, folders, log=log)
+    if not data or not any(d["reference"].notes for d in data):
+        raise ValueError(f"{command}: no reference notes in " + ", ".join(map(str, folders)))
+    if len({d["piece"] for d in data}) < folds:
+        raise ValueError(f"{command}: {len({d['piece'] for d in data})} pieces; cross-validation needs {folds}")
+    return data
+
+
 def fit_note_filter(checkpoint: str | os.PathLike[str], folders: list[str], *, onset_thresholds: tuple[float, ...],
                     keep_thresholds: tuple[float, ...], hidden: tuple[int, ...] = (32,), weight_decay: float = 1e-2,
                     members: int = 5, folds: int = 5, candidate_tests: bool = True,
@@ -540,11 +552,7 @@ def fit_note_filter(checkpoint: str | os.PathLike[str], folders: list[str], *, o
         if not 0 < t < 1:
             raise ValueError(f"fit-note-filter: thresholds are probabilities in (0, 1), not {t}")
     settings = decode_defaults(checkpoint)
-    data = velocity_examples(checkpoint, folders, log=log)
-    if not data or not any(d["reference"].notes for d in data):
-        raise ValueError("fit-note-filter: no reference notes in " + ", ".join(map(str, folders)))
-    if len({d["piece"] for d in data}) < folds:
-        raise ValueError(f"fit-note-filter: {len({d['piece'] for d in data})} pieces; cross-validation needs {folds}")
+    data = fit_set(checkpoint, folders, folds, "fit-note-filter", log)
     extra = {} if candidate_tests else {"repeat_threshold": None, "harmonic_threshold": None}
     candidates = [{"onset_threshold": t, **extra} for t in onset_thresholds]
     table = cross_validate_note_filter(data, settings, candidates=candidates, keep_thresholds=keep_thresholds,
@@ -638,11 +646,7 @@ def fit_note_ends(checkpoint: str | os.PathLike[str], folders: list[str], *, hid
     from musestudio.ml.transcribe import decode_defaults
 
     settings = decode_defaults(checkpoint)
-    data = velocity_examples(checkpoint, folders, log=log)
-    if not data or not any(d["reference"].notes for d in data):
-        raise ValueError("fit-note-ends: no reference notes in " + ", ".join(map(str, folders)))
-    if len({d["piece"] for d in data}) < folds:
-        raise ValueError(f"fit-note-ends: {len({d['piece'] for d in data})} pieces; cross-validation needs {folds}")
+    data = fit_set(checkpoint, folders, folds, "fit-note-ends", log)
     cv = cross_validate_note_ends(data, settings, hidden=hidden, members=members, folds=folds, log=log)
     examples = [note_end_examples(d["acts"], d["reference"], settings) for d in data]
     if not sum(len(y) for _, y in examples):

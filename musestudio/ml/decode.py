@@ -90,7 +90,7 @@ class DecodeSettings:
     # A learned note-end read-out (``python -m training fit-note-ends``, fitted on training-split renders): each
     # note's end is chosen among NOTE_END_CANDIDATES (the key release, the pedal's release, the next onset of the
     # key, where the frame head falls and the offset head rises through a few thresholds, and these held on by the
-    # pedal) by a small MLP ensemble scoring each candidate (note_end_features).  The frame head alone ends a
+    # pedal) by a small MLP ensemble scoring each candidate (note_end_candidates' features).  The frame head alone ends a
     # note where its sound decays into the room, and the pedal rule extends every note the pedal head holds: in
     # a reverberant room or a quiet recording neither is where the heard note ends.  It models the heard end, key
     # and pedal together, so it applies only with ``sustain_offsets`` (and where the activations carry key
@@ -576,7 +576,8 @@ def decode(activations: Activations, settings: DecodeSettings | None = None) -> 
     else:
         notes = decode_notes(a.onset, a.frame, a.offset, a.velocity, a.frame_rate, settings=s)
     pedals = decode_pedal(a.pedal, a.frame_rate, s) if s.use_pedal and a.pedal is not None else []
-    # The end model reads the decoded pedal; without it (or without sustained offsets) notes end at the key release.
+    # The end model needs the decoded pedal and pedal-aware offsets; where it does not apply, notes end as before
+    # (held by the pedal, or at the key release).
     ends_chosen = s.sustain_offsets and s.use_pedal and s.note_end_model is not None and _has_energies(a)
     if ends_chosen:  # before the velocity read-out: the end model was fitted on the head's velocities
         notes = with_note_end_model(notes, a, pedals, s.note_end_model)
@@ -760,7 +761,7 @@ def _first_crossings(frame: np.ndarray, offset: np.ndarray, keys: np.ndarray, af
 def note_end_scores(model: dict, note_x: np.ndarray, cand_x: np.ndarray) -> np.ndarray:
     """[notes, candidates]: the model's score of each candidate end, as velocity_model_output on the joined rows
     (note_end_candidates) would give it, computed without joining them.  The first layer's product is split: the
-    note's features once per note, the candidate's six per candidate, and the one-hot's rows as a [candidates, H]
+    note's features once per note, the candidate's own per candidate, and the one-hot's rows as a [candidates, H]
     table, in float32.  Why: on joined float64 rows the read-out cost +100 % of decode() on a 10-minute file
     (runs/s17/time_probe.py), where the ship rules allow +15 %."""
     _, c, g = cand_x.shape

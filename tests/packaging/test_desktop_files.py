@@ -131,9 +131,12 @@ def test_icon_pngs_match_the_svg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import importlib.util
 
-    from PySide6.QtGui import QGuiApplication, QImage
+    from PySide6.QtGui import QImage
+    from PySide6.QtWidgets import QApplication
 
-    _app = QGuiApplication.instance() or QGuiApplication([])
+    # A QApplication, not a bare QGuiApplication: this process's later tests build widgets on the same instance, and
+    # a QWidget on a QGuiApplication aborts the interpreter (tests/packaging then tests/robustness did, without tests/gui).
+    _app = QApplication.instance() or QApplication([])
     spec = importlib.util.spec_from_file_location("make_icons", ROOT / "packaging" / "make_icons.py")
     assert spec and spec.loader
     make_icons = importlib.util.module_from_spec(spec)

@@ -182,11 +182,23 @@ def _read_out_args_problem(args: argparse.Namespace) -> str | None:
     return problem
 
 
-def _fit_note_ends(args: argparse.Namespace) -> int:
-    """fit-note-ends: as fit-note-filter, on training-split clips only; fits, reports and, with --write, stores."""
+def _store_read_out(args: argparse.Namespace, key: str, model: dict, report: dict) -> None:
+    """A fitted decoder read-out: with --report, the report and the model as JSON; with --write, the model as
+    config.json decode.<key> of the checkpoint."""
     from pathlib import Path
 
-    from training.audio.evaluate import fit_note_ends, write_decode_defaults
+    from training.audio.evaluate import write_decode_defaults
+
+    if args.report:
+        Path(args.report).write_text(json.dumps({**report, key: model}, indent=1) + "\n")
+    if args.write:
+        write_decode_defaults(args.checkpoint, {key: model, **report}, ", ".join(args.folders), merge=True)
+        print(f"wrote {key} into {args.checkpoint}/config.json")
+
+
+def _fit_note_ends(args: argparse.Namespace) -> int:
+    """fit-note-ends: as fit-note-filter, on training-split clips only; fits, reports and, with --write, stores."""
+    from training.audio.evaluate import fit_note_ends
 
     problem = _read_out_args_problem(args)
     if problem:
@@ -201,20 +213,14 @@ def _fit_note_ends(args: argparse.Namespace) -> int:
     shipped, fitted = report["shipped"], report["fitted"]
     print(f"cross-validated by piece on {report['clips']} clips ({report['pieces']} pieces): onset+offset F1 "
           f"{shipped['onset_offset_f1']:.4f} as shipped, {fitted['onset_offset_f1']:.4f} with the note-end model")
-    if args.report:
-        Path(args.report).write_text(json.dumps({**report, "note_end_model": model}, indent=1) + "\n")
-    if args.write:
-        write_decode_defaults(args.checkpoint, {"note_end_model": model, **report}, ", ".join(args.folders), merge=True)
-        print(f"wrote note_end_model into {args.checkpoint}/config.json")
+    _store_read_out(args, "note_end_model", model, report)
     return 0
 
 
 def _fit_note_filter(args: argparse.Namespace) -> int:
     """fit-note-filter: refuses folders that are not renders of training-split pieces (the filter's choices are
     made on them; validation and test clips judge it), then fits, reports and, with --write, stores it."""
-    from pathlib import Path
-
-    from training.audio.evaluate import fit_note_filter, write_decode_defaults
+    from training.audio.evaluate import fit_note_filter
 
     problem = _read_out_args_problem(args)
     if problem:
@@ -232,11 +238,7 @@ def _fit_note_filter(args: argparse.Namespace) -> int:
     print(f"cross-validated by piece on {report['clips']} clips ({report['pieces']} pieces): without the filter onset "
           f"F1 {shipped['onset_f1']:.4f}; best {best['candidates']} keep {best['keep_threshold']}: onset F1 "
           f"{best['onset_f1']:.4f}, on+off {best['onset_offset_f1']:.4f}, velocity {best['onset_velocity_f1']:.4f}")
-    if args.report:
-        Path(args.report).write_text(json.dumps({**report, "note_filter": model}, indent=1) + "\n")
-    if args.write:
-        write_decode_defaults(args.checkpoint, {"note_filter": model, **report}, ", ".join(args.folders), merge=True)
-        print(f"wrote note_filter into {args.checkpoint}/config.json")
+    _store_read_out(args, "note_filter", model, report)
     return 0
 
 

@@ -122,18 +122,9 @@ def test_the_end_model_applies_only_with_sustained_offsets_the_pedal_and_key_ene
 
 
 def _checkpoint(tmp_path: Path, model: object) -> Path:
-    import torch
+    from tests.training.stub_transcriber import tiny_transcriber
 
-    from musestudio.dsp.features import FeatureConfig
-    from musestudio.ml.checkpoint import save_checkpoint
-    from musestudio.ml.models.transcriber import TranscriberConfig, TranscriberModel
-
-    config = TranscriberConfig(conv1=4, conv2=4, hidden=16, temporal_layers=2)
-    torch.manual_seed(0)
-    folder = tmp_path / f"ck{len(list(tmp_path.iterdir()))}"
-    save_checkpoint(folder, "transcriber", dataclasses.asdict(config), TranscriberModel(config).state_dict(),
-                    extra={"features": FeatureConfig().to_dict(), "decode": {"note_end_model": model}})
-    return folder
+    return tiny_transcriber(tmp_path / f"ck{len(list(tmp_path.iterdir()))}", {"note_end_model": model})
 
 
 def test_config_validation(tmp_path: Path) -> None:

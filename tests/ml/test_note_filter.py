@@ -117,18 +117,9 @@ def test_a_filter_that_distrusts_partials_drops_the_harmonic_and_keeps_the_soft_
 
 
 def _checkpoint(tmp_path: Path, note_filter: object) -> Path:
-    import torch
+    from tests.training.stub_transcriber import tiny_transcriber
 
-    from musestudio.dsp.features import FeatureConfig
-    from musestudio.ml.checkpoint import save_checkpoint
-    from musestudio.ml.models.transcriber import TranscriberConfig, TranscriberModel
-
-    config = TranscriberConfig(conv1=4, conv2=4, hidden=16, temporal_layers=2)
-    torch.manual_seed(0)
-    folder = tmp_path / f"ck{len(list(tmp_path.iterdir()))}"
-    save_checkpoint(folder, "transcriber", dataclasses.asdict(config), TranscriberModel(config).state_dict(),
-                    extra={"features": FeatureConfig().to_dict(), "decode": {"note_filter": note_filter}})
-    return folder
+    return tiny_transcriber(tmp_path / f"ck{len(list(tmp_path.iterdir()))}", {"note_filter": note_filter})
 
 
 def test_config_validation(tmp_path: Path) -> None:

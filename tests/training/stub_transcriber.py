@@ -29,22 +29,31 @@ def write_clip_folder(folder: Path, clips: list[NoteSequence], split: str | None
     return str(folder)
 
 
-def stub_checkpoint(folder: Path, decode: dict, monkeypatch: pytest.MonkeyPatch,
-                    activations_of: Callable[[NoteSequence], Activations]) -> Path:
-    """A tiny transcriber checkpoint with ``decode`` as its decode block; run_inference on a clip returns
-    ``activations_of`` its reference MIDI (the WAV's neighbour)."""
+def tiny_transcriber(folder: Path, decode: dict, loudness: str | None = None) -> Path:
+    """A tiny (untrained) transcriber checkpoint in ``folder`` with ``decode`` as its config.json decode block:
+    what the decoder read-outs' config checks and stubbed fits need."""
     import torch
 
     from musestudio.dsp.features import FeatureConfig
-    from musestudio.io.midi import read_midi
-    from musestudio.ml import transcribe as transcribe_mod
     from musestudio.ml.checkpoint import save_checkpoint
     from musestudio.ml.models.transcriber import TranscriberConfig, TranscriberModel
 
     config = TranscriberConfig(conv1=4, conv2=4, hidden=16, temporal_layers=2)
     torch.manual_seed(0)
+    features = FeatureConfig() if loudness is None else FeatureConfig(loudness=loudness)
     save_checkpoint(folder, "transcriber", dataclasses.asdict(config), TranscriberModel(config).state_dict(),
-                    extra={"features": FeatureConfig(loudness="running").to_dict(), "decode": decode})
+                    extra={"features": features.to_dict(), "decode": decode})
+    return folder
+
+
+def stub_checkpoint(folder: Path, decode: dict, monkeypatch: pytest.MonkeyPatch,
+                    activations_of: Callable[[NoteSequence], Activations]) -> Path:
+    """A tiny transcriber checkpoint with ``decode`` as its decode block; run_inference on a clip returns
+    ``activations_of`` its reference MIDI (the WAV's neighbour)."""
+    from musestudio.io.midi import read_midi
+    from musestudio.ml import transcribe as transcribe_mod
+
+    tiny_transcriber(folder, decode, loudness="running")
     monkeypatch.setattr(transcribe_mod, "run_inference",
                         lambda wav, _ck: activations_of(read_midi(Path(wav).with_suffix(".mid"))))
     return folder

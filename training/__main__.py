@@ -74,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     nf.add_argument("--folds", type=int, default=5, help="cross-validation folds (by piece)")
     nf.add_argument("--no-candidate-tests", action="store_true",
                     help="look for candidates without the repeat and harmonic tests (the filter judges them)")
+    nf.add_argument("--extended-features", action="store_true",
+                    help="the filter also reads the 16 EXTRA_FILTER_FEATURES (neighbouring keys, partials above, the "
+                         "key's decay): 43 inputs")
     nf.add_argument("--report", default=None, help="also write the report and the fitted filter as JSON here")
     nf.add_argument("--write", action="store_true", help="store the filter in the checkpoint's config.json")
     ne = sub.add_parser("fit-note-ends", help="fit the decoder's note-end read-out on clips of TRAINING-split pieces, "
@@ -230,7 +233,8 @@ def _fit_note_filter(args: argparse.Namespace) -> int:
         model, report = fit_note_filter(args.checkpoint, args.folders, onset_thresholds=tuple(args.onset),
                                         keep_thresholds=tuple(args.keep), hidden=tuple(args.hidden),
                                         weight_decay=args.weight_decay, members=args.members, folds=args.folds,
-                                        candidate_tests=not args.no_candidate_tests, log=lambda m: print(m, flush=True))
+                                        candidate_tests=not args.no_candidate_tests,
+                                        extended=args.extended_features, log=lambda m: print(m, flush=True))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

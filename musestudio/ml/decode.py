@@ -461,11 +461,32 @@ NOTE_FILTER_FEATURES = (
     "frame_mean", "offset_peak", "key_db", "key_rise_db", "key_below_loudest_db", "level",
     *(f"lower{iv}_onset" for iv in FILTER_INTERVALS), *(f"lower{iv}_db" for iv in FILTER_INTERVALS),
     "log_since_same_key", "same_key_prev_onset", "log_simultaneous", "register", "register_sq")
+NEIGHBOUR_KEYS = (-2, -1, 1, 2)  # semitones: a neighbouring key's onset (the network hedging between two keys)
+UPPER_INTERVALS = (12, 19, 24)  # semitones above: a played note's own 2nd, 3rd and 4th partials
+DECAY_LAGS = (4, 8, 16)  # frames after the onset where the key's energy is read against its attack
+#: More local evidence for the filter (eighteenth session; fitted filters with 43 inputs read these after the 27):
+#: a struck key's energy decays from its attack and its own partials sound above it, where a resonance or a
+#: reverberant swell does not; a neighbouring key's onset, an earlier peak of this key and the frame head at the
+#: neighbouring keys tell a hedge between two keys or a smeared double attack from a new note.
+EXTRA_FILTER_FEATURES = (
+    *(f"onset_key{d:+d}" for d in NEIGHBOUR_KEYS), *(f"upper{iv}_onset" for iv in UPPER_INTERVALS),
+    *(f"upper{iv}_db" for iv in UPPER_INTERVALS), *(f"decay{lag}_db" for lag in DECAY_LAGS), "onset_earlier",
+    "frame_key-1", "frame_key+1")
+
+
+def note_filter_feature_count(model: dict) -> int:
+    """How many features a fitted filter reads: the 27 NOTE_FILTER_FEATURES, or 43 with EXTRA_FILTER_FEATURES."""
+    n = len(model["mean"])
+    if n not in (len(NOTE_FILTER_FEATURES), len(NOTE_FILTER_FEATURES) + len(EXTRA_FILTER_FEATURES)):
+        raise ValueError(f"note filter has weights for {n} features; the decoder computes {len(NOTE_FILTER_FEATURES)} "
+                         f"or {len(NOTE_FILTER_FEATURES) + len(EXTRA_FILTER_FEATURES)}")
+    return n
 
 
 def note_filter_features(activations: Activations, frames: np.ndarray, keys: np.ndarray,
-                         frame_threshold: float) -> np.ndarray:
-    """[candidates, len(NOTE_FILTER_FEATURES)] for onset candidates (frames[i], keys[i]).
+                         frame_threshold: float, extended: bool = False) -> np.ndarray:
+    """[candidates, len(NOTE_FILTER_FEATURES)] for onset candidates (frames[i], keys[i]); with ``extended``,
+    EXTRA_FILTER_FEATURES follow (extra_filter_features).
 
     What tells a played note from a false alarm: the onset head's peak and its shape; whether the key was
     already sounding (a swelling partial under the pedal); how long and how surely the frame head holds it;
@@ -478,7 +499,7 @@ def note_filter_features(activations: Activations, frames: np.ndarray, keys: np.
     frames, keys = np.asarray(frames, np.int64), np.asarray(keys, np.int64)
     m = len(frames)
     if not m or a.key_energy is None or a.level is None or not len(a.level):
-        return np.zeros((m, len(NOTE_FILTER_FEATURES)))
+        return np.zeros((m, len(NOTE_FILTER_FEATURES) + (len(EXTRA_FILTER_FEATURES) if extended else 0)))
     n = min(len(a.level), len(a.key_energy), len(a.onset), len(a.frame))
     f, k = np.minimum(frames, n - 1), keys
     # Gathered in a few blocks, then converted: no float64 copy of a whole [frames, 88] head (the filter runs on
@@ -528,16 +549,60 @@ def note_filter_features(activations: Activations, frames: np.ndarray, keys: np.
     sorted_f = np.sort(f)
     together = np.searchsorted(sorted_f, f + 1, "right") - np.searchsorted(sorted_f, f - 1, "left") - 1
     reg = (k - 44) / 44.0
-    return np.column_stack([
+    x = np.column_stack([
         onset[:, 0, 2], onset[:, 0, 1], onset[:, 0, 3], frame[:, 2:5].max(axis=1), held, np.log1p(run), frame_mean,
         offset_peak, key - np.median(key), rise, key - loudest, level - np.median(level), lower_onset, lower_db,
         np.log1p(since), prev_onset, np.log1p(together), reg, reg * reg])
+    return np.hstack([x, extra_filter_features(a, f, k, n, key)]) if extended else x
 
 
-def note_filter_probability(model: dict, x: np.ndarray) -> np.ndarray:
-    """The filter's probability that each candidate is a played note: the sigmoid of its read-out's logit
-    (velocity_model_output runs the same MLP ensembles)."""
-    return 1.0 / (1.0 + np.exp(-np.clip(velocity_model_output(model, x), -50.0, 50.0)))
+def extra_filter_features(a: Activations, f: np.ndarray, k: np.ndarray, n: int, key: np.ndarray) -> np.ndarray:
+    """[candidates, len(EXTRA_FILTER_FEATURES)] at onset frames ``f`` (within ``n``) of keys ``k``, whose attack
+    energies (the loudest over the onset frame and the two after it) are ``key``: the onset head at the
+    neighbouring keys and at the keys of this note's partials (frames f-1..f+1; 0 off the keyboard), those
+    partials' attack energies against this key's, this key's energy 4, 8 and 16 frames on against its attack (dB,
+    clipped to +-60), the onset head's highest peak at this key 3-8 frames before, and the frame head at the two
+    neighbouring keys two frames on.  Each head is gathered once for all its columns (it runs on every candidate of
+    every re-decode)."""
+    onset, frame, energy = _EnergyAt(a.onset, n, 0.0), _EnergyAt(a.frame, n, 0.0), _EnergyAt(a.key_energy, n)
+    n_keys = a.onset.shape[1]
+    # Frames lead each gather and the max runs over them: numpy reduces a short last axis far more slowly.
+    near = np.clip(f[None, :] + np.arange(-1, 2)[:, None], 0, n - 1)  # [3, m]
+    others = k[:, None] + np.array((*NEIGHBOUR_KEYS, *UPPER_INTERVALS))  # [m, 7]
+    on_keyboard = (others >= 0) & (others < n_keys)
+    others = np.clip(others, 0, n_keys - 1)
+    beside = np.where(on_keyboard, onset[near[:, :, None], others[None, :, :]].max(axis=0), 0.0)
+    upper = others[:, len(NEIGHBOUR_KEYS):]
+    attack = energy[_ahead(f, n).T[:, :, None], upper[None, :, :]].max(axis=0)  # [m, 3]
+    partials = np.where(on_keyboard[:, len(NEIGHBOUR_KEYS):], np.clip(attack - key[:, None], -60.0, 60.0), -60.0)
+    decay = np.clip(energy[np.minimum(f[:, None] + np.array(DECAY_LAGS), n - 1), k[:, None]] - key[:, None], -60.0, 60.0)
+    earlier = onset[np.clip(f[None, :] - np.arange(3, 9)[:, None], 0, n - 1), k[None, :]].max(axis=0)
+    sides = frame[np.minimum(f + 2, n - 1)[:, None], np.clip(k[:, None] + np.array((-1, 1)), 0, n_keys - 1)]
+    return np.column_stack([beside, partials, decay, earlier, sides])
+
+
+def note_filter_logits(model: dict, x: np.ndarray) -> np.ndarray:
+    """velocity_model_output for a filter of one-hidden-layer members, in float32 with the standardisation folded
+    into the first layer and the members' hidden layers side by side: two matrix products instead of two per
+    member in float64.  Written for speed: the filter scores every candidate on every re-decode, and at a low
+    candidate threshold there are twice as many candidates as notes.  Other shapes fall back to
+    velocity_model_output; tests/ml/test_note_filter.py checks the two agree."""
+    members = model.get("members") or []
+    if model.get("kind") != "mlp" or any(len(layers) != 2 for layers in members):
+        return velocity_model_output(model, x)
+    mean, scale = np.asarray(model["mean"], np.float64), np.asarray(model["scale"], np.float64)
+    if x.shape[1] != len(mean):
+        raise ValueError(f"velocity model expects {len(mean)} features, got {x.shape[1]}")
+    first = np.concatenate([np.asarray(layers[0][0], np.float64) for layers in members], axis=1) / scale[:, None]
+    bias = np.concatenate([np.asarray(layers[0][1], np.float64) for layers in members]) - mean @ first
+    width = [len(layers[0][1]) for layers in members]
+    second = np.zeros((sum(width), 1))
+    for i, layers in enumerate(members):
+        second[sum(width[:i]):sum(width[: i + 1]), 0] = np.asarray(layers[1][0], np.float64)[:, 0] / len(members)
+    out_bias = float(np.mean([np.asarray(layers[1][1], np.float64)[0] for layers in members]))
+    h = x.astype(np.float32) @ first.astype(np.float32) + bias.astype(np.float32)
+    np.maximum(h, 0.0, out=h)
+    return (h @ second.astype(np.float32))[:, 0].astype(np.float64) + out_bias
 
 
 def candidate_settings(settings: DecodeSettings, note_filter: dict) -> DecodeSettings:
@@ -558,8 +623,10 @@ def filtered_onsets(activations: Activations, settings: DecodeSettings, onset: n
     frames, keys = _onset_candidates(*clean, candidate_settings(settings, model))
     if not len(frames):
         return frames, keys
-    x = note_filter_features(a, frames, keys, settings.frame_threshold)
-    keep = note_filter_probability(model, x) >= float(model["keep_threshold"])
+    extended = note_filter_feature_count(model) > len(NOTE_FILTER_FEATURES)
+    x = note_filter_features(a, frames, keys, settings.frame_threshold, extended)
+    keep_at = float(model["keep_threshold"])  # the probability threshold as a logit: no sigmoid per candidate
+    keep = note_filter_logits(model, x) >= np.log(keep_at / (1.0 - keep_at))
     return frames[keep], keys[keep]
 
 

@@ -162,8 +162,8 @@ def _mlp_members(bad: str, members: Any, n: int) -> list[Any]:
 def _note_filter(folder: Path, model: Any) -> dict[str, Any]:
     """config.json decode.note_filter, checked: ``onset_threshold`` and ``keep_threshold`` in (0, 1),
     optional ``repeat_threshold`` / ``harmonic_threshold`` (in (0, 1] or null), kind "mlp", and mean, scale and
-    members over the NOTE_FILTER_FEATURES."""
-    from musestudio.ml.decode import NOTE_FILTER_FEATURES
+    members over the NOTE_FILTER_FEATURES (27), or those and the EXTRA_FILTER_FEATURES (43)."""
+    from musestudio.ml.decode import EXTRA_FILTER_FEATURES, NOTE_FILTER_FEATURES
 
     bad = f"{folder}: config.json decode.note_filter"
     if not isinstance(model, dict):
@@ -183,7 +183,10 @@ def _note_filter(folder: Path, model: Any) -> dict[str, Any]:
         out[key] = float(value)
     if model.get("kind") != "mlp":
         raise ModelError(f"{bad}.kind must be 'mlp', not {model.get('kind')!r}")
-    n = len(NOTE_FILTER_FEATURES)
+    sizes = (len(NOTE_FILTER_FEATURES), len(NOTE_FILTER_FEATURES) + len(EXTRA_FILTER_FEATURES))
+    n = len(model.get("mean") or []) if isinstance(model.get("mean"), list) else 0
+    if n not in sizes:
+        raise ModelError(f"{bad}.mean must be {sizes[0]} or {sizes[1]} finite numbers (one per filter feature)")
     out.update(_standardiser(bad, model, n), kind="mlp", members=_mlp_members(bad, model.get("members"), n))
     return out
 

@@ -12,11 +12,18 @@ import numpy as np
 import pytest
 
 from musestudio.ml.activations import Activations
-from musestudio.ml.decode import NOTE_FILTER_FEATURES, DecodeSettings, decode, note_filter_features, onset_candidates
+from musestudio.ml.decode import (
+    EXTRA_FILTER_FEATURES,
+    NOTE_FILTER_FEATURES,
+    DecodeSettings,
+    decode,
+    note_filter_features,
+    onset_candidates,
+)
 
 FPS = 31.25
 N = len(NOTE_FILTER_FEATURES)
-COL = {name: i for i, name in enumerate(NOTE_FILTER_FEATURES)}
+COL = {name: i for i, name in enumerate((*NOTE_FILTER_FEATURES, *EXTRA_FILTER_FEATURES))}
 
 
 def grid(frames: int = 200) -> dict[str, np.ndarray]:
@@ -89,6 +96,54 @@ def test_features_read_the_partial_the_repeat_and_the_duration() -> None:
     assert note_filter_features(acts(a, energy=False), frames, keys, 0.5).shape == (5, N)
 
 
+def test_extended_features_read_the_decay_the_partials_above_and_the_neighbours() -> None:
+    """The 16 EXTRA_FILTER_FEATURES follow the 27 unchanged: a struck key decays from its attack, its octave above
+    lights up with it, a neighbouring key's onset and an earlier peak of the same key are seen."""
+    a = scene()
+    a["energy"][20:24, 48 - 21] = -30.0  # C3's attack, 10 dB over the rest of its note (-40 dB)
+    a["onset"][58, 63 - 21] = 0.3  # D#4 lights up two frames before E4 (the network hedging between keys)
+    frames, keys = onset_candidates(a["onset"], a["frame"], DecodeSettings(onset_threshold=0.4, repeat_threshold=None,
+                                                                            harmonic_threshold=None))
+    base = note_filter_features(acts(a), frames, keys, frame_threshold=0.5)
+    x = note_filter_features(acts(a), frames, keys, frame_threshold=0.5, extended=True)
+    assert x.shape == (5, N + len(EXTRA_FILTER_FEATURES)) and np.array_equal(x[:, :N], base)
+    row = {(int(f), int(k) + 21): x[i] for i, (f, k) in enumerate(zip(frames, keys, strict=True))}
+    c3, c4, e4, double = row[(20, 48)], row[(21, 60)], row[(60, 64)], row[(104, 48)]
+    assert c3[COL["decay4_db"]] == pytest.approx(-10.0) and c3[COL["decay16_db"]] == pytest.approx(-10.0)
+    assert c3[COL["upper12_onset"]] == pytest.approx(0.5)  # C4 started a frame after it
+    assert c3[COL["upper12_db"]] == pytest.approx(-62.0 + 30.0)  # C4's energy against C3's attack
+    assert c4[COL["upper12_onset"]] == 0.0 and c4[COL["upper12_db"]] == pytest.approx(-110.0 + 62.0)
+    assert e4[COL["onset_key-1"]] == 0.0  # D#4's peak is two frames early: outside f-1..f+1
+    a["onset"][59, 63 - 21] = 0.3
+    moved = note_filter_features(acts(a), frames, keys, 0.5, extended=True)
+    assert moved[list(zip(frames, keys + 21)).index((60, 64)), COL["onset_key-1"]] == pytest.approx(0.3)
+    assert double[COL["onset_earlier"]] == pytest.approx(0.9) and c3[COL["onset_earlier"]] == 0.0
+    assert e4[COL["frame_key+1"]] == 0.0 and e4[COL["frame_key-1"]] == 0.0
+    # the top key reads 0 onset and -60 dB for partials off the keyboard
+    top = grid()
+    put(top, 108, 20, 40, 0.9, -40.0)
+    f, k = onset_candidates(top["onset"], top["frame"], DecodeSettings(onset_threshold=0.4))
+    xt = note_filter_features(acts(top), f, k, 0.5, extended=True)
+    assert xt[0, COL["upper12_onset"]] == 0.0 and xt[0, COL["upper24_db"]] == -60.0 and xt[0, COL["onset_key+2"]] == 0.0
+    assert note_filter_features(acts(a, energy=False), frames, keys, 0.5, extended=True).shape == x.shape
+
+
+def test_a_43_input_filter_reads_the_extended_features() -> None:
+    """A fitted filter's input count chooses the feature set: one distrusting a decaying-free swell drops C4 (whose
+    energy does not fall after its onset) and keeps C3; a filter of another width is refused by decode."""
+    a = scene()
+    a["energy"][20:24, 48 - 21] = -30.0
+    n = N + len(EXTRA_FILTER_FEATURES)
+    w = [[-20.0 if name == "decay4_db" else 0.0] for name in (*NOTE_FILTER_FEATURES, *EXTRA_FILTER_FEATURES)]
+    # logit = -20 * decay4_db - 5: kept only where the key's energy has fallen (decay4_db < -0.25)
+    model = {"kind": "mlp", "mean": [0.0] * n, "scale": [1.0] * n, "members": [[[w, [-5.0]]]],
+             "onset_threshold": 0.4, "keep_threshold": 0.5}
+    got = {(n_.pitch, round(n_.start * FPS)) for n_ in decode(acts(a), DecodeSettings(note_filter=model)).notes}
+    assert got == {(48, 20)}
+    with pytest.raises(ValueError, match="30 features"):
+        decode(acts(a), DecodeSettings(note_filter={**model, "mean": [0.0] * 30, "scale": [1.0] * 30}))
+
+
 def test_a_filter_that_keeps_everything_is_plain_decoding() -> None:
     a = scene()
     keep_all = {**one_layer({}, 20.0), "onset_threshold": 0.6, "keep_threshold": 0.5}
@@ -130,12 +185,16 @@ def test_config_validation(tmp_path: Path) -> None:
             "harmonic_threshold": None}
     assert decode_defaults(_checkpoint(tmp_path, good)).note_filter == good
     assert decode_defaults(_checkpoint(tmp_path, None)).note_filter is None  # today's decoding
+    m = N + len(EXTRA_FILTER_FEATURES)  # a filter on the extended features
+    wide = {**good, "mean": [0.0] * m, "scale": [1.0] * m, "members": [[[[[0.5]] * m, [0.0]]]]}
+    assert decode_defaults(_checkpoint(tmp_path, wide)).note_filter == wide
     broken = {
         "keep_threshold": {**good, "keep_threshold": 1.5},
         "onset_threshold": {k: v for k, v in good.items() if k != "onset_threshold"},
         "repeat_threshold": {**good, "repeat_threshold": "high"},
         "kind": {**good, "kind": "tree"},
         "mean": {**good, "mean": [0.0] * (N - 1)},
+        "members of 27 inputs under 43 means": {**good, "mean": [0.0] * (N + 16), "scale": [1.0] * (N + 16)},
         "scale": {**good, "scale": [0.0] * N},
         "members": {**good, "members": [[[[[1.0]] * N, [0.0, 0.0]]]]},  # a layer of 1 column with 2 biases
         "object": [1, 2],
@@ -144,10 +203,29 @@ def test_config_validation(tmp_path: Path) -> None:
         folder = _checkpoint(tmp_path, bad)
         with pytest.raises(ModelError, match=r"decode\.note_filter") as err:
             decode_defaults(folder)
-        assert name in str(err.value) or (name == "members" and "chain" in str(err.value))
+        assert name in str(err.value) or (name.startswith("members") and "chain" in str(err.value))
         assert "\n" not in str(err.value)
     meta = json.loads((_checkpoint(tmp_path, good) / "config.json").read_text())
     assert meta["decode"]["note_filter"]["keep_threshold"] == 0.5
+
+
+def test_the_folded_float32_logits_agree_with_the_read_out() -> None:
+    """note_filter_logits (standardisation folded into the first layer, members side by side, float32) is written
+    for speed; velocity_model_output in float64 is its specification."""
+    from musestudio.ml.decode import note_filter_logits, velocity_model_output
+
+    rng = np.random.default_rng(3)
+    n = N + len(EXTRA_FILTER_FEATURES)
+    members = [[[rng.normal(size=(n, 16)).tolist(), rng.normal(size=16).tolist()],
+                [rng.normal(size=(16, 1)).tolist(), [float(rng.normal())]]] for _ in range(3)]
+    model = {"kind": "mlp", "mean": rng.normal(size=n).tolist(), "scale": rng.uniform(0.5, 2, n).tolist(),
+             "members": members}
+    x = rng.normal(size=(500, n)) * 3
+    np.testing.assert_allclose(note_filter_logits(model, x), velocity_model_output(model, x), rtol=1e-4, atol=1e-4)
+    deeper = {**model, "members": [[*m[:1], [np.eye(16).tolist(), [0.0] * 16], m[1]] for m in members]}
+    np.testing.assert_array_equal(note_filter_logits(deeper, x), velocity_model_output(deeper, x))  # falls back
+    with pytest.raises(ValueError, match="expects"):
+        note_filter_logits(model, x[:, :N])
 
 
 def test_the_vectorised_partial_test_answers_as_a_loop_over_peaks() -> None:

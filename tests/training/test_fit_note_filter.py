@@ -55,8 +55,9 @@ def checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return stub_checkpoint(tmp_path / "transcriber", {"onset_threshold": 0.6}, monkeypatch, stub_activations)
 
 
+@pytest.mark.parametrize("extended", [False, True])
 def test_fit_note_filter_finds_the_soft_notes_drops_the_partials_and_writes_a_readable_filter(
-        tmp_path: Path, checkpoint: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, checkpoint: Path, capsys: pytest.CaptureFixture[str], extended: bool) -> None:
     from musestudio.ml import transcribe as transcribe_mod
     from training.__main__ import main
 
@@ -64,7 +65,8 @@ def test_fit_note_filter_finds_the_soft_notes_drops_the_partials_and_writes_a_re
     folders = [clip_folder(tmp_path, f"train{i}", "train", rng) for i in range(2)]
     report_file = tmp_path / "report.json"
     rc = main(["fit-note-filter", str(checkpoint), *folders, "--onset", "0.4", "--keep", "0.5", "--hidden", "8",
-               "--members", "2", "--folds", "3", "--report", str(report_file), "--write"])
+               "--members", "2", "--folds", "3", "--report", str(report_file), "--write",
+               *(["--extended-features"] if extended else [])])
     assert rc == 0, capsys.readouterr().err
     report = json.loads(report_file.read_text())
     shipped, best = report["shipped"], report["best"]
@@ -75,6 +77,7 @@ def test_fit_note_filter_finds_the_soft_notes_drops_the_partials_and_writes_a_re
     settings = transcribe_mod.decode_defaults(checkpoint)
     assert settings.note_filter["onset_threshold"] == 0.4 and settings.note_filter["keep_threshold"] == 0.5
     assert settings.onset_threshold == 0.6  # the decoder's own threshold is left alone
+    assert len(settings.note_filter["mean"]) == (43 if extended else 27) and report["extended_features"] == extended
     meta = json.loads((checkpoint / "config.json").read_text())
     assert "note_filter_fitted_on" in meta["decode"]
 

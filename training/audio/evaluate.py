@@ -441,11 +441,12 @@ def fit_velocity_model(checkpoint: str | os.PathLike[str], folders: list[str], *
     return model, report
 
 
-def note_filter_examples(acts: Any, reference: NoteSequence, settings: Any, thresholds: dict[str, Any]
-                         ) -> tuple[np.ndarray, np.ndarray]:
+def note_filter_examples(acts: Any, reference: NoteSequence, settings: Any, thresholds: dict[str, Any],
+                         extended: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(features, labels) of one clip's onset candidates under ``settings`` with the filter's candidate
     ``thresholds`` (onset, and optionally repeat and harmonic): label 1 where the candidate matches a
-    reference note (same pitch, onset within 50 ms, one-to-one as mir_eval scores), else 0."""
+    reference note (same pitch, onset within 50 ms, one-to-one as mir_eval scores), else 0.  ``extended``: the
+    features include EXTRA_FILTER_FEATURES."""
     import mir_eval
 
     from musestudio.core.notes import PIANO_LOW
@@ -454,7 +455,7 @@ def note_filter_examples(acts: Any, reference: NoteSequence, settings: Any, thre
 
     cand = candidate_settings(settings, thresholds)
     frames, keys = onset_candidates(acts.onset, acts.frame, cand)
-    x = note_filter_features(acts, frames, keys, settings.frame_threshold)
+    x = note_filter_features(acts, frames, keys, settings.frame_threshold, extended)
     y = np.zeros(len(frames))
     if len(frames) and reference.notes:
         onset = np.nan_to_num(np.asarray(acts.onset, np.float32))
@@ -477,7 +478,7 @@ def piece_folds(pieces: list[str], folds: int, seed: int = 0) -> dict[str, int]:
 def cross_validate_note_filter(data: list[dict[str, Any]], settings: Any, *, candidates: list[dict[str, Any]],
                                keep_thresholds: tuple[float, ...], hidden: tuple[int, ...] = (32,),
                                weight_decay: float = 1e-2, members: int = 5, folds: int = 5,
-                               log: Any = None) -> list[dict[str, Any]]:
+                               extended: bool = False, log: Any = None) -> list[dict[str, Any]]:
     """Mean scores over ``data``'s clips (velocity_examples' dicts: acts, reference, piece) of the decoder with
     a note filter fitted on the other folds' pieces, for each candidate thresholds dict x keep threshold, and
     (first row, ``candidates`` None) of ``settings`` as they are; each row also lists every clip's onset F1."""
@@ -497,7 +498,7 @@ def cross_validate_note_filter(data: list[dict[str, Any]], settings: Any, *, can
     if log:
         log(f"without a filter: onset F1 {table[0]['onset_f1']:.4f}")
     for thresholds in candidates:
-        examples = [note_filter_examples(d["acts"], d["reference"], settings, thresholds) for d in data]
+        examples = [note_filter_examples(d["acts"], d["reference"], settings, thresholds, extended) for d in data]
         ests: dict[float, list[Any]] = {t: [None] * len(data) for t in keep_thresholds}
         for fold in range(folds):
             inside = [i for i, d in enumerate(data) if fold_of[d["piece"]] == fold]
@@ -537,13 +538,14 @@ def fit_set(checkpoint: str | os.PathLike[str], folders: list[str], folds: int, 
 
 def fit_note_filter(checkpoint: str | os.PathLike[str], folders: list[str], *, onset_thresholds: tuple[float, ...],
                     keep_thresholds: tuple[float, ...], hidden: tuple[int, ...] = (32,), weight_decay: float = 1e-2,
-                    members: int = 5, folds: int = 5, candidate_tests: bool = True,
+                    members: int = 5, folds: int = 5, candidate_tests: bool = True, extended: bool = False,
                     log: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """The note-candidate filter (DecodeSettings.note_filter) fitted on clips of TRAINING-split pieces, and its
     report: the checkpoint's decoding and, for each candidate onset threshold x keep threshold, the filter
     cross-validated by piece (``folds`` folds).  The best cell (mean onset F1 to 3 places, then onset+offset
     F1) is refitted on all the clips.  ``candidate_tests`` False looks for candidates without the repeat and
-    harmonic tests (the filter's features then judge repeats and partials)."""
+    harmonic tests (the filter's features then judge repeats and partials).  ``extended``: the filter also reads
+    EXTRA_FILTER_FEATURES (43 inputs)."""
     from musestudio.ml.transcribe import decode_defaults
 
     if not onset_thresholds or not keep_thresholds:
@@ -556,14 +558,16 @@ def fit_note_filter(checkpoint: str | os.PathLike[str], folders: list[str], *, o
     extra = {} if candidate_tests else {"repeat_threshold": None, "harmonic_threshold": None}
     candidates = [{"onset_threshold": t, **extra} for t in onset_thresholds]
     table = cross_validate_note_filter(data, settings, candidates=candidates, keep_thresholds=keep_thresholds,
-                                       hidden=hidden, weight_decay=weight_decay, members=members, folds=folds, log=log)
+                                       hidden=hidden, weight_decay=weight_decay, members=members, folds=folds,
+                                       extended=extended, log=log)
     best = max(table[1:], key=lambda r: (round(r["onset_f1"], 3), r["onset_offset_f1"]))
-    examples = [note_filter_examples(d["acts"], d["reference"], settings, best["candidates"]) for d in data]
+    examples = [note_filter_examples(d["acts"], d["reference"], settings, best["candidates"], extended) for d in data]
     model = fit_mlp([x for x, _ in examples], [y for _, y in examples], hidden=hidden, weight_decay=weight_decay,
                     members=members, loss="bce")
     model = {**best["candidates"], "keep_threshold": best["keep_threshold"], **model}
     report = {"clips": len(data), "pieces": len({d["piece"] for d in data}), "folds": folds, "hidden": list(hidden),
-              "weight_decay": weight_decay, "members": members, "shipped": table[0], "best": best, "table": table}
+              "weight_decay": weight_decay, "members": members, "extended_features": extended, "shipped": table[0],
+              "best": best, "table": table}
     return model, report
 
 

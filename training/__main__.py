@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     fv.add_argument("--hidden", type=int, nargs="+", default=[32], help="MLP hidden layer sizes (--kind mlp)")
     fv.add_argument("--weight-decay", type=float, default=1e-2, help="MLP weight decay (--kind mlp; 0.01 chosen on validation)")
     fv.add_argument("--members", type=int, default=5, help="MLPs averaged (--kind mlp)")
+    fv.add_argument("--more-features", action="store_true",
+                    help="(--kind mlp) read the 7 MORE_VELOCITY_FEATURES too (decay, brightness, local dynamic): 25 inputs")
     fv.add_argument("--write", action="store_true", help="store the model in the checkpoint's config.json")
     nf = sub.add_parser("fit-note-filter", help="fit the decoder's note-candidate filter on clips of TRAINING-split "
                                                  "pieces, choosing its thresholds by cross-validation by piece")
@@ -139,9 +141,14 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "fit-velocity":
         from training.audio.evaluate import fit_velocity_model, write_decode_defaults
 
-        model, report = fit_velocity_model(args.checkpoint, args.clips, l2=args.l2, kind=args.kind,
-                                           hidden=tuple(args.hidden), weight_decay=args.weight_decay,
-                                           members=args.members, log=lambda m: print(m, flush=True))
+        try:
+            model, report = fit_velocity_model(args.checkpoint, args.clips, l2=args.l2, kind=args.kind,
+                                               hidden=tuple(args.hidden), weight_decay=args.weight_decay,
+                                               members=args.members, more_features=args.more_features,
+                                               log=lambda m: print(m, flush=True))
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         print(json.dumps(report, indent=1))
         if args.write:
             write_decode_defaults(args.checkpoint, {"velocity_model": model, **report}, ", ".join(args.clips), merge=True)

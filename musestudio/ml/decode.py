@@ -404,6 +404,40 @@ def extended_velocity_features(notes: list[Note], activations: Activations) -> n
     return np.column_stack([base, raw - np.median(raw, axis=0)])
 
 
+#: Features a read-out fitted on 25 inputs adds after the 18 (eighteenth session, more_velocity_features).
+MORE_VELOCITY_FEATURES = ("decay4_db", "decay8_db", "rise_1_db", "sixth_partial_db", "eighth_partial_db",
+                          "local_loudness_db", "velocity_head_before")
+
+
+def more_velocity_features(notes: list[Note], activations: Activations) -> np.ndarray:
+    """extended_velocity_features plus MORE_VELOCITY_FEATURES, each centred on its median over the file: the key's
+    energy 4 and 8 frames after its attack against the attack (how it decays), its rise over the one frame before,
+    the energy at the 6th and 8th partials against the key's (how bright the strike is; -60 above the keyboard), the
+    attack against the mean attack of the notes within a second either side (the local dynamic), and the velocity
+    head a frame before the onset."""
+    a = activations
+    extended = extended_velocity_features(notes, activations)
+    if not notes or a.key_energy is None or a.level is None or not len(a.level):
+        return np.zeros((len(notes), extended.shape[1] + len(MORE_VELOCITY_FEATURES)))
+    n = min(len(a.level), len(a.key_energy), len(a.onset), len(a.velocity))
+    energy = _EnergyAt(a.key_energy, n)
+    start, f, k, ahead = _note_grid(notes, a.frame_rate, n)
+    key = energy[ahead, k[:, None]].max(axis=1)
+    decay = np.clip(energy[np.minimum(f[:, None] + np.array((4, 8)), n - 1), k[:, None]] - key[:, None], -60.0, 60.0)
+    rise = np.clip(key - energy[np.maximum(f - 1, 0), k], -60.0, 60.0)
+    upper = k[:, None] + np.array((31, 36))  # semitones to the 6th and 8th partials
+    bright = energy[ahead[:, None, :], np.minimum(upper, 87)[:, :, None]].max(axis=2)
+    bright = np.where(upper < 88, np.clip(bright - key[:, None], -60.0, 60.0), -60.0)
+    # the mean attack of the notes starting within a second either side, by cumulative sums over the sorted starts
+    order = np.argsort(start, kind="stable")
+    sums = np.concatenate([[0.0], np.cumsum(key[order])])
+    lo, hi = np.searchsorted(start[order], start - 1.0, "left"), np.searchsorted(start[order], start + 1.0, "right")
+    local = key - (sums[hi] - sums[lo]) / np.maximum(hi - lo, 1)
+    before = _EnergyAt(a.velocity, n, 0.0)[np.maximum(f - 1, 0), k]
+    raw = np.column_stack([decay, rise, bright, local, before])
+    return np.column_stack([extended, raw - np.median(raw, axis=0)])
+
+
 def velocity_model_output(model: dict, x: np.ndarray) -> np.ndarray:
     """A fitted read-out's velocity offsets for features ``x`` (standardised by the model's mean and scale).
 
@@ -432,14 +466,23 @@ def velocity_model_output(model: dict, x: np.ndarray) -> np.ndarray:
 
 
 def velocity_model_features(notes: list[Note], activations: Activations, model: dict) -> np.ndarray:
-    """The feature set a fitted model was fitted on: 12 (velocity_features) or 18 (extended)."""
+    """The feature set a fitted model was fitted on: 12 (velocity_features), 18 (extended) or 25 (more)."""
     n = len(model["mean"])
-    if n == len(VELOCITY_FEATURES):
+    sizes = velocity_feature_sizes()
+    if n == sizes[0]:
         return velocity_features(notes, activations)
-    if n == len(VELOCITY_FEATURES) + len(EXTRA_VELOCITY_FEATURES):
+    if n == sizes[1]:
         return extended_velocity_features(notes, activations)
-    raise ValueError(f"velocity model has weights for {n} features; the decoder computes {len(VELOCITY_FEATURES)} "
-                     f"or {len(VELOCITY_FEATURES) + len(EXTRA_VELOCITY_FEATURES)}")
+    if n == sizes[2]:
+        return more_velocity_features(notes, activations)
+    raise ValueError(f"velocity model has weights for {n} features; the decoder computes "
+                     f"{', '.join(map(str, sizes[:-1]))} or {sizes[-1]}")
+
+
+def velocity_feature_sizes() -> tuple[int, int, int]:
+    """The velocity read-outs' input counts: base, extended, more."""
+    extended = len(VELOCITY_FEATURES) + len(EXTRA_VELOCITY_FEATURES)
+    return len(VELOCITY_FEATURES), extended, extended + len(MORE_VELOCITY_FEATURES)
 
 
 def with_velocity_model(notes: list[Note], activations: Activations, model: dict) -> list[Note]:

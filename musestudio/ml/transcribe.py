@@ -206,18 +206,19 @@ def _note_end_model(folder: Path, model: Any) -> dict[str, Any]:
 
 def _velocity_model(folder: Path, model: Any) -> dict[str, Any]:
     """config.json decode.velocity_model, checked: mean and scale (> 0), one finite number per velocity
-    feature (12, or 18 for the extended set), then either ``weights`` (linear, one per feature) or ``kind``
+    feature (12, or 18 or 25 for the extended sets), then either ``weights`` (linear, one per feature) or ``kind``
     "mlp" with ``members``: lists of [matrix, bias] layers whose shapes chain from the features to one output."""
-    from musestudio.ml.decode import EXTRA_VELOCITY_FEATURES, VELOCITY_FEATURES
+    from musestudio.ml.decode import velocity_feature_sizes
 
     bad = f"{folder}: config.json decode.velocity_model"
     if not isinstance(model, dict):
         raise ModelError(f"{bad} must be an object")
     kind = model.get("kind", "linear")
-    sizes = (len(VELOCITY_FEATURES), len(VELOCITY_FEATURES) + len(EXTRA_VELOCITY_FEATURES))
+    sizes = velocity_feature_sizes()
     n = len(model.get("mean") or [])
     if n not in sizes or (kind == "linear" and n != sizes[0]):
-        raise ModelError(f"{bad}.mean must be {sizes[0]} finite numbers" + (f" (or {sizes[1]} for an mlp)" if kind != "linear" else ""))
+        raise ModelError(f"{bad}.mean must be {sizes[0]} finite numbers"
+                         + (f" (or {sizes[1]} or {sizes[2]} for an mlp)" if kind != "linear" else ""))
     out: dict[str, Any] = _standardiser(bad, model, n)
     if kind == "linear":
         if not _numbers(model.get("weights"), n):

@@ -215,3 +215,42 @@ def test_velocity_features_follow_the_onset_and_refuse_a_wrong_model() -> None:
     assert np.allclose(np.median(x, axis=0), 0.0)
     with pytest.raises(ValueError, match="weights"):
         with_velocity_model(notes, a, {"mean": [0.0], "scale": [1.0], "weights": [1.0]})
+
+
+def test_more_velocity_features_read_the_decay_the_brightness_and_the_local_dynamic() -> None:
+    """The 7 MORE_VELOCITY_FEATURES follow the 18 unchanged: how the key decays after its attack, how bright the strike
+    is at the 6th and 8th partials, the attack against the notes around it, and a read-out of 25 inputs is used."""
+    from musestudio.core.notes import Note
+    from musestudio.ml.decode import (
+        EXTRA_VELOCITY_FEATURES,
+        MORE_VELOCITY_FEATURES,
+        VELOCITY_FEATURES,
+        extended_velocity_features,
+        more_velocity_features,
+        velocity_feature_sizes,
+        velocity_model_features,
+    )
+
+    energy = np.full((400, 88), -100.0, np.float32)
+    energy[30:34, 40] = -20.0  # key 40 struck at frame 30, then 10 dB down
+    energy[34:60, 40] = -30.0
+    energy[30:33, 40 + 31] = -35.0  # its 6th partial, 15 dB under the attack
+    energy[100:104, 10] = -50.0  # a soft bass note three seconds on, on its own
+    energy[300:304, 70] = -40.0  # a top note, too high for an 8th partial on the keyboard
+    a = Activations(*(np.zeros((400, 88), np.float32) for _ in range(4)), np.zeros(400, np.float32), FPS,
+                    level=np.zeros(400, np.float32), key_energy=energy)
+    notes = [Note(61, 30 / FPS, 50 / FPS, 64), Note(31, 100 / FPS, 110 / FPS, 64), Note(91, 300 / FPS, 310 / FPS, 64)]
+    x = more_velocity_features(notes, a)
+    n18 = len(VELOCITY_FEATURES) + len(EXTRA_VELOCITY_FEATURES)
+    assert x.shape == (3, n18 + len(MORE_VELOCITY_FEATURES)) and velocity_feature_sizes() == (12, 18, 25)
+    assert np.array_equal(x[:, :n18], extended_velocity_features(notes, a))
+    col = {f: x[:, n18 + i] for i, f in enumerate(MORE_VELOCITY_FEATURES)}  # each centred on the file's median
+    raw_decay = {0: -10.0, 1: -50.0, 2: -60.0}  # the bass note falls to the floor: -50 dB; the top one clipped at -60
+    assert col["decay4_db"][0] - col["decay4_db"][1] == raw_decay[0] - raw_decay[1]
+    assert col["sixth_partial_db"][0] - col["sixth_partial_db"][1] == -15.0 - (-50.0)  # floor -100 against -50
+    assert col["eighth_partial_db"][2] == -60.0 - np.median([-60.0, -50.0, -60.0])  # above the keyboard
+    assert np.allclose(col["local_loudness_db"], 0.0)  # each note alone within its second
+    model = {"kind": "mlp", "mean": [0.0] * 25, "scale": [1.0] * 25, "members": [[[[[0.0]] * 25, [0.0]]]]}
+    assert velocity_model_features(notes, a, model).shape == (3, 25)
+    with pytest.raises(ValueError, match="12, 18 or 25"):
+        velocity_model_features(notes, a, {**model, "mean": [0.0] * 20})

@@ -80,18 +80,22 @@ def test_fit_velocity_learns_the_key_energy_and_writes_a_readable_model(
     assert d.velocity_model == model and d.level_velocity == 2.0  # merged beside the tuned settings
 
 
+@pytest.mark.parametrize("more", [False, True])
 def test_fit_velocity_mlp_learns_the_key_energy_and_round_trips_through_the_config(
-        clips: list[str], stub_checkpoint: Callable[[dict], Path]) -> None:
+        clips: list[str], stub_checkpoint: Callable[[dict], Path], more: bool) -> None:
     from musestudio.core.errors import ModelError
     from musestudio.ml import transcribe as transcribe_mod
     from musestudio.ml.decode import EXTRA_VELOCITY_FEATURES, velocity_model_output
     from training.audio.evaluate import fit_velocity_model, write_decode_defaults
 
     ckpt = stub_checkpoint({})
-    model, report = fit_velocity_model(str(ckpt), clips, kind="mlp", hidden=(8,), members=2)
+    model, report = fit_velocity_model(str(ckpt), clips, kind="mlp", hidden=(8,), members=2, more_features=more)
     assert report["kind"] == "mlp" and report["matched_notes"] == 360
     assert report["level_velocity_f1"] < 0.4 and report["model_cv_velocity_f1"] > 0.9
-    n = len(VELOCITY_FEATURES) + len(EXTRA_VELOCITY_FEATURES)
+    n = len(VELOCITY_FEATURES) + len(EXTRA_VELOCITY_FEATURES) + (7 if more else 0)
+    if more:  # the extra inputs need the mlp
+        with pytest.raises(ValueError, match="--kind mlp"):
+            fit_velocity_model(str(ckpt), clips, kind="linear", more_features=True)
     assert len(model["mean"]) == n and len(model["members"]) == 2
     # the numpy forward is the MLP: louder key energy (feature 5, centred key dB) gives a louder note
     x = np.zeros((2, n))

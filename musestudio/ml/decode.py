@@ -635,7 +635,7 @@ def note_filter_logits(model: dict, x: np.ndarray) -> np.ndarray:
         return velocity_model_output(model, x)
     mean, scale = np.asarray(model["mean"], np.float64), np.asarray(model["scale"], np.float64)
     if x.shape[1] != len(mean):
-        raise ValueError(f"velocity model expects {len(mean)} features, got {x.shape[1]}")
+        raise ValueError(f"note filter expects {len(mean)} features, got {x.shape[1]}")
     first = np.concatenate([np.asarray(layers[0][0], np.float64) for layers in members], axis=1) / scale[:, None]
     bias = np.concatenate([np.asarray(layers[0][1], np.float64) for layers in members]) - mean @ first
     width = [len(layers[0][1]) for layers in members]

@@ -183,6 +183,14 @@ def _note_filter(folder: Path, model: Any) -> dict[str, Any]:
         out[key] = float(value)
     if model.get("kind") != "mlp":
         raise ModelError(f"{bad}.kind must be 'mlp', not {model.get('kind')!r}")
+    guard = model.get("repeat_guard")
+    if guard is not None:  # optional: {"held": frame-head probability in [0, 1], "rise_db": dB}
+        ok = isinstance(guard, dict) and all(
+            isinstance(guard.get(k), (int, float)) and not isinstance(guard.get(k), bool) and np.isfinite(guard.get(k))
+            for k in ("held", "rise_db"))
+        if not ok or not 0 <= guard["held"] <= 1:
+            raise ModelError(f"{bad}.repeat_guard must be {{\"held\": a probability, \"rise_db\": a number}}")
+        out["repeat_guard"] = {"held": float(guard["held"]), "rise_db": float(guard["rise_db"])}
     sizes = (len(NOTE_FILTER_FEATURES), len(NOTE_FILTER_FEATURES) + len(EXTRA_FILTER_FEATURES))
     n = len(model.get("mean") or []) if isinstance(model.get("mean"), list) else 0
     if n not in sizes:

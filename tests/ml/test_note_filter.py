@@ -144,6 +144,25 @@ def test_a_43_input_filter_reads_the_extended_features() -> None:
         decode(acts(a), DecodeSettings(note_filter={**model, "mean": [0.0] * 30, "scale": [1.0] * 30}))
 
 
+def test_the_repeat_guard_drops_a_sounding_key_whose_energy_does_not_rise() -> None:
+    """With repeat_guard, a candidate at a key already sounding (frame head held before it) whose energy did not rise
+    is dropped whatever the fitted filter says; a re-strike that adds energy, and a fresh note, are kept."""
+    a = grid()
+    put(a, 48, 20, 120, 0.95, -40.0)  # C3 rings from frame 20 to 120, dying away
+    a["energy"][20:120, 48 - 21] = np.linspace(-40.0, -60.0, 100)
+    a["onset"][60, 48 - 21] = 0.8  # the head fires again at frame 60 with no new energy (a ringing key)
+    put(a, 52, 80, 120, 0.9, -45.0)  # E3 struck at frame 80 ...
+    a["onset"][100, 52 - 21] = 0.85  # ... and re-struck at frame 100, louder
+    a["energy"][100:120, 52 - 21] = -35.0
+    keep_all = {**one_layer({}, 20.0), "onset_threshold": 0.4, "keep_threshold": 0.5, "repeat_threshold": None,
+                "harmonic_threshold": None}
+    plain = {(n.pitch, round(n.start * FPS)) for n in decode(acts(a), DecodeSettings(note_filter=keep_all)).notes}
+    assert {(48, 20), (48, 60), (52, 80), (52, 100)} <= plain
+    guarded = {**keep_all, "repeat_guard": {"held": 0.5, "rise_db": 0.0}}
+    got = {(n.pitch, round(n.start * FPS)) for n in decode(acts(a), DecodeSettings(note_filter=guarded)).notes}
+    assert (48, 60) not in got and {(48, 20), (52, 80), (52, 100)} <= got
+
+
 def test_a_filter_that_keeps_everything_is_plain_decoding() -> None:
     a = scene()
     keep_all = {**one_layer({}, 20.0), "onset_threshold": 0.6, "keep_threshold": 0.5}
@@ -188,6 +207,8 @@ def test_config_validation(tmp_path: Path) -> None:
     m = N + len(EXTRA_FILTER_FEATURES)  # a filter on the extended features
     wide = {**good, "mean": [0.0] * m, "scale": [1.0] * m, "members": [[[[[0.5]] * m, [0.0]]]]}
     assert decode_defaults(_checkpoint(tmp_path, wide)).note_filter == wide
+    guarded = {**good, "repeat_guard": {"held": 0.5, "rise_db": 0.0}}
+    assert decode_defaults(_checkpoint(tmp_path, guarded)).note_filter == guarded
     broken = {
         "keep_threshold": {**good, "keep_threshold": 1.5},
         "onset_threshold": {k: v for k, v in good.items() if k != "onset_threshold"},
@@ -195,6 +216,7 @@ def test_config_validation(tmp_path: Path) -> None:
         "kind": {**good, "kind": "tree"},
         "mean": {**good, "mean": [0.0] * (N - 1)},
         "members of 27 inputs under 43 means": {**good, "mean": [0.0] * (N + 16), "scale": [1.0] * (N + 16)},
+        "repeat_guard": {**good, "repeat_guard": {"held": 2.0, "rise_db": 0.0}},
         "scale": {**good, "scale": [0.0] * N},
         "members": {**good, "members": [[[[[1.0]] * N, [0.0, 0.0]]]]},  # a layer of 1 column with 2 biases
         "object": [1, 2],

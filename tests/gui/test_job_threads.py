@@ -59,7 +59,9 @@ print("finished", len(done))
 
 
 def _run(code: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    # Unbuffered: a child that segfaults at exit (superqt's, by design of this test) would otherwise lose the
+    # "finished" line still sitting in its pipe buffer (CI-like clean clone, session 18: rc -11, empty stdout).
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONUNBUFFERED": "1"}
     return subprocess.run([sys.executable, "-c", code], check=False, env=env, capture_output=True, text=True,
                           timeout=180)
 

@@ -407,6 +407,9 @@ def extended_velocity_features(notes: list[Note], activations: Activations) -> n
 #: Features a read-out fitted on 25 inputs adds after the 18 (eighteenth session, more_velocity_features).
 MORE_VELOCITY_FEATURES = ("decay4_db", "decay8_db", "rise_1_db", "sixth_partial_db", "eighth_partial_db",
                           "local_loudness_db", "velocity_head_before")
+#: The velocity read-outs' input counts: base (12), extended (18), more (25).
+VELOCITY_FEATURE_SIZES = (len(VELOCITY_FEATURES), len(VELOCITY_FEATURES) + len(EXTRA_VELOCITY_FEATURES),
+                          len(VELOCITY_FEATURES) + len(EXTRA_VELOCITY_FEATURES) + len(MORE_VELOCITY_FEATURES))
 
 
 def more_velocity_features(notes: list[Note], activations: Activations) -> np.ndarray:
@@ -468,7 +471,7 @@ def velocity_model_output(model: dict, x: np.ndarray) -> np.ndarray:
 def velocity_model_features(notes: list[Note], activations: Activations, model: dict) -> np.ndarray:
     """The feature set a fitted model was fitted on: 12 (velocity_features), 18 (extended) or 25 (more)."""
     n = len(model["mean"])
-    sizes = velocity_feature_sizes()
+    sizes = VELOCITY_FEATURE_SIZES
     if n == sizes[0]:
         return velocity_features(notes, activations)
     if n == sizes[1]:
@@ -477,12 +480,6 @@ def velocity_model_features(notes: list[Note], activations: Activations, model: 
         return more_velocity_features(notes, activations)
     raise ValueError(f"velocity model has weights for {n} features; the decoder computes "
                      f"{', '.join(map(str, sizes[:-1]))} or {sizes[-1]}")
-
-
-def velocity_feature_sizes() -> tuple[int, int, int]:
-    """The velocity read-outs' input counts: base, extended, more."""
-    extended = len(VELOCITY_FEATURES) + len(EXTRA_VELOCITY_FEATURES)
-    return len(VELOCITY_FEATURES), extended, extended + len(MORE_VELOCITY_FEATURES)
 
 
 def with_velocity_model(notes: list[Note], activations: Activations, model: dict) -> list[Note]:
@@ -517,12 +514,16 @@ EXTRA_FILTER_FEATURES = (
     "frame_key-1", "frame_key+1")
 
 
+#: The input counts a fitted filter may have: the 27 NOTE_FILTER_FEATURES, or those and the EXTRA_FILTER_FEATURES.
+NOTE_FILTER_SIZES = (len(NOTE_FILTER_FEATURES), len(NOTE_FILTER_FEATURES) + len(EXTRA_FILTER_FEATURES))
+
+
 def note_filter_feature_count(model: dict) -> int:
-    """How many features a fitted filter reads: the 27 NOTE_FILTER_FEATURES, or 43 with EXTRA_FILTER_FEATURES."""
+    """How many features a fitted filter reads (one of NOTE_FILTER_SIZES)."""
     n = len(model["mean"])
-    if n not in (len(NOTE_FILTER_FEATURES), len(NOTE_FILTER_FEATURES) + len(EXTRA_FILTER_FEATURES)):
-        raise ValueError(f"note filter has weights for {n} features; the decoder computes {len(NOTE_FILTER_FEATURES)} "
-                         f"or {len(NOTE_FILTER_FEATURES) + len(EXTRA_FILTER_FEATURES)}")
+    if n not in NOTE_FILTER_SIZES:
+        raise ValueError(f"note filter has weights for {n} features; the decoder computes {NOTE_FILTER_SIZES[0]} "
+                         f"or {NOTE_FILTER_SIZES[1]}")
     return n
 
 
@@ -638,10 +639,8 @@ def note_filter_logits(model: dict, x: np.ndarray) -> np.ndarray:
         raise ValueError(f"note filter expects {len(mean)} features, got {x.shape[1]}")
     first = np.concatenate([np.asarray(layers[0][0], np.float64) for layers in members], axis=1) / scale[:, None]
     bias = np.concatenate([np.asarray(layers[0][1], np.float64) for layers in members]) - mean @ first
-    width = [len(layers[0][1]) for layers in members]
-    second = np.zeros((sum(width), 1))
-    for i, layers in enumerate(members):
-        second[sum(width[:i]):sum(width[: i + 1]), 0] = np.asarray(layers[1][0], np.float64)[:, 0] / len(members)
+    # the mean of the members' outputs is the side-by-side hidden units times their stacked output columns / members
+    second = np.concatenate([np.asarray(layers[1][0], np.float64) for layers in members], axis=0) / len(members)
     out_bias = float(np.mean([np.asarray(layers[1][1], np.float64)[0] for layers in members]))
     h = x.astype(np.float32) @ first.astype(np.float32) + bias.astype(np.float32)
     np.maximum(h, 0.0, out=h)

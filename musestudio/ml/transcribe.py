@@ -163,7 +163,7 @@ def _note_filter(folder: Path, model: Any) -> dict[str, Any]:
     """config.json decode.note_filter, checked: ``onset_threshold`` and ``keep_threshold`` in (0, 1),
     optional ``repeat_threshold`` / ``harmonic_threshold`` (in (0, 1] or null), kind "mlp", and mean, scale and
     members over the NOTE_FILTER_FEATURES (27), or those and the EXTRA_FILTER_FEATURES (43)."""
-    from musestudio.ml.decode import EXTRA_FILTER_FEATURES, NOTE_FILTER_FEATURES
+    from musestudio.ml.decode import NOTE_FILTER_SIZES
 
     bad = f"{folder}: config.json decode.note_filter"
     if not isinstance(model, dict):
@@ -191,7 +191,7 @@ def _note_filter(folder: Path, model: Any) -> dict[str, Any]:
         if not ok or not 0 <= guard["held"] <= 1:
             raise ModelError(f"{bad}.repeat_guard must be {{\"held\": a probability, \"rise_db\": a number}}")
         out["repeat_guard"] = {"held": float(guard["held"]), "rise_db": float(guard["rise_db"])}
-    sizes = (len(NOTE_FILTER_FEATURES), len(NOTE_FILTER_FEATURES) + len(EXTRA_FILTER_FEATURES))
+    sizes = NOTE_FILTER_SIZES
     n = len(model.get("mean") or []) if isinstance(model.get("mean"), list) else 0
     if n not in sizes:
         raise ModelError(f"{bad}.mean must be {sizes[0]} or {sizes[1]} finite numbers (one per filter feature)")
@@ -216,13 +216,13 @@ def _velocity_model(folder: Path, model: Any) -> dict[str, Any]:
     """config.json decode.velocity_model, checked: mean and scale (> 0), one finite number per velocity
     feature (12, or 18 or 25 for the extended sets), then either ``weights`` (linear, one per feature) or ``kind``
     "mlp" with ``members``: lists of [matrix, bias] layers whose shapes chain from the features to one output."""
-    from musestudio.ml.decode import velocity_feature_sizes
+    from musestudio.ml.decode import VELOCITY_FEATURE_SIZES
 
     bad = f"{folder}: config.json decode.velocity_model"
     if not isinstance(model, dict):
         raise ModelError(f"{bad} must be an object")
     kind = model.get("kind", "linear")
-    sizes = velocity_feature_sizes()
+    sizes = VELOCITY_FEATURE_SIZES
     n = len(model.get("mean") or [])
     if n not in sizes or (kind == "linear" and n != sizes[0]):
         raise ModelError(f"{bad}.mean must be {sizes[0]} finite numbers"

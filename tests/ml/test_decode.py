@@ -224,10 +224,10 @@ def test_more_velocity_features_read_the_decay_the_brightness_and_the_local_dyna
     from musestudio.ml.decode import (
         EXTRA_VELOCITY_FEATURES,
         MORE_VELOCITY_FEATURES,
+        VELOCITY_FEATURE_SIZES,
         VELOCITY_FEATURES,
         extended_velocity_features,
         more_velocity_features,
-        velocity_feature_sizes,
         velocity_model_features,
     )
 
@@ -242,7 +242,7 @@ def test_more_velocity_features_read_the_decay_the_brightness_and_the_local_dyna
     notes = [Note(61, 30 / FPS, 50 / FPS, 64), Note(31, 100 / FPS, 110 / FPS, 64), Note(91, 300 / FPS, 310 / FPS, 64)]
     x = more_velocity_features(notes, a)
     n18 = len(VELOCITY_FEATURES) + len(EXTRA_VELOCITY_FEATURES)
-    assert x.shape == (3, n18 + len(MORE_VELOCITY_FEATURES)) and velocity_feature_sizes() == (12, 18, 25)
+    assert x.shape == (3, n18 + len(MORE_VELOCITY_FEATURES)) and VELOCITY_FEATURE_SIZES == (12, 18, 25)
     assert np.array_equal(x[:, :n18], extended_velocity_features(notes, a))
     col = {f: x[:, n18 + i] for i, f in enumerate(MORE_VELOCITY_FEATURES)}  # each centred on the file's median
     raw_decay = {0: -10.0, 1: -50.0, 2: -60.0}  # the bass note falls to the floor: -50 dB; the top one clipped at -60

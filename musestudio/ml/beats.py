@@ -274,9 +274,25 @@ def run_activations(model: Any, arrays: tuple[np.ndarray, ...], n_frames: int) -
     try:
         with torch.inference_mode():
             _chunks(model, arrays, n_frames, fps, beat, down)
+            if getattr(model.config, "note_network", None) is not None:
+                beat, down = _blend_note_network(model, arrays, n_frames, fps, beat, down)
     finally:
         torch.set_num_threads(threads)
     return beat, down
+
+
+def _blend_note_network(model: Any, arrays: tuple[np.ndarray, ...], n_frames: int, fps: float,
+                        beat: np.ndarray, down: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The TCN's activations blended with the attached note network's (BeatTrackerConfig.note_network)."""
+    from musestudio.ml import note_beats as nb
+
+    pitch, start, end, vel = arrays
+    order = nb.onset_order(pitch, start)
+    feats = nb.note_event_features(pitch[order], start[order], end[order], vel[order])
+    note_beat, note_down = nb.run_note_network(model.note, feats)
+    fb, fd = nb.note_frame_activations(start[order], note_beat, note_down, n_frames, fps)
+    cfg = model.config
+    return nb.blend(beat, fb, cfg.note_beat_weight), nb.blend(down, fd, cfg.note_downbeat_weight)
 
 
 def trunk_features(model: Any, arrays: tuple[np.ndarray, ...], n_frames: int, fps: float) -> Any:

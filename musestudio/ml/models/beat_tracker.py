@@ -28,6 +28,12 @@ Inference runs the TCN chunk by chunk and the head over the whole piece (musestu
 beat and downbeat probabilities are averaged (``training ensemble`` builds one;
 the same design as the transcriber's, see its module).
 
+``note_network`` (nineteenth session) attaches a note-level network (:mod:`musestudio.ml.models.note_beat`,
+its config as a dict) whose per-note probabilities are put on their frames and blended with this TCN's:
+``(1 - w) x TCN + w x notes``, ``w`` = ``note_beat_weight`` for beats and ``note_downbeat_weight`` for
+downbeats (chosen on validation).  It is trained on its own (``python -m training.note_beats``); the blend
+runs in :func:`musestudio.ml.beats.run_activations`, so every decoder and fitted read-out sees it.
+
 ``forward(batch)`` returns ``(outputs, losses)``; losses only when the batch
 carries targets.  No file I/O here.
 """
@@ -65,6 +71,9 @@ class BeatTrackerConfig:
     context: int = 0  # >0: width of the whole-piece context head (module docstring); 0: none
     context_pool: int = 25  # frames per pooled context step (1 s at 25 frames/s)
     context_dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 32)  # kernel 3 over pooled steps: +-63 s
+    note_network: dict[str, Any] | None = None  # a NoteBeatConfig as a dict: the blended note network
+    note_beat_weight: float = 0.5
+    note_downbeat_weight: float = 0.5
 
     def __post_init__(self) -> None:
         if not isinstance(self.members, int) or isinstance(self.members, bool) or not 1 <= self.members <= 8:
@@ -75,6 +84,15 @@ class BeatTrackerConfig:
             raise ValueError("a context head and an ensemble (members > 1) cannot be combined")
         if self.context and (not isinstance(self.context_pool, int) or self.context_pool < 1):
             raise ValueError("context_pool must be a whole number of frames >= 1")
+        if self.note_network is not None:
+            if not isinstance(self.note_network, dict):
+                raise ValueError("note_network must be a note network config (an object)")
+            if self.members > 1:
+                raise ValueError("a note network and an ensemble (members > 1) cannot be combined")
+            for name in ("note_beat_weight", "note_downbeat_weight"):
+                w = getattr(self, name)
+                if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0.0 <= w <= 1.0:
+                    raise ValueError(f"{name} must be a number from 0 to 1")
 
 
 class _Block(nn.Module):
@@ -121,6 +139,10 @@ class BeatTrackerModel(nn.Module):
         self.blocks = nn.ModuleList(_Block(config.channels, config.kernel, d, config.dropout, config.norm_groups)
                                     for d in config.dilations)
         self.head = nn.Conv1d(config.channels, 2, 1)
+        if config.note_network is not None:
+            from musestudio.ml.models.note_beat import NoteBeatConfig, NoteBeatModel
+
+            self.note = NoteBeatModel(NoteBeatConfig(**config.note_network))
         if config.context:
             h = config.context
             self.ctx_in = nn.Conv1d(config.channels, h, 1)

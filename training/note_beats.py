@@ -154,21 +154,11 @@ def load_note_model(path: str):
     return model.eval()
 
 
-def note_activations(model, it: Annotated, n_frames: int, fps: float) -> tuple[np.ndarray, np.ndarray]:
-    from musestudio.ml.note_beats import note_frame_activations, run_note_network
-
-    pitch, start = it.pitch.astype(np.int64), it.start
-    o = onset_order(pitch, start)
-    feats = note_event_features(pitch[o], start[o], it.end[o], it.velocity.astype(np.float64)[o])
-    b, d = run_note_network(model, feats)
-    return note_frame_activations(start[o], b, d, n_frames, fps)
-
-
 def blend_eval(args: argparse.Namespace) -> int:
     import torch
 
     from musestudio.ml.beats import analysis_from_activations, load_tracker
-    from musestudio.ml.note_beats import blend
+    from musestudio.ml.note_beats import blend, note_network_activations
     from training.beats_eval import activations_for, item_sequence, mean_scores, score_item
 
     torch.set_num_threads(args.threads)
@@ -182,7 +172,8 @@ def blend_eval(args: argparse.Namespace) -> int:
     down_weights = [float(w) for w in args.down_grid.split(",")] if args.down_grid else None
     rows: dict[str, list] = {}
     for it, (b, d, fps) in zip(items, acts):
-        nb, nd = note_activations(model, it, len(b), fps)
+        arrays = (it.pitch.astype(np.int64), it.start, it.end, it.velocity.astype(np.float64))
+        nb, nd = note_network_activations(model, arrays, len(b), fps)
         seq = item_sequence(it)
         for w in weights:
             for wd in (down_weights or [w]):

@@ -286,11 +286,7 @@ def _blend_note_network(model: Any, arrays: tuple[np.ndarray, ...], n_frames: in
     """The TCN's activations blended with the attached note network's (BeatTrackerConfig.note_network)."""
     from musestudio.ml import note_beats as nb
 
-    pitch, start, end, vel = arrays
-    order = nb.onset_order(pitch, start)
-    feats = nb.note_event_features(pitch[order], start[order], end[order], vel[order])
-    note_beat, note_down = nb.run_note_network(model.note, feats)
-    fb, fd = nb.note_frame_activations(start[order], note_beat, note_down, n_frames, fps)
+    fb, fd = nb.note_network_activations(model.note, arrays, n_frames, fps)
     cfg = model.config
     return nb.blend(beat, fb, cfg.note_beat_weight), nb.blend(down, fd, cfg.note_downbeat_weight)
 

@@ -148,6 +148,16 @@ def note_frame_activations(start: np.ndarray, beat: np.ndarray, down: np.ndarray
     return fb, fd
 
 
+def note_network_activations(model: Any, arrays: tuple[np.ndarray, ...], n_frames: int,
+                             frame_rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """(pitch, start, end, velocity) of a piece -> the note network's beat and downbeat activations per frame."""
+    pitch, start, end, vel = arrays
+    order = onset_order(pitch, start)
+    feats = note_event_features(pitch[order], start[order], end[order], vel[order])
+    beat, down = run_note_network(model, feats)
+    return note_frame_activations(start[order], beat, down, n_frames, frame_rate)
+
+
 def blend(frame_act: np.ndarray, note_act: np.ndarray, weight: float) -> np.ndarray:
     """(1 - weight) x the frame network's activation + weight x the note network's, per frame."""
     return ((1.0 - weight) * frame_act + weight * note_act).astype(np.float32)

@@ -22,8 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+from musestudio.ml.models.note_beat import N_NOTE_FEATURES
 from musestudio.ml.note_beats import note_event_features, note_targets, onset_order
 from training.data.beats import Annotated, load_split, split_half_beats, split_slow_compound
+
+BATCH_KEYS = ("features", "beat", "downbeat", "mask")
 
 
 def prepared(pitch, start, end, vel, beats, downs) -> tuple[np.ndarray, ...]:
@@ -50,16 +53,23 @@ class NoteWindows:
         from training.tasks.beats import augment
 
         rng = np.random.default_rng((self.seed, step))
-        out = {k: np.zeros((size, self.notes) + ((12,) if k == "features" else ()), np.float32)
-               for k in ("features", "beat", "downbeat", "mask")}
-        for j in range(size):
+        rows = []
+        for _ in range(size):
             item = self.items[int(rng.choice(len(self.items), p=self.weights))]
-            feats, b, d, m = prepared(*augment(item, rng))
-            lo = int(rng.integers(0, max(1, len(feats) - self.notes + 1)))
-            hi = min(len(feats), lo + self.notes)
-            for k, v in (("features", feats), ("beat", b), ("downbeat", d), ("mask", m)):
-                out[k][j, : hi - lo] = v[lo:hi]
-        return out
+            window = prepared(*augment(item, rng))
+            lo = int(rng.integers(0, max(1, len(window[0]) - self.notes + 1)))
+            rows.append(tuple(v[lo : lo + self.notes] for v in window))
+        return padded(rows, self.notes)
+
+
+def padded(rows: list[tuple[np.ndarray, ...]], size: int) -> dict[str, np.ndarray]:
+    """A batch of (features, beat, downbeat, mask) windows, zero-padded to ``size`` notes (mask 0 there)."""
+    out = {k: np.zeros((len(rows), size) + ((N_NOTE_FEATURES,) if k == "features" else ()), np.float32)
+           for k in BATCH_KEYS}
+    for j, row in enumerate(rows):
+        for k, v in zip(BATCH_KEYS, row, strict=True):
+            out[k][j, : len(v)] = v
+    return out
 
 
 def fixed_windows(items: list[Annotated], notes: int) -> list[dict[str, np.ndarray]]:
@@ -70,17 +80,7 @@ def fixed_windows(items: list[Annotated], notes: int) -> list[dict[str, np.ndarr
                                   it.beats, it.downbeats)
         for lo in range(0, max(1, len(feats) - notes + 1), notes * 2):
             rows.append((feats[lo:lo + notes], b[lo:lo + notes], d[lo:lo + notes], m[lo:lo + notes]))
-    batches = []
-    for i in range(0, len(rows), 16):
-        chunk = rows[i:i + 16]
-        size = max(len(r[0]) for r in chunk)
-        bt = {k: np.zeros((len(chunk), size) + ((12,) if k == "features" else ()), np.float32)
-              for k in ("features", "beat", "downbeat", "mask")}
-        for j, (f, b, d, m) in enumerate(chunk):
-            bt["features"][j, : len(f)], bt["beat"][j, : len(f)] = f, b
-            bt["downbeat"][j, : len(f)], bt["mask"][j, : len(f)] = d, m
-        batches.append(bt)
-    return batches
+    return [padded(rows[i : i + 16], max(len(r[0]) for r in rows[i : i + 16])) for i in range(0, len(rows), 16)]
 
 
 def train(args: argparse.Namespace) -> int:
